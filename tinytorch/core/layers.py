@@ -33,6 +33,19 @@ def softmax(logits):
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+def activate_inplace(x, activation):
+    """Apply the named activation (``"relu"``, ``"tanh"``, ``"softmax"`` or None) to a float
+    array, overwriting it where possible; returns the result. Used by inference-only models,
+    which keep nothing for a backward pass."""
+    if activation == "relu":
+        return np.maximum(x, 0, out=x)
+    if activation == "tanh":
+        return np.tanh(x, out=x)
+    if activation == "softmax":
+        return softmax(x)
+    return x
+
+
 # ---------------------------------------------------------------------------------------------
 # parameters and the module base class
 # ---------------------------------------------------------------------------------------------
@@ -349,6 +362,8 @@ def _linear_from_config(index, layer_config, tensors):
     weight, bias = tensors.get(f"{index}.weight"), tensors.get(f"{index}.bias")
     if weight is None or bias is None:
         raise ValueError(f"layer {index} (Linear) is missing its weight or bias tensor")
+    if not (np.issubdtype(weight.dtype, np.floating) and np.issubdtype(bias.dtype, np.floating)):
+        raise ValueError(f"layer {index} (Linear) needs float tensors, got {weight.dtype}")
     if weight.shape != sizes or bias.shape != sizes[1:]:
         raise ValueError(
             f"layer {index} (Linear {sizes[0]}->{sizes[1]}) has tensors of shapes {weight.shape} "
@@ -358,3 +373,38 @@ def _linear_from_config(index, layer_config, tensors):
     layer.weight = Parameter(weight)
     layer.bias = Parameter(bias)
     return layer
+
+
+def parse_stage_config(config, expected_type):
+    """Validate the architecture of a stage-based model (``QuantizedModel``,
+    ``InferenceModel``): ``{"type": ..., "stages": [{"in_features", "out_features",
+    "activation"}, ...]}``. Returns ``[(in_features, out_features, activation), ...]`` or raises
+    ValueError saying what is wrong."""
+    if not isinstance(config, dict) or config.get("type") != expected_type:
+        raise ValueError(f"architecture is not a {expected_type}")
+    stages = config.get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise ValueError(f"{expected_type} architecture has no stage list")
+    parsed = []
+    for index, stage in enumerate(stages):
+        if not isinstance(stage, dict):
+            raise ValueError(f"stage {index} is not an object")
+        sizes = stage.get("in_features"), stage.get("out_features")
+        if not all(isinstance(size, int) and size > 0 for size in sizes):
+            raise ValueError(f"stage {index} has invalid sizes {sizes}")
+        activation = stage.get("activation")
+        if activation is not None and activation not in ACTIVATIONS:
+            raise ValueError(f"stage {index} has unknown activation {activation!r}")
+        if parsed and parsed[-1][1] != sizes[0]:
+            raise ValueError(f"stage {index} takes {sizes[0]} inputs but stage {index - 1} "
+                             f"produces {parsed[-1][1]}")
+        parsed.append((*sizes, activation))
+    return parsed
+
+
+def stage_config(expected_type, stages):
+    """The JSON architecture of a stage-based model from ``[(in, out, activation), ...]``."""
+    return {"type": expected_type, "stages": [
+        {"in_features": n_in, "out_features": n_out, "activation": activation}
+        for n_in, n_out, activation in stages
+    ]}
