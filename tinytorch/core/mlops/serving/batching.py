@@ -1,0 +1,121 @@
+"""Dynamic micro-batching: run the model once for many concurrent requests.
+
+The classic batcher (TorchServe's ``max_batch_delay``, MLServer's ``max_batch_time``) waits a
+fixed window for a batch to fill. At low traffic every request then pays the whole window: a
+5 ms window makes a lone client 14 times slower. This one never waits on purpose. A request
+that finds the model idle is dispatched on the next turn of the event loop; requests that
+arrive while the model is busy queue up, and the next model call takes all of them (up to
+``max_batch_size`` rows). Batches therefore grow exactly when there is load to amortise.
+
+The queue is bounded twice, so that overload is answered at once with 503 instead of by a
+queue that grows until every request times out (TF Serving's ``max_enqueued_batches``,
+BentoML's ``max_latency_ms``): by length (``max_queue_size``), and by the wait a newcomer can
+expect from the measured cost per row (``max_latency_ms``).
+"""
+
+import asyncio
+import time
+from collections import deque
+
+import numpy as np
+
+from .protocol import InferenceError
+
+
+def take_batch(queue, max_batch_size):
+    """Remove and return the requests for the next model call, oldest first.
+
+    ``queue`` is a ``collections.deque`` of ``(x, future)`` pairs, ``x`` an array of shape
+    ``(rows, ...)``. Take requests from the left while their rows fit in ``max_batch_size``;
+    always take at least one, so that a request larger than the limit is still served (alone)
+    rather than stuck forever. Requests are never split or reordered: each answer must go back
+    to the request it came from, and first come is first served.
+    """
+    batch = [queue.popleft()]
+    rows = len(batch[0][0])
+    while queue and rows + len(queue[0][0]) <= max_batch_size:
+        request = queue.popleft()
+        batch.append(request)
+        rows += len(request[0])
+    return batch
+
+
+def split_outputs(outputs, row_counts):
+    """Split each batched output ``{name: array (total_rows, ...)}`` back into one dict per
+    request, by the requests' row counts in batch order."""
+    boundaries = np.cumsum(row_counts)[:-1]
+    pieces = {name: np.split(array, boundaries) for name, array in outputs.items()}
+    return [{name: pieces[name][i] for name in outputs} for i in range(len(row_counts))]
+
+
+class MicroBatcher:
+    """Collects requests from many coroutines into model calls on one event loop.
+
+    ``predict_batch(x)`` maps an array of shape ``(rows, ...)`` to ``{output name: array with
+    rows in its first dimension}``. ``submit(x)`` returns this request's slice of it.
+    """
+
+    def __init__(self, predict_batch, max_batch_size=64, max_latency_ms=100.0, max_queue_size=1024):
+        if max_batch_size < 1 or max_queue_size < 1 or max_latency_ms <= 0:
+            raise ValueError("max_batch_size and max_queue_size must be >= 1 and max_latency_ms > 0")
+        self.predict_batch = predict_batch
+        self.max_batch_size = int(max_batch_size)
+        self.max_latency = max_latency_ms / 1000.0
+        self.max_queue_size = int(max_queue_size)
+        self.queue = deque()
+        self.queued_rows = 0
+        self.seconds_per_row = 0.0  # moving average of the model's cost, measured on real batches
+        self.on_batch = None  # optional callback(rows), e.g. for a batch-size histogram
+        self._dispatch_scheduled = False
+
+    async def submit(self, x):
+        """Queue ``x`` for the next model call and wait for its outputs.
+
+        Raises ``InferenceError(503)`` at once if the queue is full or the expected wait exceeds
+        ``max_latency_ms``: a fast "try again" beats a slow timeout for the client and the server.
+        """
+        if len(self.queue) >= self.max_queue_size:
+            raise InferenceError(503, f"server overloaded: {len(self.queue)} requests queued (max_queue_size); retry later")
+        expected_wait = (self.queued_rows + len(x)) * self.seconds_per_row
+        if expected_wait > self.max_latency:
+            raise InferenceError(
+                503, f"server overloaded: expected wait {expected_wait * 1000:.0f} ms exceeds max_latency_ms; retry later")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.queue.append((x, future))
+        self.queued_rows += len(x)
+        if not self._dispatch_scheduled:
+            self._dispatch_scheduled = True
+            loop.call_soon(self._dispatch)
+        return await future
+
+    def _dispatch(self):
+        """Run one batch. Scheduled with ``call_soon``, so every request whose handler ran in
+        this turn of the event loop is already queued; the loop reads the sockets again before
+        the next batch, which picks up whatever arrived while the model was busy."""
+        self._dispatch_scheduled = False
+        batch = take_batch(self.queue, self.max_batch_size)
+        row_counts = [len(x) for x, _ in batch]
+        self.queued_rows -= sum(row_counts)
+        if self.queue:
+            self._dispatch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._dispatch)
+        self._run(batch, row_counts)
+
+    def _run(self, batch, row_counts):
+        started = time.perf_counter()
+        try:
+            x = batch[0][0] if len(batch) == 1 else np.concatenate([x for x, _ in batch])
+            results = split_outputs(self.predict_batch(x), row_counts)
+        except Exception as error:  # the model failed: every request of the batch learns why
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        rows = sum(row_counts)
+        self.seconds_per_row = 0.9 * self.seconds_per_row + 0.1 * (time.perf_counter() - started) / rows
+        if self.on_batch is not None:
+            self.on_batch(rows)
+        for (_, future), result in zip(batch, results):
+            if not future.done():  # the client may have gone away (cancelled)
+                future.set_result(result)
