@@ -1,0 +1,69 @@
+"""ModelComparator: is model B really better than model A on the same test set?
+
+Both models predict the same rows, so the outcomes are paired: a test for independent samples
+(like the two-proportion z-test) would ignore that and lose power. McNemar's test looks only at
+the rows where exactly one model is right; the paired bootstrap resamples rows (keeping both
+models' outcomes together) to give an interval for the accuracy difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .stats import Interval, mcnemar_test
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    accuracy_a: float
+    accuracy_b: float
+    difference: Interval        # accuracy_b - accuracy_a with its paired bootstrap interval
+    only_a_correct: int
+    only_b_correct: int
+    statistic: float
+    p_value: float
+    method: str                 # "exact" (binomial) or "chi2" (continuity-corrected)
+    significant: bool
+
+    def __str__(self):
+        d = self.difference
+        return (f"accuracy A {self.accuracy_a:.4f}, B {self.accuracy_b:.4f}; B - A = {d.estimate:+.4f} "
+                f"[{d.low:+.4f}, {d.high:+.4f}]; McNemar ({self.method}) p = {self.p_value:.4g}; "
+                f"discordant: only A {self.only_a_correct}, only B {self.only_b_correct}")
+
+
+def paired_bootstrap_interval(correct_a, correct_b, n_bootstrap=2000, alpha=0.05, seed=0, chunk=200):
+    """Percentile bootstrap interval of mean(correct_b) - mean(correct_a), resampling pairs."""
+    diffs_per_row = np.asarray(correct_b, dtype=np.float64) - np.asarray(correct_a, dtype=np.float64)
+    n = diffs_per_row.size
+    if n == 0:
+        raise ValueError("no rows to compare")
+    rng = np.random.default_rng(seed)
+    means = np.concatenate([diffs_per_row[rng.integers(0, n, size=(min(chunk, n_bootstrap - i), n))].mean(axis=1)
+                            for i in range(0, n_bootstrap, chunk)])
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return Interval(float(diffs_per_row.mean()), float(low), float(high))
+
+
+class ModelComparator:
+    """Paired comparison of two models on one labelled test set."""
+
+    def __init__(self, model_a, model_b):
+        for role, model in (("model_a", model_a), ("model_b", model_b)):
+            if not callable(getattr(model, "predict", None)):
+                raise TypeError(f"{role} needs a predict(x) method; got {type(model).__name__}")
+        self.model_a, self.model_b = model_a, model_b
+
+    def compare(self, X, y, alpha=0.05, n_bootstrap=2000, seed=0):
+        X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
+        if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(y) == 0:
+            raise ValueError(f"compare needs X (n, features) and y (n,) with n > 0; got {X.shape} and {y.shape}")
+        correct_a = np.asarray(self.model_a.predict(X)) == y
+        correct_b = np.asarray(self.model_b.predict(X)) == y
+        only_a, only_b = int(np.sum(correct_a & ~correct_b)), int(np.sum(correct_b & ~correct_a))
+        test = mcnemar_test(only_a, only_b)
+        difference = paired_bootstrap_interval(correct_a, correct_b, n_bootstrap, alpha, seed)
+        return ComparisonResult(float(correct_a.mean()), float(correct_b.mean()), difference, only_a, only_b,
+                                test.statistic, test.p_value, test.method, test.p_value < alpha)
