@@ -203,8 +203,9 @@ class ModelRegistry:
             record = self.latest_version(name)
         else:
             record = self.get_version(version, name=name)
-        data = self.blobs.get(record.sha256, what=f"version {record.version} of model {record.name!r}")
-        model = model_from_bytes(data)
+        what = f"version {record.version} of model {record.name!r}"
+        data = self.blobs.get(record.sha256, what=what)
+        model = model_from_bytes(data, source=f"{what} ({self.blobs.path(record.sha256)})")
         record.signature.check_model(model, what=record.uri)
         return model
 
