@@ -1,0 +1,127 @@
+"""Instructor commands, run from the repository root:
+
+    python -m autograder build        templates -> source notebooks (source/mlops/*.ipynb)
+    python -m autograder release      build, then nbgrader generate_assignment -> assignments/mlops
+    python -m autograder verify       fail if source/ or assignments/ differ from a fresh build
+    python -m autograder check NB [--task T] [--notebook PATH]
+                                      run one notebook's hidden checks (default: against the solution)
+    python -m autograder autograde    nbgrader autograde every submission in submitted/
+    python -m autograder feedback     nbgrader generate_feedback (hidden checks' source never shown)
+    python -m autograder export [--out grades.csv]
+                                      grades with a column per task
+    python -m autograder selfcheck    grade synthetic submissions and compare with expected scores
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from autograder import course, notebooks, selfcheck
+from autograder.grading import run_checks
+
+
+def cmd_build(args) -> int:
+    for path in notebooks.build_all():
+        print(f"built {path.relative_to(course.ROOT)}")
+    return 0
+
+
+def cmd_release(args) -> int:
+    cmd_build(args)
+    released = course.release(quiet=True)
+    for path in sorted(released.glob("*.ipynb")):
+        print(f"released {path.relative_to(course.ROOT)}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    """The committed source and release must equal what the templates and nbgrader produce now."""
+    stale = []
+    with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
+        root = Path(tmp)
+        built = notebooks.build_all(root / "source" / course.ASSIGNMENT)
+        for path in built:
+            committed = course.ROOT / "source" / course.ASSIGNMENT / path.name
+            if not committed.exists() or committed.read_text() != path.read_text():
+                stale.append(f"source/{course.ASSIGNMENT}/{path.name}")
+        released = course.release(root, quiet=True)
+        for path in sorted(released.glob("*")):
+            committed = course.ROOT / "assignments" / course.ASSIGNMENT / path.name
+            if not committed.exists() or committed.read_bytes() != path.read_bytes():
+                stale.append(f"assignments/{course.ASSIGNMENT}/{path.name}")
+        extra = {p.name for p in (course.ROOT / "assignments" / course.ASSIGNMENT).glob("*")} - {p.name for p in released.glob("*")}
+        stale += [f"assignments/{course.ASSIGNMENT}/{name} (not produced by nbgrader)" for name in sorted(extra)]
+    for item in stale:
+        print(f"out of date: {item}")
+    if stale:
+        print("run `python -m autograder release` and commit the result")
+        return 1
+    print(f"source and release are in sync ({len(built)} notebooks)")
+    return 0
+
+
+def cmd_check(args) -> int:
+    path = Path(args.notebook) if args.notebook else course.ROOT / "source" / course.ASSIGNMENT / f"{args.name}.ipynb"
+    results = run_checks(nbformat.read(path, as_version=4), args.name, task=args.task)
+    if results.get("error"):
+        print(f"error: {results['error']}")
+        return 1
+    for error in results["cell_errors"]:
+        print(f"cell {error['cell']} raised {error['error']}")
+    failed = 0
+    for task, entry in results["tasks"].items():
+        print(f"{task}: {entry['passed']}/{entry['total']}")
+        for check in entry["checks"]:
+            print(f"  {'ok  ' if check['passed'] else 'FAIL'} {check['name']}: {check['doc']}")
+            if not check["passed"]:
+                print(f"       {check['message']}")
+        failed += entry["total"] - entry["passed"]
+    print(f"{results['seconds']:.1f} s")
+    return 1 if failed else 0
+
+
+def cmd_autograde(args) -> int:
+    course.nbgrader("autograde", course.ASSIGNMENT)
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    course.nbgrader("generate_feedback", course.ASSIGNMENT)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from autograder.grades import export_csv
+
+    rows = export_csv(course.ROOT, Path(args.out))
+    print(f"wrote {args.out}: {rows} students")
+    return 0
+
+
+def cmd_selfcheck(args) -> int:
+    return 0 if selfcheck.run() else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ["build", "release", "verify", "autograde", "feedback", "selfcheck"]:
+        sub.add_parser(name)
+    check = sub.add_parser("check")
+    check.add_argument("name", help="notebook name, e.g. 01_registry")
+    check.add_argument("--task", help="only this task's checks")
+    check.add_argument("--notebook", help="grade this .ipynb instead of the solution")
+    export = sub.add_parser("export")
+    export.add_argument("--out", default="grades.csv")
+    args = parser.parse_args(argv)
+    return globals()[f"cmd_{args.command}"](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Thin wrappers around nbgrader for one course directory (the repository, or a scratch copy)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+from autograder.grading import nbgrader_meta
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "mlops"
+
+
+class CourseError(RuntimeError):
+    pass
+
+
+def nbgrader(*args: str, root: Path = ROOT, quiet: bool = False) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` with the course's config on the course directory ``root``."""
+    command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    log = (proc.stdout + proc.stderr).strip()
+    if not quiet and log:
+        print(log)
+    if proc.returncode != 0:
+        raise CourseError(f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n{log[-3000:]}")
+    return proc
+
+
+def scratch_course(where: Path) -> Path:
+    """A course directory holding a copy of this course's source notebooks."""
+    shutil.copytree(ROOT / "source" / ASSIGNMENT, where / "source" / ASSIGNMENT)
+    return where
+
+
+def release(root: Path = ROOT, quiet: bool = False) -> Path:
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", root=root, quiet=quiet)
+    return root / "assignments" / ASSIGNMENT
+
+
+def notebooks(directory: Path) -> dict[str, nbformat.NotebookNode]:
+    return {p.stem: nbformat.read(p, as_version=4) for p in sorted(directory.glob("*.ipynb"))}
+
+
+def test_cells(nb) -> dict[str, float]:
+    """grade_id -> points of every graded test cell."""
+    return {
+        nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
+        for c in nb.cells
+        if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")
+    }
+
+
+def task_ids(nb) -> list[str]:
+    return [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("solution")]
+
+
+def cell_scores(root: Path, student: str) -> dict[str, dict[str, float]]:
+    """notebook -> test cell grade_id -> score, read from the gradebook of ``root``."""
+    from nbgrader.api import Gradebook
+
+    scores: dict[str, dict[str, float]] = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(ASSIGNMENT, student)
+        for notebook in submission.notebooks:
+            scores[notebook.name] = {
+                grade.name: grade.score for grade in notebook.grades
+            }
+    return scores

@@ -1,0 +1,240 @@
+"""Build the nbgrader source notebooks from plain-text templates.
+
+A template (``source/templates/NN_name.py``) is a Python file cut into cells by ``# %%`` lines::
+
+    # %% [markdown]                      prose; each line starts with "# "
+    # %% provided id=setup               read-only code the student runs
+    # %% code                            ordinary code cell (demos, plots)
+    # %% solution id=content_hash        a task: the student writes this code
+    # %% test id=content_hash points=2   the task's visible test + hidden checks
+
+Inside code cells two directives copy code from the library, which stays the single source of truth:
+
+    #| solution tinytorch.core.mlops.registry:content_hash    body becomes the student's task
+    #| provided tinytorch.core.mlops.registry:REGISTRY_LAYOUT  copied verbatim
+
+``#| solution`` keeps signatures and docstrings and wraps every body in ``### BEGIN SOLUTION`` /
+``### END SOLUTION``, which nbgrader replaces with ``raise NotImplementedError()`` in the release.
+For a class, ``#| solution module:Class methods=a,b`` limits the task to the listed methods.
+
+Cell ids are derived from the template (``id=``), never random, so rebuilding a notebook gives the
+same file and nbgrader's gradebook keeps matching cells after a rebuild.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "source" / "templates"
+SOURCE = ROOT / "source" / "mlops"
+CONFIG = ROOT / "_config.yml"
+
+CELL_HEADER = re.compile(r"^# %%(?P<rest>.*)$")
+DIRECTIVE = re.compile(r"^(?P<indent>\s*)#\| (?P<kind>solution|provided) (?P<target>\S+)(?P<options>.*)$")
+HIDDEN_BLOCK = (
+    "### BEGIN HIDDEN TESTS\n"
+    "# Hidden checks for this task ({checks}, task {task}) run outside this kernel at grading time.\n"
+    "### END HIDDEN TESTS"
+)
+
+
+class TemplateError(ValueError):
+    """A template cannot be built; the message names the file and the line."""
+
+
+@dataclass
+class Cell:
+    kind: str  # markdown | provided | code | solution | test
+    options: dict
+    lines: list[str] = field(default_factory=list)
+    line_number: int = 0
+
+
+def parse_template(path: Path) -> list[Cell]:
+    cells: list[Cell] = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        header = CELL_HEADER.match(line)
+        if header:
+            kind, options = _parse_header(header.group("rest"), path, number)
+            cells.append(Cell(kind, options, line_number=number))
+        elif cells:
+            cells[-1].lines.append(line)
+        elif line.strip() and not line.startswith("#"):
+            raise TemplateError(f"{path}:{number}: code before the first '# %%' cell header")
+    return cells
+
+
+def _parse_header(rest: str, path: Path, number: int) -> tuple[str, dict]:
+    words = rest.split()
+    if not words:
+        return "code", {}
+    kind = "markdown" if words[0] == "[markdown]" else words[0]
+    if kind not in {"markdown", "provided", "code", "solution", "test"}:
+        raise TemplateError(f"{path}:{number}: unknown cell kind {words[0]!r}")
+    options = {}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise TemplateError(f"{path}:{number}: expected key=value, got {word!r}")
+        options[key] = value
+    if kind in {"provided", "solution", "test"} and "id" not in options:
+        raise TemplateError(f"{path}:{number}: a {kind} cell needs id=...")
+    return kind, options
+
+
+def build_notebook(template: Path) -> nbformat.NotebookNode:
+    """Turn one template into an nbgrader source notebook."""
+    cells = parse_template(template)
+    checks = f"autograder/checks/test_{template.stem}.py"
+    seen: set[str] = set()
+    nb_cells = []
+    for index, cell in enumerate(cells):
+        text = _strip_blank_edges(cell.lines)
+        if cell.kind == "markdown":
+            body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in text)
+            nb_cells.append(nbformat.v4.new_markdown_cell(body, id=f"md-{index:02d}"))
+            continue
+        source = _expand_directives(text, template, cell.line_number)
+        if cell.kind == "code":
+            nb_cells.append(nbformat.v4.new_code_cell(source, id=f"code-{index:02d}"))
+            continue
+        grade_id = cell.options["id"] if cell.kind != "test" else f"test_{cell.options['id']}"
+        if grade_id in seen:
+            raise TemplateError(f"{template}:{cell.line_number}: duplicate cell id {grade_id!r}")
+        seen.add(grade_id)
+        meta = {"grade_id": grade_id, "schema_version": 3}
+        if cell.kind == "provided":
+            meta.update(grade=False, solution=False, locked=True)
+        elif cell.kind == "solution":
+            if "### BEGIN SOLUTION" not in source:
+                raise TemplateError(f"{template}:{cell.line_number}: solution cell {grade_id!r} has no solution region")
+            meta.update(grade=False, solution=True, locked=False)
+        else:
+            if cell.options["id"] not in seen:
+                raise TemplateError(f"{template}:{cell.line_number}: test for unknown task {cell.options['id']!r}")
+            meta.update(grade=True, solution=False, locked=True, points=float(cell.options.get("points", 1)))
+            source = source + "\n" + HIDDEN_BLOCK.format(checks=checks, task=cell.options["id"])
+        nb_cells.append(nbformat.v4.new_code_cell(source, id=grade_id.replace("_", "-"), metadata={"nbgrader": meta}))
+    nb = nbformat.v4.new_notebook(cells=nb_cells)
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    nbformat.validate(nb)
+    return nb
+
+
+def _strip_blank_edges(lines: list[str]) -> list[str]:
+    start, end = 0, len(lines)
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    return lines[start:end]
+
+
+def _expand_directives(lines: list[str], template: Path, first_line: int) -> str:
+    out: list[str] = []
+    for offset, line in enumerate(lines):
+        directive = DIRECTIVE.match(line)
+        if not directive:
+            out.append(line)
+            continue
+        where = f"{template}:{first_line + offset + 1}"
+        options = dict(word.split("=", 1) for word in directive.group("options").split())
+        source = library_source(directive.group("target"), where)
+        if directive.group("kind") == "solution":
+            methods = options.get("methods")
+            source = mark_solution(source, methods.split(",") if methods else None, where)
+        out.extend(directive.group("indent") + s if s else s for s in source.splitlines())
+    return "\n".join(out).replace("{{REPOSITORY_URL}}", repository_url())
+
+
+def library_source(target: str, where: str = "") -> str:
+    """Source text of a top-level function, class or assignment in a library module."""
+    module_name, _, qualname = target.partition(":")
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        raise TemplateError(f"{where}: module {module_name!r} not found")
+    text = Path(spec.origin).read_text()
+    for node in ast.parse(text).body:
+        if _defines(node, qualname):
+            first = node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno
+            return "\n".join(text.splitlines()[first - 1 : node.end_lineno])
+    raise TemplateError(f"{where}: {qualname!r} is not defined at the top level of {module_name}")
+
+
+def _defines(node: ast.stmt, name: str) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name == name
+    if isinstance(node, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    if isinstance(node, ast.AnnAssign):
+        return isinstance(node.target, ast.Name) and node.target.id == name
+    return False
+
+
+def mark_solution(source: str, methods: list[str] | None = None, where: str = "") -> str:
+    """Wrap function bodies (after their docstrings) in nbgrader solution markers."""
+    lines = source.splitlines()
+    node = ast.parse(source).body[0]
+    if isinstance(node, ast.ClassDef):
+        functions = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        if methods is not None:
+            missing = set(methods) - {f.name for f in functions}
+            if missing:
+                raise TemplateError(f"{where}: class {node.name} has no method(s) {sorted(missing)}")
+            functions = [f for f in functions if f.name in methods]
+        else:
+            functions = [f for f in functions if not (f.name.startswith("__") and f.name != "__init__")]
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        functions = [node]
+    else:
+        raise TemplateError(f"{where}: only functions and classes can be solutions")
+    # Insert from the bottom up so earlier line numbers stay valid.
+    for function in sorted(functions, key=lambda f: f.lineno, reverse=True):
+        body = function.body
+        has_doc = isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str)
+        if has_doc and len(body) == 1:
+            raise TemplateError(f"{where}: {function.name} has only a docstring")
+        start = body[0].end_lineno if has_doc else function.body[0].lineno - 1
+        indent = " " * body[1 if has_doc else 0].col_offset
+        lines.insert(function.end_lineno, f"{indent}### END SOLUTION")
+        lines.insert(start, f"{indent}### BEGIN SOLUTION")
+    return "\n".join(lines)
+
+
+def repository_url() -> str:
+    """The repository URL, set once in _config.yml (``repository: url:``)."""
+    match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", CONFIG.read_text(), re.MULTILINE)
+    if not match:
+        raise TemplateError(f"{CONFIG}: no repository url")
+    return match.group(1)
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def templates() -> list[Path]:
+    return sorted(TEMPLATES.glob("[0-9][0-9]_*.py"))
+
+
+def build_all(target_dir: Path = SOURCE) -> list[Path]:
+    """Build every template into ``target_dir``; returns the notebooks written."""
+    written = []
+    for template in templates():
+        path = target_dir / f"{template.stem}.ipynb"
+        write_notebook(build_notebook(template), path)
+        written.append(path)
+    return written

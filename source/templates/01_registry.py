@@ -1,0 +1,29 @@
+# %% [markdown]
+# # Module 01: a model registry you can trust
+#
+# Provisional pipeline check.
+
+# %% provided id=setup
+import os, tempfile, hashlib, re
+from pathlib import Path
+try:
+    import tinytorch
+except ImportError:
+    import subprocess, sys
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "git+{{REPOSITORY_URL}}"])
+
+# %% solution id=content_hash
+#| solution tinytorch.core.mlops.registry.storage:content_hash
+
+# %% test id=content_hash points=2
+assert content_hash(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+print("content_hash: visible checks passed")
+
+# %% solution id=atomic_write_bytes
+#| solution tinytorch.core.mlops.registry.storage:atomic_write_bytes
+
+# %% test id=atomic_write_bytes points=3
+with tempfile.TemporaryDirectory() as d:
+    atomic_write_bytes(Path(d) / "x.bin", b"hello")
+    assert (Path(d) / "x.bin").read_bytes() == b"hello"
+print("atomic_write_bytes: visible checks passed")
