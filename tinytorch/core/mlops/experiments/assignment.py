@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import math
 
-FNV32_OFFSET_BASIS = 0x811C9DC5
-FNV32_PRIME = 0x01000193
 HASH_RESOLUTION = 10_000
 SPLIT_TOLERANCE = 1e-6
 
@@ -41,10 +39,10 @@ def fnv1a_32(text):
     """
     if not isinstance(text, str):
         raise TypeError(f"fnv1a_32 hashes text: got {type(text).__name__}; pass str(value)")
-    h = FNV32_OFFSET_BASIS
+    h = 0x811C9DC5  # FNV-1a 32-bit offset basis
     for byte in text.encode("utf-8"):
         h ^= byte
-        h = (h * FNV32_PRIME) & 0xFFFFFFFF
+        h = (h * 0x01000193) & 0xFFFFFFFF  # FNV prime, keep 32 bits
     return h
 
 

@@ -201,7 +201,11 @@ class ExperimentTracker:
         return results
 
     def analyze(self, primary_metric=None):
-        """Compare every variant with the control on every metric and decide."""
+        """Compare every variant with the control on every metric and decide.
+
+        The primary metric (default: the first metric logged) is read as higher-is-better, like
+        accuracy or conversion; keep lower-is-better metrics such as latency as guardrails.
+        """
         variants, control = self.variants, self.control
         if control is None or len(variants) < 2:
             raise ValueError("analysis needs a control and at least one other variant with data")
