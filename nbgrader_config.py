@@ -25,7 +25,6 @@ c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "tinytorch-mlops"
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "assignments"
-c.CourseDirectory.db_assignments = [{"name": "mlops"}]
 
 # One cell may run a minute; a notebook's hidden checks run outside the kernel (HiddenChecks).
 c.Execute.timeout = 60

@@ -1,0 +1,180 @@
+"""The course toolchain: templates -> notebooks, the out-of-kernel checks runner, cell scoring."""
+
+import json
+import textwrap
+
+import nbformat
+import pytest
+
+from autograder import notebooks, selfcheck
+from autograder.grading import StudentCode, program_cells, run_checks, score_test_cells
+from autograder.runner import execute_program
+
+
+def write(tmp_path, text, name="01_demo.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_template_cells_become_nbgrader_cells(tmp_path):
+    path = write(tmp_path, """\
+        # %% [markdown]
+        # # Title
+        # text
+
+        # %% provided id=setup
+        import math
+
+        # %% solution id=area
+        def area(r):
+            \"\"\"Area of a circle.\"\"\"
+            ### BEGIN SOLUTION
+            return math.pi * r * r
+            ### END SOLUTION
+
+        # %% test id=area points=2
+        assert area(1) == math.pi
+        """)
+    nb = notebooks.build_notebook(path)
+    kinds = [(c.cell_type, c.metadata.get("nbgrader", {}).get("grade_id")) for c in nb.cells]
+    assert kinds == [("markdown", None), ("code", "setup"), ("code", "area"), ("code", "test_area")]
+    assert nb.cells[0].source == "# Title\ntext"
+    test = nb.cells[3]
+    assert test.metadata.nbgrader == {"grade": True, "solution": False, "locked": True, "points": 2.0,
+                                      "grade_id": "test_area", "schema_version": 3}
+    assert "### BEGIN HIDDEN TESTS" in test.source and "task area" in test.source
+    assert [c.id for c in nb.cells] == [c.id for c in notebooks.build_notebook(path).cells], "ids must be stable"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("# %% solution\nx = 1\n", "needs id="),
+    ("# %% wat id=a\nx = 1\n", "unknown cell kind"),
+    ("# %% provided id=a\nx=1\n# %% provided id=a\ny=1\n", "duplicate cell id"),
+    ("# %% test id=nothing\nassert True\n", "test for unknown task"),
+    ("# %% solution id=a\nx = 1\n", "no solution region"),
+    ("# %% solution id=a\n#| solution tinytorch.core.layers:NoSuchThing\n", "not defined at the top level"),
+])
+def test_template_mistakes_name_file_and_line(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(notebooks.TemplateError, match=message) as info:
+        notebooks.build_notebook(path)
+    assert str(path) in str(info.value)
+
+
+def test_solution_markers_go_after_docstrings_and_only_around_chosen_methods():
+    source = textwrap.dedent('''\
+        class Box:
+            """A box."""
+            size = 3
+
+            def __init__(self):
+                self.items = []
+
+            def put(self, x):
+                """Put x in."""
+                self.items.append(x)
+
+            def count(self):
+                return len(self.items)
+        ''')
+    marked = notebooks.mark_solution(source, ["put"])
+    assert marked.count("### BEGIN SOLUTION") == 1
+    assert '"""Put x in."""\n        ### BEGIN SOLUTION\n        self.items.append(x)\n        ### END SOLUTION' in marked
+    every = notebooks.mark_solution(source)
+    assert every.count("### BEGIN SOLUTION") == 3  # __init__, put, count
+    with pytest.raises(notebooks.TemplateError, match="no method"):
+        notebooks.mark_solution(source, ["nope"])
+
+
+def test_library_source_is_the_solution_text():
+    text = notebooks.library_source("tinytorch.core.mlops.registry.storage:content_hash")
+    assert text.startswith("def content_hash(") and "hashlib.sha256" in text
+
+
+def test_committed_templates_build_valid_notebooks():
+    for template in notebooks.templates():
+        nb = notebooks.build_notebook(template)
+        nbformat.validate(nb)
+        ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+        assert len(ids) == len(set(ids)), f"{template.name}: duplicate grade ids"
+
+
+def cells(*sources):
+    return [{"id": f"c{i}", "source": s} for i, s in enumerate(sources)]
+
+
+def test_runner_survives_exit_loops_and_noise_and_keeps_going():
+    module, errors = execute_program(cells(
+        "import sys\nsys.exit(3)",
+        "while True:\n    pass",
+        "print('x' * 10_000_000)\nimport sys\nprint('warn', file=sys.stderr)",
+        "%matplotlib inline\nvalue = 41 + 1",
+    ), cell_timeout=0.5)
+    assert module.value == 42
+    assert [e["cell"] for e in errors] == ["c0", "c1"]
+    assert errors[0]["error"].startswith("SystemExit") and "limit" in errors[1]["error"]
+
+
+def test_student_code_refuses_imported_answers():
+    module, _ = execute_program(cells(
+        "from tinytorch.core.mlops.registry.storage import content_hash",
+        "def mine(x):\n    return x",
+    ), cell_timeout=5)
+    student = StudentCode(module)
+    assert student.mine(3) == 3
+    with pytest.raises(AssertionError, match="not from your notebook"):
+        student.content_hash
+    with pytest.raises(AssertionError, match="does not define `absent`"):
+        student.absent
+
+
+def graded_cell(points=4, outputs=()):
+    cell = nbformat.v4.new_code_cell(
+        "assert ok\n### BEGIN HIDDEN TESTS\n# hidden line\n### END HIDDEN TESTS",
+        metadata={"nbgrader": {"grade": True, "solution": False, "locked": True, "points": points,
+                               "grade_id": "test_area", "schema_version": 3}})
+    cell.outputs = [nbformat.NotebookNode(o) for o in outputs]
+    return cell
+
+
+def results(passed, total):
+    checks = [{"name": f"t{i}", "doc": f"check {i}", "passed": i < passed, "message": "wrong"} for i in range(total)]
+    return {"tasks": {"area": {"passed": passed, "total": total, "checks": checks}}}
+
+
+def test_score_is_the_share_of_hidden_checks_and_stderr_no_longer_zeroes():
+    cell = graded_cell(outputs=[{"output_type": "stream", "name": "stderr", "text": "UserWarning\n"},
+                              {"output_type": "execute_result", "data": {"text/plain": "'999'"},
+                               "metadata": {}, "execution_count": 1}])
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert score_test_cells(nb, results(3, 4)) == {"area": 3.0}
+    assert [o.get("name") for o in cell.outputs if o.output_type == "stream"] == ["stdout", "stdout"]
+    assert cell.outputs[-1].data["text/plain"] == "3.0", "the grader's score must be the only result"
+    assert "FAIL check 3" in cell.outputs[-2].text
+
+
+def test_failed_visible_test_scores_zero_and_hides_hidden_lines():
+    error = {"output_type": "error", "ename": "AssertionError", "evalue": "",
+             "traceback": ["----> 1 assert ok\n      2 ### BEGIN HIDDEN TESTS\n      3 # hidden line"]}
+    cell = graded_cell(outputs=[error])
+    assert score_test_cells(nbformat.v4.new_notebook(cells=[cell]), results(4, 4)) == {"area": 0.0}
+    assert "hidden" not in json.dumps(cell.outputs).lower()
+
+
+def test_missing_checks_score_zero_with_a_reason():
+    cell = graded_cell()
+    assert score_test_cells(nbformat.v4.new_notebook(cells=[cell]), {"tasks": {}, "error": "boom"}) == {"area": 0.0}
+    assert "boom" in cell.outputs[0].text
+
+
+def test_checks_grade_the_notebook_code_not_the_library():
+    nb = nbformat.read(notebooks.SOURCE / "01_registry.ipynb", as_version=4)
+    assert all(e["passed"] == e["total"] for e in run_checks(nb, "01_registry")["tasks"].values())
+    fill = selfcheck.importing("01_registry")
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = fill(cell.metadata.nbgrader.grade_id, cell.source, "raise NotImplementedError()")
+    assert any(c["source"].startswith("from tinytorch") for c in program_cells(nb))
+    forged = run_checks(nb, "01_registry")
+    assert forged["tasks"] and all(e["passed"] == 0 for e in forged["tasks"].values())
