@@ -67,7 +67,8 @@ class Histogram:
         cumulative = 0
         for bound, count in zip(self.bounds + [float("inf")], self.counts):
             cumulative += count
-            lines.append(f'{self.name}_bucket{{le="{format_value(bound)}"}} {cumulative}')
+            le = "+Inf" if bound == float("inf") else repr(bound)  # "0.5", "1.0": as client libraries write it
+            lines.append(f'{self.name}_bucket{{le="{le}"}} {cumulative}')
         lines.append(f"{self.name}_sum {format_value(self.sum)}")
         lines.append(f"{self.name}_count {self.count}")
         return "\n".join(lines) + "\n"

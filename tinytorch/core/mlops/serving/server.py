@@ -321,7 +321,7 @@ class ModelServer:
             raise OSError(error.errno, f"cannot listen on {self.host}:{self.requested_port} ({error.strerror}); "
                                        "stop the server using it or pass port=0 for a free one") from None
         sock.listen(2048)
-        self.port = sock.getsockname()[1]
+        self.port = self.requested_port = sock.getsockname()[1]  # port=0: restart keeps the port it got
         return sock
 
     def _uvicorn_server(self):
