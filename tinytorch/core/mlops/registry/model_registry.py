@@ -165,8 +165,13 @@ class ModelRegistry:
             return self._resolve_uri(version)
         version = validate_name(str(version), "version")
         path = self._versions_dir(name) / f"{version}.json"
-        data = path.read_bytes() if path.exists() else b""
-        if not data:
+        data = path.read_bytes() if path.exists() else None
+        if data == b"":
+            raise VersionNotFoundError(
+                f"version {version!r} of model {self._name(name)!r} was reserved by a registration "
+                "that did not finish (the process died); it holds no model and is never reused"
+            )
+        if data is None:
             known = [r.version for r in self.list_versions(name)]
             raise VersionNotFoundError(
                 f"model {self._name(name)!r} has no version {version!r}; versions: {known or 'none'}"
@@ -259,9 +264,27 @@ class ModelRegistry:
             record = self.get_version(version, name=name)
             removed = self._aliases(name).remove_version(record.version)
             (self._versions_dir(name) / f"{record.version}.json").unlink()
-            if not any(r.sha256 == record.sha256 for r in self._all_versions()):
-                self.blobs.path(record.sha256).unlink(missing_ok=True)
+            self._remove_unreferenced_blobs()
         return removed
+
+    def collect_garbage(self) -> dict:
+        """Remove what killed writers left behind: temporary files and artifacts no version
+        references. Safe while other processes use the registry (writers hold the shared lock,
+        this takes it exclusively). Reserved-but-empty versions stay, so numbers are never reused.
+        Returns {"temp_files": n, "blobs": n} removed."""
+        with locked(self._lock_path):
+            temp_files = list(self.root.rglob(".*.tmp"))
+            for path in temp_files:
+                path.unlink()
+            return {"temp_files": len(temp_files), "blobs": self._remove_unreferenced_blobs()}
+
+    def _remove_unreferenced_blobs(self) -> int:
+        referenced = {r.sha256 for r in self._all_versions()}
+        unreferenced = [p for p in self.blobs.root.iterdir()
+                        if p.name not in referenced and not p.name.startswith(".")]
+        for path in unreferenced:
+            path.unlink()
+        return len(unreferenced)
 
     def _all_versions(self):
         return [r for m in self.list_models() for r in self.list_versions(m)]

@@ -1,7 +1,5 @@
 """A plot of a metric across a model's versions, with an alias's history marked."""
 
-from matplotlib.figure import Figure
-
 from .aliases import AliasHistory
 
 
@@ -12,6 +10,8 @@ def plot_version_metrics(registry, name, metric, alias="champion"):
     ringed, the current holder is starred. Right: the metric of whatever `alias` pointed at after
     each change (set, rollback, deletion), so a regression and its rollback are visible at a glance.
     """
+    from matplotlib.figure import Figure  # imported here: registering models needs no matplotlib
+
     name = registry.default_name if name is None else name
     versions = registry.list_versions(name)
     value = {r.version: r.metrics.get(metric) for r in versions}
