@@ -17,25 +17,31 @@ PSI_EPSILON = 1e-4
 def ks_statistic(reference, current):
     """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the two empirical CDFs.
 
-    D = max over x of |F_ref(x) - F_cur(x)|. The maximum is reached at one of the observed
-    values, so evaluating both ECDFs at every observation is enough. Sorting each sample once and
-    using ``np.searchsorted(..., side="right")`` counts "values <= x" in O(n log n); counting
-    with side="right" is what makes ties (repeated values) come out right.
+    D = max over x of |F_ref(x) - F_cur(x)|. Both ECDFs only change at observed values, so walk
+    through all values in sorted order counting how many came from each sample:
+    after value x, F_ref(x) = (reference values <= x) / n_ref, and likewise for current.
+    Only the LAST copy of a repeated value is a valid evaluation point (ties must be counted
+    together, or D comes out too large). Sorting each sample and merging the two sorted runs
+    with a stable argsort (which detects the runs) costs about one sort, half of what evaluating
+    ``np.searchsorted`` at every point costs on a million rows.
 
     Why it matters: D is the drift score behind Evidently's default test for numeric columns on
     small references. It is in [0, 1], symmetric in its arguments, and 0 for identical samples.
 
-    >>> ks_statistic([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
+    >>> ks_statistic([1.0, 2.0, 2.0], [2.0, 2.0, 1.0])
     0.0
     """
-    a = np.sort(np.asarray(reference, dtype=np.float64))
-    b = np.sort(np.asarray(current, dtype=np.float64))
+    a = np.sort(np.asarray(reference, dtype=np.float64).ravel())
+    b = np.sort(np.asarray(current, dtype=np.float64).ravel())
     if a.size == 0 or b.size == 0:
         raise ValueError("ks_statistic needs two non-empty samples")
-    points = np.concatenate([a, b])
-    cdf_a = np.searchsorted(a, points, side="right") / a.size
-    cdf_b = np.searchsorted(b, points, side="right") / b.size
-    return float(np.max(np.abs(cdf_a - cdf_b)))
+    merged = np.concatenate([a, b])
+    order = np.argsort(merged, kind="stable")
+    values = merged[order]
+    last_copy = np.append(values[1:] != values[:-1], True)
+    seen_a = np.cumsum(order < a.size)[last_copy]
+    seen_b = np.arange(1, merged.size + 1)[last_copy] - seen_a
+    return float(np.max(np.abs(seen_a / a.size - seen_b / b.size)))
 
 
 def ks_pvalue(statistic, n_reference, n_current):
