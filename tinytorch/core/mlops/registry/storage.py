@@ -13,9 +13,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
-MAX_NAME_LENGTH = 128
-
 
 class InvalidNameError(ValueError):
     """A model name, version or alias that could escape the registry directory or is unusable."""
@@ -123,7 +120,7 @@ def read_json_lines(path) -> list:
     return records
 
 
-def validate_name(value, kind: str = "name") -> str:
+def validate_name(value, kind: str = "name", max_length: int = 128) -> str:
     """Return `value` if it is safe as a single path component of the registry, else raise.
 
     Model names, versions and aliases become file and directory names, so `../x`, `/etc`,
@@ -133,11 +130,9 @@ def validate_name(value, kind: str = "name") -> str:
         raise InvalidNameError(f"{kind} must be a string, got {type(value).__name__} {value!r}")
     if not value:
         raise InvalidNameError(f"{kind} is empty; use letters, digits and . _ + -")
-    if len(value) > MAX_NAME_LENGTH:
-        raise InvalidNameError(
-            f"{kind} is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
-        )
-    if not _SAFE_NAME.fullmatch(value) or set(value) == {"."}:
+    if len(value) > max_length:
+        raise InvalidNameError(f"{kind} is {len(value)} characters long; the limit is {max_length}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", value):
         raise InvalidNameError(
             f"{kind} {value!r} is not allowed: it must start with a letter or digit and contain "
             "only letters, digits and . _ + - (no '/', '..', spaces, NUL or other characters "
