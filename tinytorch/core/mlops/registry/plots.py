@@ -44,6 +44,8 @@ def plot_version_metrics(registry, name, metric, alias="champion"):
         label = {"set": f"set v{v}", "rollback": f"rollback→v{v}"}.get(e["action"], f"del v{e['version']}")
         right.annotate(label, (step, ys[step - 1] if ys[step - 1] is not None else 0),
                        textcoords="offset points", xytext=(0, 8), ha="center", fontsize=7)
+    right.set_xticks(list(steps))
+    right.margins(x=0.12, y=0.15)
     right.set(xlabel=f"change # of alias '{alias}'", ylabel=f"{metric} of {alias}",
               title=f"what '{alias}' served over time")
     return fig
