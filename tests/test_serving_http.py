@@ -316,3 +316,15 @@ def test_standalone_process_serves_a_saved_model(digits_model, digits_test, tmp_
     assert process.returncode in (0, -signal.SIGTERM), stderr
     assert "Traceback" not in stderr
     assert f"127.0.0.1:{port}/v2" in stdout
+
+
+def test_load_plot_comes_from_a_real_load_run(digits_model):  # noqa: F811
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from tinytorch.core.mlops.serving.loadtest import plot_serving_load
+
+    figure, results = plot_serving_load(digits_model, batch_sizes=(1, 8), concurrency=4, seconds=0.3)
+    assert len(figure.axes) == 2 and set(results) == {1, 8}
+    assert all(len(r.latencies) > 0 and r.errors == 0 for r in results.values())
+    assert len(figure.axes[1].lines[0].get_xdata()) == 2

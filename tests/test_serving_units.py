@@ -146,7 +146,7 @@ class RecordingModel:
         return {"double": x * 2}
 
 
-def test_concurrent_requests_share_one_model_call_and_get_their_own_rows():
+def test_an_idle_model_runs_the_first_request_at_once_and_batches_the_rest():
     model = RecordingModel()
 
     async def scenario():
@@ -155,7 +155,7 @@ def test_concurrent_requests_share_one_model_call_and_get_their_own_rows():
         return inputs, await asyncio.gather(*(batcher.submit(x) for x in inputs))
 
     inputs, results = asyncio.run(scenario())
-    assert model.calls == [7]
+    assert model.calls == [1, 6]  # the first found the model idle; the others arrived meanwhile
     for x, result in zip(inputs, results):
         np.testing.assert_array_equal(result["double"], x * 2)
 
@@ -168,7 +168,7 @@ def test_max_batch_size_splits_a_burst_into_several_calls():
         await asyncio.gather(*(batcher.submit(np.ones((1, 2))) for _ in range(10)))
 
     asyncio.run(scenario())
-    assert model.calls == [4, 4, 2]
+    assert model.calls == [1, 4, 4, 1]
 
 
 def test_a_lone_request_is_dispatched_on_the_next_loop_turn_not_after_a_window():
@@ -199,8 +199,8 @@ def test_full_queue_answers_503_at_once_and_serves_the_rest():
 
     results = asyncio.run(scenario())
     rejected = [r for r in results if isinstance(r, InferenceError)]
-    assert len(rejected) == 2 and all(r.status == 503 and "max_queue_size" in r.message for r in rejected)
-    assert model.calls == [3]
+    assert len(rejected) == 1 and all(r.status == 503 and "max_queue_size" in r.message for r in rejected)
+    assert model.calls == [1, 3]
 
 
 def test_expected_wait_beyond_max_latency_answers_503():
@@ -208,33 +208,31 @@ def test_expected_wait_beyond_max_latency_answers_503():
 
     async def scenario():
         batcher = MicroBatcher(model, max_batch_size=64, max_latency_ms=1.0)
-        batcher.seconds_per_row = 0.0004  # as if measured: 3 rows would wait 1.2 ms
-        return await asyncio.gather(*(batcher.submit(np.ones((1, 2))) for _ in range(3)), return_exceptions=True)
+        batcher.seconds_per_row = 0.0005  # as if measured: a third queued row would wait 1.35 ms
+        return await asyncio.gather(*(batcher.submit(np.ones((1, 2))) for _ in range(4)), return_exceptions=True)
 
     results = asyncio.run(scenario())
-    assert isinstance(results[2], InferenceError) and results[2].status == 503
-    assert "max_latency_ms" in results[2].message
-    assert model.calls == [2]
+    assert isinstance(results[3], InferenceError) and results[3].status == 503
+    assert "max_latency_ms" in results[3].message
+    assert model.calls == [1, 2]
 
 
 def test_a_failing_model_fails_its_batch_and_the_batcher_keeps_working():
-    calls = []
-
-    def flaky(x):
-        calls.append(len(x))
-        if len(calls) == 1:
-            raise RuntimeError("boom")
+    def refuses_negative_rows(x):
+        if (x < 0).any():
+            raise RuntimeError("negative input")
         return {"y": x}
 
     async def scenario():
-        batcher = MicroBatcher(flaky)
-        first = await asyncio.gather(*(batcher.submit(np.ones((1, 2))) for _ in range(2)), return_exceptions=True)
-        second = await batcher.submit(np.ones((1, 2)))
-        return first, second
+        batcher = MicroBatcher(refuses_negative_rows)
+        rows = [np.ones((1, 2)), -np.ones((1, 2)), np.ones((1, 2))]  # the last two share a batch
+        first = await asyncio.gather(*(batcher.submit(x) for x in rows), return_exceptions=True)
+        return first, await batcher.submit(np.ones((1, 2)))
 
-    first, second = asyncio.run(scenario())
-    assert all(isinstance(r, RuntimeError) for r in first)
-    assert second["y"].shape == (1, 2)
+    first, after = asyncio.run(scenario())
+    assert first[0]["y"].shape == (1, 2)
+    assert all(isinstance(r, RuntimeError) for r in first[1:])
+    assert after["y"].shape == (1, 2)
 
 
 def test_batcher_rejects_nonsense_settings():

@@ -3,9 +3,10 @@
 The classic batcher (TorchServe's ``max_batch_delay``, MLServer's ``max_batch_time``) waits a
 fixed window for a batch to fill. At low traffic every request then pays the whole window: a
 5 ms window makes a lone client 14 times slower. This one never waits on purpose. A request
-that finds the model idle is dispatched on the next turn of the event loop; requests that
-arrive while the model is busy queue up, and the next model call takes all of them (up to
-``max_batch_size`` rows). Batches therefore grow exactly when there is load to amortise.
+that finds the model idle runs at once, in the caller's turn of the event loop. Requests that
+arrive while the model is busy (during this turn of the loop, or while a batch computes) queue
+up, and the next model call, on the next turn, takes all of them (up to ``max_batch_size``
+rows). Batches therefore grow exactly when there is load to amortise.
 
 The queue is bounded twice, so that overload is answered at once with 503 instead of by a
 queue that grows until every request times out (TF Serving's ``max_enqueued_batches``,
@@ -67,6 +68,7 @@ class MicroBatcher:
         self.seconds_per_row = 0.0  # moving average of the model's cost, measured on real batches
         self.on_batch = None  # optional callback(rows), e.g. for a batch-size histogram
         self._dispatch_scheduled = False
+        self._busy_this_turn = False  # the model already ran in this turn of the event loop
 
     async def submit(self, x):
         """Queue ``x`` for the next model call and wait for its outputs.
@@ -81,6 +83,10 @@ class MicroBatcher:
             raise InferenceError(
                 503, f"server overloaded: expected wait {expected_wait * 1000:.0f} ms exceeds max_latency_ms; retry later")
         loop = asyncio.get_running_loop()
+        if not self._busy_this_turn and not self.queue:  # model idle: no reason to wait
+            self._busy_this_turn = True
+            loop.call_soon(self._end_turn)
+            return self._run_now(x)
         future = loop.create_future()
         self.queue.append((x, future))
         self.queued_rows += len(x)
@@ -88,6 +94,20 @@ class MicroBatcher:
             self._dispatch_scheduled = True
             loop.call_soon(self._dispatch)
         return await future
+
+    def _end_turn(self):
+        self._busy_this_turn = False
+
+    def _run_now(self, x):
+        started = time.perf_counter()
+        result = self.predict_batch(x)
+        self._record(len(x), started)
+        return result
+
+    def _record(self, rows, started):
+        self.seconds_per_row = 0.9 * self.seconds_per_row + 0.1 * (time.perf_counter() - started) / rows
+        if self.on_batch is not None:
+            self.on_batch(rows)
 
     def _dispatch(self):
         """Run one batch. Scheduled with ``call_soon``, so every request whose handler ran in
@@ -112,10 +132,7 @@ class MicroBatcher:
                 if not future.done():
                     future.set_exception(error)
             return
-        rows = sum(row_counts)
-        self.seconds_per_row = 0.9 * self.seconds_per_row + 0.1 * (time.perf_counter() - started) / rows
-        if self.on_batch is not None:
-            self.on_batch(rows)
+        self._record(sum(row_counts), started)
         for (_, future), result in zip(batch, results):
             if not future.done():  # the client may have gone away (cancelled)
                 future.set_result(result)
