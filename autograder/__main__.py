@@ -9,7 +9,8 @@
     python -m autograder feedback     nbgrader generate_feedback (hidden checks' source never shown)
     python -m autograder export [--out grades.csv]
                                       grades with a column per task
-    python -m autograder selfcheck    grade synthetic submissions and compare with expected scores
+    python -m autograder selfcheck [NB ...]
+                                      grade synthetic submissions and compare with expected scores
 """
 
 from __future__ import annotations
@@ -104,15 +105,17 @@ def cmd_export(args) -> int:
 
 
 def cmd_selfcheck(args) -> int:
-    return 0 if selfcheck.run() else 1
+    return 0 if selfcheck.run(args.notebook or None) else 1
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ["build", "release", "verify", "autograde", "feedback", "selfcheck"]:
+    for name in ["build", "release", "verify", "autograde", "feedback"]:
         sub.add_parser(name)
+    selfcheck_parser = sub.add_parser("selfcheck")
+    selfcheck_parser.add_argument("notebook", nargs="*", help="only these notebooks, e.g. 01_registry")
     check = sub.add_parser("check")
     check.add_argument("name", help="notebook name, e.g. 01_registry")
     check.add_argument("--task", help="only this task's checks")

@@ -31,9 +31,13 @@ def nbgrader(*args: str, root: Path = ROOT, quiet: bool = False) -> subprocess.C
     return proc
 
 
-def scratch_course(where: Path) -> Path:
-    """A course directory holding a copy of this course's source notebooks."""
-    shutil.copytree(ROOT / "source" / ASSIGNMENT, where / "source" / ASSIGNMENT)
+def scratch_course(where: Path, only: list[str] | None = None) -> Path:
+    """A course directory holding a copy of this course's source notebooks (or only some)."""
+    target = where / "source" / ASSIGNMENT
+    target.mkdir(parents=True)
+    for path in sorted((ROOT / "source" / ASSIGNMENT).glob("*.ipynb")):
+        if only is None or path.stem in only:
+            shutil.copy2(path, target / path.name)
     return where
 
 

@@ -7,7 +7,8 @@ import nbformat
 import pytest
 
 from autograder import notebooks, selfcheck
-from autograder.grading import StudentCode, program_cells, run_checks, score_test_cells
+from autograder.grading import program_cells, run_checks, score_test_cells
+from autograder.student import StudentCode
 from autograder.runner import execute_program
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading import StudentCode, load_solution
+from autograder.student import StudentCode, load_solution
 
 
 def pytest_configure(config):

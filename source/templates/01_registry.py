@@ -4,13 +4,15 @@
 # Provisional pipeline check.
 
 # %% provided id=setup
-import os, tempfile, hashlib, re
+# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
+# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
+# its .venv as the kernel.
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("tinytorch") is None:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+
+import hashlib, os, tempfile
 from pathlib import Path
-try:
-    import tinytorch
-except ImportError:
-    import subprocess, sys
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "git+{{REPOSITORY_URL}}"])
 
 # %% solution id=content_hash
 #| solution tinytorch.core.mlops.registry.storage:content_hash
