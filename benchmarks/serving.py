@@ -129,6 +129,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds the --seconds are split into")
     parser.add_argument("--max-batch-size", type=int, default=64)
     args = parser.parse_args()
 
@@ -148,7 +149,8 @@ def main():
     print(f"model: digits MLP 64-128-10, {model.num_parameters:,} parameters; body {body_file.stat().st_size} bytes")
     print(f"load average before the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"load: {'wrk' if shutil.which('wrk') else 'python asyncio load generator'} "
-          f"-t{args.threads} -c{args.connections} -d{args.seconds}s, single-row POST {PATH}")
+          f"-t{args.threads} -c{args.connections}, {args.seconds} s per server in {args.rounds} interleaved rounds, "
+          f"single-row POST {PATH}")
 
     servers = {
         "plain starlette+orjson": lambda port: [sys.executable, "-c", PLAIN_SERVER, str(tmp / "digits.ttm"), str(port)],
@@ -163,12 +165,23 @@ def main():
     processes = {name: start(command(ports[name]), ports[name]) for name, command in servers.items()}
     results = {}
     try:
+        # The load is split into rounds, the servers interleaved, so that other work on a shared
+        # machine affects them alike; req/s is over all rounds, p50/p99 the median round's.
+        rounds = {name: [] for name in servers}
         for name in servers:
-            port, process = ports[name], processes[name]
-            drive(port, body_file, 1, 4, 1)  # warm up
-            cpu_before = cpu_seconds(process.pid)
-            load = drive(port, body_file, args.threads, args.connections, args.seconds)
-            load["cpu_us"] = (cpu_seconds(process.pid) - cpu_before) / (load["rps"] * args.seconds) * 1e6
+            drive(ports[name], body_file, 1, 4, 1)  # warm up
+        for _ in range(args.rounds):
+            for name in servers:
+                cpu_before = cpu_seconds(processes[name].pid)
+                load = drive(ports[name], body_file, args.threads, args.connections, args.seconds // args.rounds)
+                load["cpu"] = cpu_seconds(processes[name].pid) - cpu_before
+                rounds[name].append(load)
+        for name in servers:
+            runs, seconds = rounds[name], args.seconds // args.rounds * args.rounds
+            load = {"rps": sum(r["rps"] for r in runs) / len(runs),
+                    "p50": float(np.median([r["p50"] for r in runs])), "p99": float(np.median([r["p99"] for r in runs])),
+                    "errors": sum(r["errors"] for r in runs), "socket_errors": " ".join(r["socket_errors"] for r in runs).strip()}
+            load["cpu_us"] = sum(r["cpu"] for r in runs) / (load["rps"] * seconds) * 1e6
             results[name] = [load]
             print(f"{name:26s} c={args.connections}: {load['rps']:8,.0f} req/s  p50 {load['p50']:6.2f} ms  "
                   f"p99 {load['p99']:6.2f} ms  server CPU {load['cpu_us']:4.0f} us/req  non-200 {load['errors']} "
