@@ -1,5 +1,6 @@
 """A/B testing and safe rollout (module 04).
 
+hashing       FNV-1a, the 32-bit string hash assignment is built on
 assignment    sticky GrowthBook-compatible hashing of units to variants
 distributions normal, Student t and chi-square functions in pure Python
 stats         z-test, Welch's t-test, lift intervals, SRM check, power, McNemar

@@ -22,28 +22,10 @@ from __future__ import annotations
 
 import math
 
+from .hashing import fnv1a_32
+
 HASH_RESOLUTION = 10_000
 SPLIT_TOLERANCE = 1e-6
-
-
-def fnv1a_32(text):
-    """Return the 32-bit FNV-1a hash of ``text`` (a str, hashed as UTF-8 bytes) as an int.
-
-    FNV-1a starts from the offset basis 0x811C9DC5 and, for every byte, XORs the byte in and then
-    multiplies by the FNV prime 0x01000193, keeping the low 32 bits. It is tiny, fast and the same
-    in every language and process, which is what sticky A/B assignment needs; Python's ``hash()``
-    is salted per process and would reshuffle users at every restart.
-
-    >>> hex(fnv1a_32("a"))
-    '0xe40c292c'
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"fnv1a_32 hashes text: got {type(text).__name__}; pass str(value)")
-    h = 0x811C9DC5  # FNV-1a 32-bit offset basis
-    for byte in text.encode("utf-8"):
-        h ^= byte
-        h = (h * 0x01000193) & 0xFFFFFFFF  # FNV prime, keep 32 bits
-    return h
 
 
 def bucket(seed, unit_id):
@@ -108,7 +90,8 @@ def assign_variant(seed, unit_id, variants, coverage=1.0):
     ``variants`` maps variant name to traffic weight (weights sum to 1), e.g.
     ``{"control": 0.8, "treatment": 0.2}``. The answer depends only on (seed, unit id, split), so
     the same user sees the same model on every request, on every server and after restarts.
-    Units outside ``coverage`` (the share of traffic in the experiment) get None.
+    Units outside ``coverage`` (the share of traffic in the experiment) get None. A split that
+    does not validate (weights not summing to 1, negative weights) raises ValueError.
     """
     split = validate_split(variants)
     ranges = bucket_ranges([weight for _, weight in split], coverage)

@@ -55,6 +55,8 @@ def two_proportion_ztest(conversions_a, n_a, conversions_b, n_b):
     se = sqrt(p (1 - p) (1/n_a + 1/n_b)), z = (rate_b - rate_a) / se, and the two-sided p-value
     is P(|Z| >= |z|) = erfc(|z| / sqrt 2). A positive z means b converts more often.
     This is the test behind "treatment is significantly better" in most A/B dashboards.
+    When both variants convert always (or never) there is no evidence of a difference: z = 0,
+    p = 1. An empty variant or conversions outside [0, n] raise ValueError.
     """
     if n_a <= 0 or n_b <= 0:
         raise ValueError(f"each variant needs at least one unit; got n_a={n_a}, n_b={n_b}")
