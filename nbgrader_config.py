@@ -10,14 +10,13 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 if ROOT not in sys.path:  # the grading hooks live in ./autograder
     sys.path.insert(0, ROOT)
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, Execute, GetGrades, IgnorePattern,
-    LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds, GetGrades,
+    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
-from autograder.preprocessors import HiddenChecks  # noqa: E402
+from autograder.preprocessors import BoundedExecute, HiddenChecks, LimitOutputSize, ReportTampering  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 
@@ -26,21 +25,28 @@ c.CourseDirectory.course_id = "tinytorch-mlops"
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "assignments"
 
-# One cell may run a minute; a notebook's hidden checks run outside the kernel (HiddenChecks).
-c.Execute.timeout = 60
-c.Execute.interrupt_on_timeout = True
-c.Execute.execute_retries = 0
+# Submissions: read-only cells a student edited or deleted are reported, then restored.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, ReportTampering, OverwriteCells, CheckCellMetadata,
+]
+c.OverwriteCells.add_missing_cells = True
 
+# Execution: a minute per cell, ten per notebook; a dead kernel stops that notebook, not the batch.
+# Scores come from the hidden checks, run outside the student's kernel (HiddenChecks).
 c.Autograde.autograde_preprocessors = [
-    Execute,
+    BoundedExecute,
     HiddenChecks,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
+    LimitOutputSize,
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+c.BoundedExecute.timeout = 60
+c.BoundedExecute.notebook_timeout = 600
+c.BoundedExecute.interrupt_on_timeout = True
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 40
 

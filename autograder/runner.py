@@ -90,12 +90,24 @@ def poison(targets: list[str]) -> None:
         setattr(module, name, stub)
 
 
-def execute_program(cells: list[dict], cell_timeout: float) -> tuple[types.ModuleType, list[dict]]:
+def execute_program(cells: list[dict], cell_timeout: float, skip=(), progress: str | None = None
+                    ) -> tuple[types.ModuleType, list[dict]]:
+    """Run ``cells`` into a fresh ``student`` module; errors are recorded, never raised.
+
+    ``progress``, if given, is a file that names the cell running now: if a cell kills the whole
+    process (``os._exit``, a crash), the grader reruns the program with that cell in ``skip``.
+    """
     module = types.ModuleType(STUDENT_MODULE)
     module.__dict__["get_ipython"] = _Shell
     sys.modules[STUDENT_MODULE] = module
     errors = []
     for cell in cells:
+        if cell["id"] in skip:
+            errors.append({"cell": cell["id"], "error": "skipped: it ended the grading process (os._exit or a crash)"})
+            continue
+        if progress:
+            with open(progress, "w") as f:
+                f.write(cell["id"])
         out, err = _CappedStream(), _CappedStream()
         try:
             code = compile(_python_source(cell["source"]), f"<cell {cell['id']}>", "exec")
@@ -170,7 +182,10 @@ def main(argv: list[str]) -> int:
         program = json.load(f)
     started = time.perf_counter()
     poison(program.get("poison", []))
-    _, cell_errors = execute_program(program["cells"], program.get("cell_timeout", 60))
+    _, cell_errors = execute_program(program["cells"], program.get("cell_timeout", 60),
+                                     skip=program.get("skip", []), progress=results_path + ".progress")
+    with open(results_path + ".progress", "w") as f:
+        f.write("")  # past the notebook's code: a crash from here on is in the checks
     import pytest  # imported after the student's code so its collection sees only our plugin
 
     collector = _Collector(task, program.get("test_timeout", 30))

@@ -1,19 +1,590 @@
+"""Hidden checks of notebook 01 (model registry), on real files in pytest's tmp_path.
+
+Faults are real: a forked copy of this process runs the student's function under a file-size
+limit, or kills itself with SIGKILL at the moment the data is fsynced; concurrent allocation runs
+in eight forked processes that start together. Expected values are computed here, never taken
+from the library (its reference answers are stubs while these checks run).
+"""
+
+import fcntl
 import hashlib
+import json
+import os
+import resource
+import signal
+import stat
+import tempfile
+import threading
+import time
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings, strategies as st
+
+FEW = settings(max_examples=25, deadline=None)
+
+
+def in_child(body) -> int:
+    """Run `body()` in a forked copy of this process; return its exit status (or -signal).
+
+    The child never returns into pytest: whatever happens, it ends with os._exit.
+    """
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            code = body()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from tinytorch.core.training import train_digits_classifier
+
+    model, _ = train_digits_classifier(hidden=(16,), epochs=2, seed=0)
+    return model
+
+
+# -- content_hash --------------------------------------------------------------------------------
+
+@pytest.mark.task("content_hash")
+@FEW
+@given(st.binary(max_size=4096))
+def test_content_hash_is_sha256_hex_of_any_bytes(student, data):
+    """content_hash equals the sha256 hex digest for arbitrary bytes"""
+    got = student.content_hash(data)
+    assert got == hashlib.sha256(data).hexdigest(), (
+        f"content_hash({data[:16]!r}...) returned {got!r}; expected the sha256 hex digest "
+        "(hashlib.sha256(data).hexdigest())")
 
 
 @pytest.mark.task("content_hash")
-def test_content_hash_matches_sha256(student):
-    """content_hash equals hashlib's sha256 hex digest"""
-    for data in [b"", b"abc", bytes(range(256)) * 10]:
-        assert student.content_hash(data) == hashlib.sha256(data).hexdigest(), "wrong digest"
+def test_content_hash_is_64_lowercase_hex_characters(student):
+    """the result is a str of 64 lowercase hex characters (not raw digest bytes)"""
+    got = student.content_hash(b"tinytorch")
+    assert isinstance(got, str), f"content_hash returned {type(got).__name__}; return the hex digest as a str"
+    assert len(got) == 64 and got == got.lower() and all(c in "0123456789abcdef" for c in got), (
+        f"content_hash returned {got!r}; expected 64 lowercase hex characters")
+
+
+@pytest.mark.task("content_hash")
+def test_content_hash_accepts_bytearray_and_memoryview(student):
+    """bytearray and memoryview hash like the bytes they hold"""
+    data = bytes(range(256)) * 4
+    expected = hashlib.sha256(data).hexdigest()
+    for view in (bytearray(data), memoryview(data)):
+        assert student.content_hash(view) == expected, (
+            f"content_hash({type(view).__name__}) differs from the hash of the same bytes; accept "
+            "bytes, bytearray and memoryview")
+
+
+@pytest.mark.task("content_hash")
+@pytest.mark.parametrize("value", ["text", 42, None])
+def test_content_hash_refuses_what_is_not_bytes(student, value):
+    """text, numbers and None are refused with TypeError"""
+    try:
+        student.content_hash(value)
+    except TypeError:
+        return
+    except Exception as error:  # noqa: BLE001 - the message says what was raised instead
+        raise AssertionError(f"content_hash({value!r}) raised {type(error).__name__}; raise TypeError") from None
+    raise AssertionError(f"content_hash({value!r}) returned a hash; refuse non-bytes with TypeError")
+
+
+@pytest.mark.task("content_hash")
+def test_content_hash_names_real_model_files(student, trained, tmp_path):
+    """a real model's bytes saved twice get one name; one flipped bit gets another"""
+    from tinytorch.core.serialization import model_to_bytes
+
+    data = model_to_bytes(trained)
+    names = set()
+    for _ in range(2):
+        name = student.content_hash(model_to_bytes(trained))
+        (tmp_path / name).write_bytes(data)
+        names.add(name)
+    assert len(names) == 1, "the same model serialized twice got two different hashes"
+    flipped = bytearray(data)
+    flipped[len(flipped) // 2] ^= 1
+    assert student.content_hash(bytes(flipped)) != names.pop(), "one flipped bit kept the same hash"
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+# -- atomic_write_bytes --------------------------------------------------------------------------
+
+class WriteSteps:
+    """Records fsyncs and renames (in order) while the student's function runs."""
+
+    def __init__(self, monkeypatch):
+        self.events = []
+        for name in ("fsync", "fdatasync"):
+            monkeypatch.setattr(os, name, self._fsync(getattr(os, name)))
+        for name in ("replace", "rename"):
+            monkeypatch.setattr(os, name, self._rename(getattr(os, name)))
+
+    def _fsync(self, original):
+        def fsync(fd):
+            fd = fd if isinstance(fd, int) else fd.fileno()
+            kind = "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+            self.events.append(("fsync", kind, os.readlink(f"/proc/self/fd/{fd}")))
+            return original(fd)
+        return fsync
+
+    def _rename(self, original):
+        def rename(src, dst, *args, **kwargs):
+            self.events.append(("rename", os.path.realpath(src), os.path.realpath(dst)))
+            return original(src, dst, *args, **kwargs)
+        return rename
+
+    def rename_onto(self, target):
+        renames = [e for e in self.events if e[0] == "rename" and e[2] == os.path.realpath(target)]
+        assert renames, ("the file was not put in place with os.replace: write a temporary file, "
+                         "then os.replace(temporary, path)")
+        return self.events.index(renames[-1]), renames[-1][1]
 
 
 @pytest.mark.task("atomic_write_bytes")
-def test_atomic_write_replaces(student, tmp_path):
-    """atomic_write_bytes replaces an existing file"""
-    p = tmp_path / "a"
-    p.write_bytes(b"old")
-    student.atomic_write_bytes(p, b"new")
-    assert p.read_bytes() == b"new"
-    assert sorted(x.name for x in tmp_path.iterdir()) == ["a"], "temporary files left behind"
+@FEW
+@given(old=st.binary(max_size=2048), new=st.binary(max_size=2048), exists=st.booleans())
+def test_atomic_write_leaves_exact_bytes_and_no_other_files(student, old, new, exists):
+    """the target holds exactly the new bytes, and no other file is left in the directory"""
+    with tempfile.TemporaryDirectory() as d:
+        target = Path(d) / "meta.json"
+        if exists:
+            target.write_bytes(old)
+        student.atomic_write_bytes(target, new)
+        assert target.read_bytes() == new, "the file does not hold exactly the bytes written"
+        assert os.listdir(d) == ["meta.json"], f"files left behind next to the target: {sorted(os.listdir(d))}"
+
+
+@pytest.mark.task("atomic_write_bytes")
+def test_atomic_write_renames_a_temporary_file_in_the_same_directory(student, tmp_path, monkeypatch):
+    """a temporary file in the target's directory is os.replace'd onto the target"""
+    target = tmp_path / "records" / "1.json"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    steps = WriteSteps(monkeypatch)
+    student.atomic_write_bytes(str(target), b"new")
+    _, temporary = steps.rename_onto(target)
+    assert Path(temporary).parent == target.parent.resolve(), (
+        f"the temporary file was in {Path(temporary).parent}, not in the target's directory "
+        f"{target.parent}: a rename is only atomic within one file system")
+    assert temporary != str(target)
+
+
+@pytest.mark.task("atomic_write_bytes")
+def test_atomic_write_fsyncs_the_data_before_the_rename(student, tmp_path, monkeypatch):
+    """the temporary file's data is fsynced before it is renamed onto the target"""
+    target = tmp_path / "model.bin"
+    steps = WriteSteps(monkeypatch)
+    student.atomic_write_bytes(target, b"weights" * 100)
+    index, temporary = steps.rename_onto(target)
+    synced = [e for e in steps.events[:index] if e[0] == "fsync" and e[2] == temporary]
+    assert synced, ("the temporary file was renamed without os.fsync on it first: after a power "
+                    "cut the new name could point at a file whose bytes never reached the disk "
+                    "(flush, then os.fsync(f.fileno()) before os.replace)")
+
+
+@pytest.mark.task("atomic_write_bytes")
+def test_atomic_write_fsyncs_the_directory_after_the_rename(student, tmp_path, monkeypatch):
+    """the directory is fsynced after the rename, so the rename itself is durable"""
+    target = tmp_path / "model.bin"
+    steps = WriteSteps(monkeypatch)
+    student.atomic_write_bytes(target, b"weights")
+    index, _ = steps.rename_onto(target)
+    synced = [e for e in steps.events[index + 1:] if e[:2] == ("fsync", "dir") and e[2] == os.path.realpath(tmp_path)]
+    assert synced, ("the directory was not fsynced after os.replace: open it with "
+                    "os.open(directory, os.O_RDONLY), os.fsync that descriptor, and close it")
+
+
+@pytest.mark.task("atomic_write_bytes")
+def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path):
+    """a write that fails halfway (file-size limit) raises, keeps the old file and leaves no temp file"""
+    target = tmp_path / "meta.json"
+    target.write_bytes(b"old contents")
+
+    def body():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # exceeding the limit raises OSError instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        try:
+            student.atomic_write_bytes(target, b"x" * 200_000)
+        except OSError:
+            return 0
+        except BaseException:  # noqa: BLE001
+            return 2
+        return 1
+
+    status = in_child(body)
+    assert status != 1, "the write could not complete (file-size limit) but no error was raised: re-raise it"
+    assert target.read_bytes() == b"old contents", (
+        "after a write failed halfway, the target no longer holds its old bytes: write to a "
+        "temporary file and only replace the target once everything succeeded")
+    left = sorted(p.name for p in tmp_path.iterdir() if p != target)
+    assert not left, f"a failed write left files behind: {left}; remove the temporary file on any error"
+
+
+@pytest.mark.task("atomic_write_bytes")
+def test_a_writer_killed_before_the_rename_leaves_the_old_file(student, tmp_path):
+    """a writer killed with SIGKILL while syncing its data leaves the old file readable"""
+    target = tmp_path / "aliases.json"
+    target.write_bytes(b'{"champion": "1"}')
+
+    def body():
+        def die(fd):
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.fsync = os.fdatasync = die
+        student.atomic_write_bytes(target, b'{"champion": "2"}')
+        return 0
+
+    status = in_child(body)
+    assert status == -signal.SIGKILL, (
+        "the data was never fsynced (os.fsync was not called), so it could be lost or torn by a crash")
+    assert target.read_bytes() == b'{"champion": "1"}', (
+        "the target changed before the new bytes were safely on disk; a crash at that moment "
+        "leaves a wrong or torn file: only os.replace the temporary file onto it after fsync")
+
+
+@pytest.mark.task("atomic_write_bytes")
+def test_a_concurrent_reader_never_sees_a_torn_file(student, tmp_path):
+    """a reader process polling the file during 30 rewrites only ever sees a whole old or new file"""
+    size = 65536
+    target, done = tmp_path / "model.bin", tmp_path / "done"
+    target.write_bytes(b"A" * size)
+
+    def reader():
+        torn = 0
+        while not done.exists():
+            data = target.read_bytes()
+            torn += not (len(data) == size and data.count(data[:1]) == size)
+        return min(torn, 1)
+
+    pid = os.fork()
+    if pid == 0:
+        code = 99
+        try:
+            code = reader()
+        finally:
+            os._exit(code)
+    try:
+        time.sleep(0.05)
+        for i in range(30):
+            student.atomic_write_bytes(target, (b"B" if i % 2 == 0 else b"A") * size)
+    finally:
+        done.touch()
+        _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, (
+        "a concurrent reader saw an empty or half-written file: never truncate or write the target "
+        "in place; replace it with a finished temporary file")
+
+
+# -- allocate_version ----------------------------------------------------------------------------
+
+@pytest.mark.task("allocate_version")
+def test_versions_count_from_one_in_an_empty_or_missing_directory(student, tmp_path):
+    """versions are "1", "2", "3" (strings), even when the directory does not exist yet"""
+    versions = tmp_path / "models" / "digits" / "versions"
+    got = [student.allocate_version(versions) for _ in range(3)]
+    assert got == ["1", "2", "3"], f"three allocations in a new directory returned {got!r}, expected ['1', '2', '3']"
+    assert sorted(p.name for p in versions.glob("*.json")) == ["1.json", "2.json", "3.json"], (
+        "each allocated version must be reserved by creating <version>.json in the directory")
+
+
+@pytest.mark.task("allocate_version")
+@FEW
+@given(st.lists(st.integers(1, 120), max_size=8), st.lists(st.sampled_from(
+    ["1.0.0", "2.1", "v3", "10a", "champion", "007x"]), max_size=3))
+def test_the_next_number_follows_the_largest_numeric_version(student, numbers, others):
+    """the next version is one more than the largest all-digit version; other names do not count"""
+    with tempfile.TemporaryDirectory() as d:
+        for name in [str(n) for n in numbers] + others:
+            (Path(d) / f"{name}.json").write_bytes(b"{}")
+        got = student.allocate_version(d)
+        expected = str(max(numbers, default=0) + 1)
+        assert got == expected, (
+            f"with versions {sorted(map(str, numbers)) + others} the next one is {expected!r} "
+            f"(compare numbers, not strings: 10 > 9), got {got!r}")
+
+
+@pytest.mark.task("allocate_version")
+def test_a_reserved_empty_version_is_never_handed_out_again(student, tmp_path):
+    """an empty <v>.json (a registration that died) still counts, so its number is not reused"""
+    first = student.allocate_version(tmp_path)
+    assert (tmp_path / f"{first}.json").exists(), "the allocated version was not reserved as <version>.json"
+    assert (tmp_path / f"{first}.json").read_bytes() == b"", "the reservation should be an empty file"
+    second = student.allocate_version(tmp_path)
+    assert (first, second) == ("1", "2"), f"after reserving {first!r} the next number must be '2', got {second!r}"
+
+
+@pytest.mark.task("allocate_version")
+def test_an_explicit_version_is_reserved_once(student, tmp_path):
+    """an explicit version is reserved once; a second attempt raises FileExistsError and changes nothing"""
+    assert student.allocate_version(tmp_path, "1.0.0") == "1.0.0"
+    record = tmp_path / "1.0.0.json"
+    assert record.exists(), "an explicit version must be reserved as <version>.json"
+    record.write_bytes(b'{"metrics": {"accuracy": 0.97}}')
+    with pytest.raises(FileExistsError):
+        student.allocate_version(tmp_path, "1.0.0")
+    assert record.read_bytes() == b'{"metrics": {"accuracy": 0.97}}', (
+        "reserving an existing version changed its file; versions are immutable: create with "
+        "os.O_CREAT | os.O_EXCL so an existing file is never touched")
+    assert student.allocate_version(tmp_path) == "1", "'1.0.0' is not a number: the first numbered version is '1'"
+
+
+@pytest.mark.task("allocate_version")
+def test_allocation_waits_for_the_lock_on_dot_lock(student, tmp_path):
+    """allocation waits while another holder has the exclusive flock on <versions_dir>/.lock"""
+    result = []
+    with open(tmp_path / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        worker = threading.Thread(target=lambda: result.append(student.allocate_version(tmp_path)), daemon=True)
+        worker.start()
+        worker.join(0.3)
+        waited = worker.is_alive() and not list(tmp_path.glob("*.json"))
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    worker.join(10)
+    assert waited, ("allocate_version did not wait for the lock another process holds on "
+                    "<versions_dir>/.lock: take fcntl.flock(f, fcntl.LOCK_EX) on that file before "
+                    "listing the directory")
+    assert result == ["1"], f"after the lock was released, allocation returned {result!r}, expected ['1']"
+
+
+@pytest.mark.task("allocate_version")
+def test_eight_processes_at_once_get_distinct_versions(student, tmp_path):
+    """8 processes allocating 25 versions each at the same moment get 200 distinct numbers"""
+    workers, each = 8, 25
+    versions = tmp_path / "versions"
+    start = time.time() + 0.3
+    children = []
+    for w in range(workers):
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 99
+            try:
+                os.close(read)
+                while time.time() < start:
+                    pass
+                try:
+                    mine = [student.allocate_version(versions) for _ in range(each)]
+                    message = json.dumps(mine)
+                except BaseException as error:  # noqa: BLE001
+                    message = json.dumps(f"{type(error).__name__}: {error}")
+                os.write(write, message.encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        children.append((pid, read))
+    results = []
+    for pid, read in children:
+        with os.fdopen(read, "rb") as f:
+            results.append(json.loads(f.read() or b'"no answer"'))
+        os.waitpid(pid, 0)
+    errors = [r for r in results if isinstance(r, str)]
+    assert not errors, (f"concurrent allocation failed in {len(errors)} of {workers} processes: "
+                        f"{errors[0]}; hold the lock while listing, picking and reserving")
+    everyone = sorted((int(v) for mine in results for v in mine))
+    duplicates = len(everyone) - len(set(everyone))
+    assert not duplicates, (f"{duplicates} version numbers were handed to two processes at once: hold "
+                            "an exclusive flock on <versions_dir>/.lock from listing to reserving")
+    assert everyone == list(range(1, workers * each + 1)), "the 200 versions should be exactly 1..200"
+
+
+# -- AliasHistory --------------------------------------------------------------------------------
+
+def replay(operations):
+    """Reference: the stack of targets per alias after ("set", alias, v) / ("rollback", alias)."""
+    stacks = {}
+    for op in operations:
+        stack = stacks.setdefault(op[1], [])
+        if op[0] == "set" and (not stack or stack[-1] != op[2]):
+            stack.append(op[2])
+        elif op[0] == "rollback" and len(stack) >= 2:
+            stack.pop()
+    return stacks
+
+
+@pytest.mark.task("AliasHistory")
+def test_aliases_survive_a_restart(student, tmp_path):
+    """a new AliasHistory on the same file (a restart) sees every alias where it was left"""
+    log = tmp_path / "aliases.jsonl"
+    first = student.AliasHistory(log)
+    first.set("champion", "1")
+    first.set("challenger", "2")
+    first.set("champion", "3")
+    assert log.exists() and log.stat().st_size > 0, "set() wrote nothing to the log file: record each change in it"
+    restarted = student.AliasHistory(log)
+    got = (restarted.current("champion"), restarted.current("challenger"), restarted.current("shadow"))
+    assert got == ("3", "2", None), (
+        f"after a restart current() gave champion={got[0]!r}, challenger={got[1]!r}, shadow={got[2]!r}; "
+        "expected '3', '2', None: the state must come from the log file, not from memory")
+
+
+@pytest.mark.task("AliasHistory")
+def test_rollback_steps_back_one_target_at_a_time(student, tmp_path):
+    """rollback returns each earlier target in turn, then raises LookupError and records nothing"""
+    log = tmp_path / "aliases.jsonl"
+    aliases = student.AliasHistory(log)
+    for version in ["1", "2", "3", "4"]:
+        aliases.set("champion", version)
+    got = [aliases.rollback("champion") for _ in range(3)]
+    assert got == ["3", "2", "1"], f"three rollbacks from 1 -> 2 -> 3 -> 4 returned {got!r}, expected ['3', '2', '1']"
+    assert student.AliasHistory(log).current("champion") == "1", "after the rollbacks champion must point at '1'"
+    size = log.stat().st_size
+    with pytest.raises(LookupError):
+        aliases.rollback("champion")
+    assert log.stat().st_size == size, "a rollback that raised LookupError still wrote to the log"
+    with pytest.raises(LookupError):
+        aliases.rollback("never-set")
+
+
+@pytest.mark.task("AliasHistory")
+@FEW
+@given(st.lists(st.one_of(
+    st.tuples(st.just("set"), st.sampled_from(["champion", "challenger"]), st.sampled_from("12345")),
+    st.tuples(st.just("rollback"), st.sampled_from(["champion", "challenger"])),
+), max_size=12))
+def test_promotions_and_rollbacks_agree_with_a_replay(student, operations):
+    """random promotions and rollbacks on two aliases agree with a reference replay of the log"""
+    with tempfile.TemporaryDirectory() as d:
+        aliases = student.AliasHistory(Path(d) / "aliases.jsonl")
+        for k, op in enumerate(operations):
+            before = replay(operations[:k]).get(op[1], [])
+            if op[0] == "set":
+                aliases.set(op[1], op[2])
+            elif len(before) >= 2:
+                got = aliases.rollback(op[1])
+                assert got == before[-2], f"after {operations[:k]} rollback({op[1]!r}) returned {got!r}, expected {before[-2]!r}"
+            else:
+                with pytest.raises(LookupError):
+                    aliases.rollback(op[1])
+        expected = replay(operations)
+        for alias in ["champion", "challenger"]:
+            want = (expected.get(alias) or [None])[-1]
+            got = student.AliasHistory(Path(d) / "aliases.jsonl").current(alias)
+            assert got == want, f"after {operations} {alias} points at {got!r}, expected {want!r}"
+
+
+@pytest.mark.task("AliasHistory")
+def test_at_answers_what_was_live_at_any_moment(student, tmp_path):
+    """at(alias, t) gives the target at time t, counting an event stamped exactly at t"""
+    aliases = student.AliasHistory(tmp_path / "aliases.jsonl")
+    aliases.set("champion", "1", when=1000)
+    aliases.set("challenger", "9", when=1500)
+    aliases.set("champion", "2", when=2000)
+    aliases.set("champion", "3", when=3000)
+    assert aliases.rollback("champion", when=4000) == "2"
+    times = [999, 1000, 1999.5, 2000, 3000, 3999, 4000, 10**10]
+    expected = [None, "1", "1", "2", "3", "3", "2", "2"]
+    got = [aliases.at("champion", t) for t in times]
+    assert got == expected, (f"at('champion', t) for t = {times} gave {got}, expected {expected} "
+                             "(events with at <= t count, the rollback at 4000 included)")
+    assert aliases.at("challenger", 1499) is None and aliases.at("challenger", 1500) == "9"
+    assert aliases.at("shadow", 10**10) is None
+
+
+@pytest.mark.task("AliasHistory")
+def test_set_stamps_the_current_time(student, tmp_path):
+    """set and rollback without `when` record the current time (seconds since the epoch)"""
+    log = tmp_path / "aliases.jsonl"
+    aliases = student.AliasHistory(log)
+    before = time.time()
+    aliases.set("champion", "1")
+    aliases.set("champion", "2")
+    aliases.rollback("champion")
+    after = time.time()
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    stamps = [e.get("at") for e in events]
+    assert len(events) == 3 and all(isinstance(s, float) and before - 1 <= s <= after + 1 for s in stamps), (
+        f"the three changes were stamped {stamps}; without `when` each event is stamped with time.time()")
+    assert aliases.at("champion", after) == "1" and aliases.at("champion", before - 5) is None
+
+
+@pytest.mark.task("AliasHistory")
+def test_the_log_only_ever_grows(student, tmp_path):
+    """every change appends one JSON line with alias, action, version and at; nothing is rewritten"""
+    log = tmp_path / "aliases.jsonl"
+    aliases = student.AliasHistory(log)
+    changes = [lambda: aliases.set("champion", "1", when=1), lambda: aliases.set("challenger", "2", when=2),
+               lambda: aliases.set("champion", "2", when=3), lambda: aliases.rollback("champion", when=4)]
+    previous = b""
+    for change in changes:
+        change()
+        now = log.read_bytes()
+        assert now.startswith(previous) and len(now) > len(previous), (
+            "a change rewrote earlier lines of the log instead of appending one: use self._record")
+        previous = now
+    events = [json.loads(line) for line in previous.splitlines()]
+    assert [(e["alias"], e["action"], e["version"], e["at"]) for e in events] == [
+        ("champion", "set", "1", 1.0), ("challenger", "set", "2", 2.0),
+        ("champion", "set", "2", 3.0), ("champion", "rollback", "1", 4.0)], (
+        f"the log holds {events}; each change must be one event recorded with self._record "
+        "(a rollback records the version it returns to)")
+
+
+# -- compare_metrics -----------------------------------------------------------------------------
+
+METRICS = st.dictionaries(st.sampled_from(["accuracy", "loss", "latency_ms", "f1", "size_mb"]),
+                          st.floats(-1e6, 1e6, allow_nan=False), max_size=5)
+
+
+@pytest.mark.task("compare_metrics")
+@FEW
+@given(METRICS, METRICS)
+def test_every_metric_of_either_side_with_its_delta(student, a, b):
+    """every metric of either version appears, sorted, with a, b and delta = b - a"""
+    got = student.compare_metrics(dict(a), dict(b))
+    assert list(got) == sorted(set(a) | set(b)), (
+        f"for metrics {sorted(a)} and {sorted(b)} the report has keys {list(got)}; expected every "
+        "metric of either side, sorted by name")
+    for key in got:
+        va, vb = a.get(key), b.get(key)
+        delta = vb - va if va is not None and vb is not None else None
+        assert got[key] == {"a": va, "b": vb, "delta": delta}, (
+            f"{key}: got {got[key]}, expected {{'a': {va}, 'b': {vb}, 'delta': {delta}}}")
+
+
+@pytest.mark.task("compare_metrics")
+def test_a_metric_missing_on_either_side_is_shown_as_missing(student):
+    """a metric one version lacks is reported with None on that side and a None delta"""
+    got = student.compare_metrics({"accuracy": 0.9, "latency_ms": 2.0}, {"accuracy": 0.95, "f1": 0.9})
+    assert got.get("latency_ms") == {"a": 2.0, "b": None, "delta": None}, (
+        f"latency_ms only on side a: got {got.get('latency_ms')}; expected a=2.0, b=None, delta=None")
+    assert got.get("f1") == {"a": None, "b": 0.9, "delta": None}, (
+        f"f1 only on side b: got {got.get('f1')}; expected a=None, b=0.9, delta=None")
+    assert student.compare_metrics({}, {}) == {}, "two versions without metrics compare to an empty report"
+
+
+@pytest.mark.task("compare_metrics")
+def test_a_zero_metric_is_a_value_not_a_missing_one(student):
+    """a metric whose value is 0 or 0.0 is compared, not treated as missing"""
+    got = student.compare_metrics({"errors": 0.0, "drops": 3}, {"errors": 5.0, "drops": 0})
+    assert got["errors"] == {"a": 0.0, "b": 5.0, "delta": 5.0}, (
+        f"errors 0.0 -> 5.0 gave {got['errors']}; 0.0 is a value (test `is None`, not truthiness)")
+    assert got["drops"] == {"a": 3, "b": 0, "delta": -3}, f"drops 3 -> 0 gave {got['drops']}"
+
+
+@pytest.mark.task("compare_metrics")
+def test_the_inputs_are_left_unchanged(student):
+    """the two metric dicts passed in are not modified"""
+    a, b = {"accuracy": 0.9}, {"loss": 0.1}
+    student.compare_metrics(a, b)
+    assert (a, b) == ({"accuracy": 0.9}, {"loss": 0.1}), f"compare_metrics changed its inputs to {a}, {b}"
+
+
+@pytest.mark.task("compare_metrics")
+def test_a_real_model_against_its_quantized_copy(student, trained):
+    """a real model's measured accuracy and size against its int8 copy"""
+    from tinytorch.core.compression import quantize_model
+    from tinytorch.core.data import load_digits
+
+    X, y = load_digits().test
+    small = quantize_model(trained)
+    a = {"accuracy": float((trained.predict(X) == y).mean()), "nbytes": trained.nbytes}
+    b = {"accuracy": float((small.predict(X) == y).mean()), "nbytes": small.nbytes}
+    got = student.compare_metrics(a, b)
+    assert got["nbytes"]["delta"] == small.nbytes - trained.nbytes < 0, (
+        f"the int8 copy is {trained.nbytes - small.nbytes} bytes smaller, got delta {got['nbytes']['delta']}")
+    assert got["accuracy"]["delta"] == b["accuracy"] - a["accuracy"], f"accuracy delta {got['accuracy']}"
