@@ -1,0 +1,86 @@
+"""The canary decision: compare the canary's live figures with the stable version's and say
+whether to roll back, wait for more evidence, or advance to the next traffic step.
+
+Argo Rollouts and Flagger run the same loop: at every step of a canary (5 % -> 25 % -> 100 %)
+an analysis compares the canary's error rate and latency with thresholds and aborts the rollout
+(sending all traffic back to stable) on the first failed check. Comparing against the stable arm
+measured over the same minutes, rather than against fixed numbers, cancels out whatever the
+whole system is going through (a traffic spike slows both arms alike).
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ArmStats:
+    """Live figures of one arm (stable or canary) since the rollout started.
+
+    ``requests`` answered or failed by this arm, ``errors`` among them, ``p99_ms`` the p99
+    latency of its answered requests (None before any), ``labelled`` requests whose true label
+    came back and ``correct`` among those.
+    """
+
+    requests: int
+    errors: int
+    p99_ms: float | None
+    labelled: int
+    correct: int
+
+
+@dataclass(frozen=True)
+class CanaryPolicy:
+    """When a canary is rolled back: error rate up by more than ``max_error_rate_increase``
+    (absolute, 0.01 = one point), p99 latency above ``(1 + max_latency_regression)`` times the
+    stable p99 plus ``latency_slack_ms``, or accuracy down by more than ``max_accuracy_drop``
+    (absolute). ``min_requests``: evidence needed per arm before any verdict but "wait"."""
+
+    min_requests: int = 100
+    max_error_rate_increase: float = 0.01
+    max_latency_regression: float = 0.5
+    latency_slack_ms: float = 2.0
+    max_accuracy_drop: float = 0.03
+
+
+@dataclass(frozen=True)
+class CanaryDecision:
+    """``action`` is "rollback", "wait" or "advance"; ``reasons`` say why, with the figures."""
+
+    action: str
+    reasons: tuple
+
+
+def canary_decision(stable, canary, policy=CanaryPolicy()):
+    """Decide the next move of a canary rollout from both arms' ``ArmStats``.
+
+    1. Too little evidence: if either arm has fewer than ``policy.min_requests`` requests, or
+       fewer than ``policy.min_requests`` labelled requests, the action is "wait".
+    2. Otherwise compare the canary with stable (error rate = errors / requests, accuracy =
+       correct / labelled) and collect a reason for every regression beyond the policy:
+       - error rate: canary rate - stable rate > ``max_error_rate_increase``;
+       - latency: canary p99 > stable p99 * (1 + ``max_latency_regression``) + ``latency_slack_ms``;
+       - accuracy: stable accuracy - canary accuracy > ``max_accuracy_drop``.
+       Any reason means "rollback" (with all the reasons, not only the first).
+    3. No regression: "advance", with a reason saying which figures were compared.
+    Each reason is a sentence with the figures, e.g. "error rate 0.120 vs stable 0.000".
+    Why: a rollout that advances on too little data ships bad models, and one that rolls back
+    without saying which figure failed cannot be debugged.
+    """
+    short = [name for name, arm in (("stable", stable), ("canary", canary))
+             if arm.requests < policy.min_requests or arm.labelled < policy.min_requests]
+    if short:
+        return CanaryDecision("wait", tuple(f"{name} has fewer than {policy.min_requests} "
+                                            "(labelled) requests" for name in short))
+    error_rates = [arm.errors / arm.requests for arm in (stable, canary)]
+    accuracies = [arm.correct / arm.labelled for arm in (stable, canary)]
+    reasons = []
+    if error_rates[1] - error_rates[0] > policy.max_error_rate_increase:
+        reasons.append(f"error rate {error_rates[1]:.3f} vs stable {error_rates[0]:.3f}")
+    if (canary.p99_ms is not None and stable.p99_ms is not None and canary.p99_ms
+            > stable.p99_ms * (1 + policy.max_latency_regression) + policy.latency_slack_ms):
+        reasons.append(f"p99 latency {canary.p99_ms:.2f} ms vs stable {stable.p99_ms:.2f} ms")
+    if accuracies[0] - accuracies[1] > policy.max_accuracy_drop:
+        reasons.append(f"accuracy {accuracies[1]:.3f} vs stable {accuracies[0]:.3f}")
+    if reasons:
+        return CanaryDecision("rollback", tuple(reasons))
+    return CanaryDecision("advance", (f"error rate {error_rates[1]:.3f} and accuracy {accuracies[1]:.3f} "
+                                      f"within the policy of stable ({error_rates[0]:.3f}, {accuracies[0]:.3f})",))

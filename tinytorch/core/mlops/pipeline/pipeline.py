@@ -1,0 +1,305 @@
+"""MLOpsPipeline: the seed's end-to-end pipeline, composed from the library's parts.
+
+    pipeline = MLOpsPipeline()
+    trained_model = pipeline.train_with_trainer(Trainer, data)
+    compressed_model = pipeline.compress_model(quantize_model, trained_model)
+    optimized_model = pipeline.optimize_inference(optimize_inference, compressed_model)
+    benchmark_results = pipeline.benchmark_model(benchmark_model, optimized_model)
+    deployed_model = pipeline.deploy_model(optimized_model)      # a real HTTP server
+    ...
+    pipeline.close()
+
+Each call is a step (or a sequence of steps) run by ``run_steps``: its inputs, outputs and timing
+go to the run log in the registry, and a failure raises ``PipelineStepError`` after undoing what
+the failed call had changed, so the deployment that was serving keeps serving.
+"""
+
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .canary import CanaryPolicy
+from .deployment import CHAMPION, DeploymentManager
+from .lineage import RunLog
+from .search import hyperparameter_search
+from .steps import Step, StepFailure, run_steps
+from .validator import ProductionValidator, check_labelled_rows
+
+
+class PipelineStepError(StepFailure):
+    """A pipeline call that failed; ``records`` say which step and what was undone."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What ``deploy_model`` put in production: the registry version, where it is served, how,
+    the release gates it passed, and the step records."""
+
+    name: str
+    version: str
+    url: str
+    strategy: str
+    validation: object
+    records: tuple
+
+    @property
+    def uri(self):
+        return f"models:/{self.name}/{self.version}"
+
+    def endpoint(self):
+        """A v2 client of the serving address (the service, not one server)."""
+        from tinytorch.core.mlops.serving import InferenceEndpoint
+
+        return InferenceEndpoint(self.url, model_name=self.name)
+
+    def predict(self, x):
+        """Class ids for ``x`` over HTTP."""
+        return self.endpoint().predict(x)
+
+
+class MLOpsPipeline:
+    """Train (with a seeded hyperparameter search), compress, optimise, benchmark, validate,
+    register with lineage and deploy behind a real HTTP server, one recorded step at a time.
+
+    ``root``: where the registry lives (default: a fresh temporary directory). ``validator``:
+    the release gates. ``policy``/``canary_steps``: how canaries are judged and widened.
+    """
+
+    def __init__(self, root=None, name="digits", validator=None, policy=CanaryPolicy(),
+                 canary_steps=(0.1, 0.5, 1.0), search_space=None, search_trials=4, epochs=20,
+                 seed=0, monitor=None, server_options=None):
+        from tinytorch.core.mlops.monitoring import ModelMonitor
+        from tinytorch.core.mlops.registry import ModelRegistry
+        from tinytorch.core.training import Trainer
+
+        self.root = Path(tempfile.mkdtemp(prefix="tinytorch-mlops-") if root is None else root)
+        self.name = name
+        self.registry = ModelRegistry(self.root / "registry", default_name=name)
+        self.run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        self.run_log = RunLog(self.registry.root, self.run_id)
+        self.validator = validator or ProductionValidator()
+        self.policy, self.canary_steps = policy, tuple(canary_steps)
+        self.search_space, self.search_trials, self.epochs, self.seed = search_space, search_trials, epochs, seed
+        self.monitor = monitor or ModelMonitor(window=500)
+        self.server_options = server_options
+        self.trainer_cls = Trainer
+        self.data = None
+        self.validation_data = None
+        self.manager = None
+        self.candidate = None
+        self.benchmarks = {}
+        self._provenance = {}    # id(model) -> {"model", "steps", "config", "trials", "training_data"}
+        self._validations = {}   # id(model) -> ValidationReport
+
+    # -- running steps -------------------------------------------------------------------------
+    def _run(self, group, steps, context, **details):
+        records = run_steps(steps, context)
+        self.run_log.append(group, records, **details)
+        failed = [r for r in records if r.status == "failed"]
+        if failed:
+            undone = [r.name for r in records if r.status == "undone"]
+            serving = self.manager.stable_version if self.manager else None
+            raise PipelineStepError(
+                f"{group}: step {failed[0].name!r} failed: {failed[0].error}"
+                + (f"; undone: {', '.join(undone)}" if undone else "")
+                + (f"; version {serving} keeps serving" if serving else ""), records)
+        return context
+
+    def _derive(self, child, parent, step):
+        """Remember that ``child`` was made from ``parent`` by ``step`` (for the lineage)."""
+        origin = self._provenance.get(id(parent), {"steps": [], "config": {}, "trials": [], "training_data": None})
+        self._provenance[id(child)] = {**origin, "model": child, "steps": [*origin["steps"], step]}
+        return child
+
+    # -- the seed's steps ----------------------------------------------------------------------
+    def train_with_trainer(self, trainer_cls, data):
+        """Train on ``data`` (``.train``, ``.val``, ``.test`` splits, e.g. ``load_digits()``)
+        with ``trainer_cls``, running the seeded hyperparameter search; returns the best model.
+        Its trials become lineage of the version it is registered as."""
+        data = _check_splits(data)
+        self.trainer_cls, self.data = trainer_cls, data
+        self.validation_data = data.test
+
+        def train(ctx):
+            result = hyperparameter_search(trainer_cls, data, self.search_space, self.search_trials,
+                                           self.epochs, seed=self.seed)
+            return {"model": result.model, "config": result.config, "trials": result.trials,
+                    "best_val_accuracy": result.trials[0]["val_accuracy"]}
+
+        ctx = self._run("train", [Step("hyperparameter_search", train, inputs=("train_X", "val_X"))],
+                        {"train_X": data.train[0], "val_X": data.val[0]}, trainer=trainer_cls.__name__)
+        model = ctx["model"]
+        self._provenance[id(model)] = {"model": model, "steps": ["train"], "config": ctx["config"],
+                                       "trials": ctx["trials"], "training_data": data.train}
+        self.candidate = model
+        return model
+
+    def train_model(self, new_data):
+        """Retrain on ``new_data``: a dataset with splits, or labelled rows ``(X, y)`` (split
+        80/20 into train/val, stratified, seeded). Validation data stays what it was unless
+        there was none (then the new validation split). Returns the new model."""
+        from tinytorch.core.data import SplitDataset, stratified_split
+
+        if not hasattr(new_data, "train"):
+            X, y = check_labelled_rows(new_data, "new_data")
+            train, val = stratified_split(y, (0.8, 0.2), seed=self.seed)
+            new_data = SplitDataset(train=(X[train], y[train]), val=(X[val], y[val]), test=(X[val], y[val]),
+                                    num_classes=int(y.max()) + 1, input_shape=(X.shape[1],))
+        validation_data = self.validation_data
+        model = self.train_with_trainer(self.trainer_cls, new_data)
+        self.validation_data = validation_data if validation_data is not None else new_data.val
+        return model
+
+    def validate_model(self, validation_data=None, model=None):
+        """Put ``model`` (default: the last trained) through the release gates on
+        ``validation_data`` (default: the held-out test split); returns the ValidationReport and
+        makes ``validation_data`` the data later releases are gated on."""
+        model = self.candidate if model is None else model
+        if model is None:
+            raise ValueError("no model to validate: train one first or pass model=")
+        if validation_data is not None:
+            self.validation_data = check_labelled_rows(validation_data, "validation_data")
+        data = self._require_validation_data()
+
+        def validate(ctx):
+            report = self.validator.validate(ctx["model"], data)
+            return {"report": report.to_dict(), "passed": report.passed, "_report": report}
+
+        ctx = self._run("validate", [Step("release_gates", validate, inputs=("model",))], {"model": model})
+        self._validations[id(model)] = ctx["_report"]
+        return ctx["_report"]
+
+    def compress_model(self, quantize_fn, model):
+        """``quantize_fn(model)`` (e.g. ``quantize_model``), recording size and accuracy change."""
+        return self._transform("compress", quantize_fn, model)
+
+    def optimize_inference(self, optimize_fn, model):
+        """``optimize_fn(model)`` (e.g. ``optimize_inference``), recording the change."""
+        return self._transform("optimize", optimize_fn, model)
+
+    def _transform(self, group, fn, model):
+        data = self.validation_data
+
+        def transform(ctx):
+            out = fn(ctx["model"])
+            figures = {"result": out, "nbytes_before": int(ctx["model"].nbytes), "nbytes_after": int(out.nbytes)}
+            if data is not None:
+                figures["accuracy_before"] = float(np.mean(ctx["model"].predict(data[0]) == data[1]))
+                figures["accuracy_after"] = float(np.mean(out.predict(data[0]) == data[1]))
+            return figures
+
+        ctx = self._run(group, [Step(getattr(fn, "__name__", group), transform, inputs=("model",))],
+                        {"model": model})
+        return self._derive(ctx["result"], model, group)
+
+    def benchmark_model(self, benchmark_fn, model, **options):
+        """``benchmark_fn(model, **options)`` (e.g. ``benchmark_model``); the result is kept
+        (``pipeline.benchmarks[id(model)]``) and summarised in the run log."""
+        def bench(ctx):
+            return {"result": benchmark_fn(ctx["model"], **options)}
+
+        ctx = self._run("benchmark", [Step(getattr(benchmark_fn, "__name__", "benchmark"), bench,
+                                           inputs=("model",))], {"model": model})
+        self.benchmarks[id(model)] = ctx["result"]
+        return ctx["result"]
+
+    # -- releasing -----------------------------------------------------------------------------
+    def deploy_model(self, model, strategy="blue_green"):
+        """Gate, register and release ``model``: ``strategy="blue_green"`` switches all traffic
+        once the new server passed its smoke test; ``"canary"`` starts a canary that
+        ``evaluate_canary()`` widens, promotes or rolls back on live figures. Returns the
+        Deployment; raises PipelineStepError (the previous version keeps serving) if the gates
+        fail or any release step does."""
+        if strategy not in ("blue_green", "canary"):
+            raise ValueError(f"strategy must be 'blue_green' or 'canary', got {strategy!r}")
+        data = self._require_validation_data()
+        manager = self._manager(data)
+        origin = self._provenance.get(id(model), {"steps": [], "config": {}, "trials": [], "training_data": None})
+
+        def gates(ctx):
+            report = self._validations.get(id(model)) or self.validator.validate(model, data)
+            if not report.passed:
+                raise ValueError("release gates failed: " + "; ".join(report.failures))
+            return {"validation": report.to_dict(), "_report": report}
+
+        def register(ctx):
+            champion = self.registry.aliases().get(CHAMPION)
+            measured = ctx["_report"].measured
+            record = self.registry.register_model(
+                model, metrics={k: measured[k] for k in ("accuracy", "p99_latency_ms", "size_bytes")},
+                config={"hyperparameters": origin["config"], "produced_by": origin["steps"],
+                        "search": {"seed": self.seed, "trials": origin["trials"]}},
+                tags={"pipeline_run": self.run_id, "produced_by": ">".join(origin["steps"]) or "external"},
+                parent_version=champion, training_data=origin["training_data"],
+                description=f"released by pipeline run {self.run_id} ({strategy})")
+            return {"registered_version": record.version}
+
+        def release(ctx):
+            version = ctx["registered_version"]
+            if strategy == "canary":
+                manager.start_canary(version)
+            else:
+                manager.deploy_blue_green(version)
+            return {"url": manager.router.stable.url if strategy == "blue_green" else manager.router.canary.url}
+
+        ctx = self._run("deploy", [Step("release_gates", gates, inputs=("model",)),
+                                   Step("register", register), Step(strategy, release)],
+                        {"model": model}, strategy=strategy)
+        return Deployment(self.name, ctx["registered_version"], ctx["url"], strategy, ctx["_report"],
+                          tuple(self.run_log.entries[-1]["steps"]))
+
+    def evaluate_canary(self):
+        """One canary decision on live traffic (see ``DeploymentManager.evaluate_canary``)."""
+        if self.manager is None:
+            raise RuntimeError("nothing deployed yet")
+        return self.manager.evaluate_canary()
+
+    def _manager(self, data):
+        if self.manager is None:
+            self.manager = DeploymentManager(self.registry, name=self.name, policy=self.policy,
+                                             canary_steps=self.canary_steps, smoke_rows=data[0][:32],
+                                             monitor=self.monitor, server_options=self.server_options,
+                                             seed=f"canary-{self.run_id}")
+        return self.manager
+
+    def predict(self, unit_id, x, label=None):
+        """Serve one request through the router (real HTTP to the serving version)."""
+        if self.manager is None:
+            raise RuntimeError("nothing deployed yet: deploy_model() first")
+        return self.manager.router.predict(unit_id, x, label)
+
+    # -- lineage -------------------------------------------------------------------------------
+    def lineage(self, version):
+        """The registry record of ``version`` and the run log of the run that made it."""
+        record = self.registry.get_version(version)
+        return {"version": record, "run": RunLog.load(self.registry.root, record.tags["pipeline_run"])}
+
+    def _require_validation_data(self):
+        if self.validation_data is None:
+            raise ValueError("no validation data: train_with_trainer(Trainer, data) first, or call "
+                             "validate_model((X, y)) with held-out rows")
+        return self.validation_data
+
+    def close(self):
+        """Stop every server the pipeline started (the registry stays on disk)."""
+        if self.manager is not None:
+            self.manager.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def _check_splits(data):
+    if not all(hasattr(data, split) for split in ("train", "val", "test")):
+        raise ValueError(f"data must have .train, .val and .test splits (e.g. load_digits()); got "
+                         f"{type(data).__name__}; for plain (X, y) rows use train_model((X, y))")
+    for split in ("train", "val", "test"):
+        check_labelled_rows(getattr(data, split), f"data.{split}")
+    return data
