@@ -54,7 +54,7 @@ class DeploymentManager:
     bytes or mangles inputs). ``server_options`` are passed to every ``ModelServer``.
     """
 
-    def __init__(self, registry, name="model", policy=CanaryPolicy(), canary_steps=(0.1, 0.5, 1.0),
+    def __init__(self, registry, name="model", policy=CanaryPolicy(), canary_steps=(0.1, 0.5),
                  smoke_rows=None, monitor=None, host="127.0.0.1", server_options=None, seed="canary"):
         self.registry = registry
         self.name = name

@@ -70,7 +70,7 @@ class MLOpsPipeline:
     """
 
     def __init__(self, root=None, name="digits", validator=None, policy=CanaryPolicy(),
-                 canary_steps=(0.1, 0.5, 1.0), search_space=None, search_trials=4, epochs=20,
+                 canary_steps=(0.1, 0.5), search_space=None, search_trials=4, epochs=20,
                  seed=0, monitor=None, server_options=None):
         from tinytorch.core.mlops.monitoring import ModelMonitor
         from tinytorch.core.mlops.registry import ModelRegistry
