@@ -5,7 +5,9 @@
     python -m autograder verify       fail if source/ or assignments/ differ from a fresh build
     python -m autograder check NB [--task T] [--notebook PATH]
                                       run one notebook's hidden checks (default: against the solution)
-    python -m autograder autograde    nbgrader autograde every submission in submitted/
+    python -m autograder autograde [--jobs N] [--force]
+                                      nbgrader autograde every submission in submitted/, N at a time;
+                                      resumable: already graded submissions are skipped
     python -m autograder feedback     nbgrader generate_feedback (hidden checks' source never shown)
     python -m autograder export [--out grades.csv]
                                       grades with a column per task
@@ -87,8 +89,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_autograde(args) -> int:
-    course.nbgrader("autograde", course.ASSIGNMENT)
-    return 0
+    from autograder.batch import autograde_class
+
+    outcomes = autograde_class(jobs=args.jobs, force=args.force)
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def cmd_feedback(args) -> int:
@@ -112,8 +116,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ["build", "release", "verify", "autograde", "feedback"]:
+    for name in ["build", "release", "verify", "feedback"]:
         sub.add_parser(name)
+    autograde = sub.add_parser("autograde")
+    autograde.add_argument("--jobs", type=int, default=None, help="students graded at once (default: CPU count)")
+    autograde.add_argument("--force", action="store_true", help="regrade submissions already graded")
     selfcheck_parser = sub.add_parser("selfcheck")
     selfcheck_parser.add_argument("notebook", nargs="*", help="only these notebooks, e.g. 01_registry")
     check = sub.add_parser("check")

@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import course
+from autograder.batch import autograde_class
 from autograder.grading import nbgrader_meta, solution_targets
 
 SOLUTION_REGION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n(?P<body>.*?)^[ \t]*### END SOLUTION\n?",
@@ -67,7 +68,7 @@ def cases(source: dict, released: dict) -> dict[str, dict]:
     return out
 
 
-def run(only: list[str] | None = None, verbose: bool = True) -> bool:
+def run(only: list[str] | None = None, verbose: bool = True, jobs: int | None = None) -> bool:
     """Grade the synthetic submissions (of the notebooks in ``only``, or all) and compare."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as tmp:
@@ -80,8 +81,8 @@ def run(only: list[str] | None = None, verbose: bool = True) -> bool:
                 path = root / "submitted" / student / course.ASSIGNMENT / f"{name}.ipynb"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, path)
-        course.nbgrader("autograde", course.ASSIGNMENT, root=root, quiet=True)
-        failures = []
+        outcomes = autograde_class(root, jobs=jobs, report=lambda line: None)
+        failures = [f"{o.student}: nbgrader autograde failed:\n{o.log[-2000:]}" for o in outcomes if not o.ok]
         for student, books in plan.items():
             got = course.cell_scores(root, student)
             for name, (_, expected) in books.items():
