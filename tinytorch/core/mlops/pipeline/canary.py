@@ -52,35 +52,40 @@ class CanaryDecision:
 def canary_decision(stable, canary, policy=CanaryPolicy()):
     """Decide the next move of a canary rollout from both arms' ``ArmStats``.
 
-    1. Too little evidence: if either arm has fewer than ``policy.min_requests`` requests, or
-       fewer than ``policy.min_requests`` labelled requests, the action is "wait".
-    2. Otherwise compare the canary with stable (error rate = errors / requests, accuracy =
-       correct / labelled) and collect a reason for every regression beyond the policy:
-       - error rate: canary rate - stable rate > ``max_error_rate_increase``;
-       - latency: canary p99 > stable p99 * (1 + ``max_latency_regression``) + ``latency_slack_ms``;
-       - accuracy: stable accuracy - canary accuracy > ``max_accuracy_drop``.
-       Any reason means "rollback" (with all the reasons, not only the first).
-    3. No regression: "advance", with a reason saying which figures were compared.
-    Each reason is a sentence with the figures, e.g. "error rate 0.120 vs stable 0.000".
-    Why: a rollout that advances on too little data ships bad models, and one that rolls back
-    without saying which figure failed cannot be debugged.
+    1. If either arm has fewer than ``policy.min_requests`` requests: "wait".
+    2. Collect a reason for every regression of the canary against stable beyond the policy:
+       - error rate (errors / requests): canary - stable > ``max_error_rate_increase``;
+       - latency: canary p99 > stable p99 * (1 + ``max_latency_regression``) + ``latency_slack_ms``
+         (skipped when either p99 is None, i.e. no answered request);
+       - accuracy (correct / labelled), only when both arms have at least ``min_requests``
+         labelled requests: stable - canary > ``max_accuracy_drop``.
+       Any reason means "rollback", with all the reasons (not only the first).
+    3. No regression, but either arm has fewer than ``min_requests`` labelled requests: "wait"
+       (accuracy is not known yet). Otherwise "advance".
+    Each reason is a sentence with both figures, e.g. "error rate 0.120 vs stable 0.000".
+    Why: a rollout that advances on too little data ships bad models; a canary that fails every
+    request never gets a label back, so errors and latency must not wait for labels; and a
+    rollback that does not say which figure failed cannot be debugged.
     """
-    short = [name for name, arm in (("stable", stable), ("canary", canary))
-             if arm.requests < policy.min_requests or arm.labelled < policy.min_requests]
-    if short:
-        return CanaryDecision("wait", tuple(f"{name} has fewer than {policy.min_requests} "
-                                            "(labelled) requests" for name in short))
+    if min(stable.requests, canary.requests) < policy.min_requests:
+        return CanaryDecision("wait", (f"fewer than {policy.min_requests} requests on an arm "
+                                       f"(stable {stable.requests}, canary {canary.requests})",))
     error_rates = [arm.errors / arm.requests for arm in (stable, canary)]
-    accuracies = [arm.correct / arm.labelled for arm in (stable, canary)]
     reasons = []
     if error_rates[1] - error_rates[0] > policy.max_error_rate_increase:
         reasons.append(f"error rate {error_rates[1]:.3f} vs stable {error_rates[0]:.3f}")
     if (canary.p99_ms is not None and stable.p99_ms is not None and canary.p99_ms
             > stable.p99_ms * (1 + policy.max_latency_regression) + policy.latency_slack_ms):
         reasons.append(f"p99 latency {canary.p99_ms:.2f} ms vs stable {stable.p99_ms:.2f} ms")
-    if accuracies[0] - accuracies[1] > policy.max_accuracy_drop:
-        reasons.append(f"accuracy {accuracies[1]:.3f} vs stable {accuracies[0]:.3f}")
+    labelled = min(stable.labelled, canary.labelled) >= policy.min_requests
+    if labelled:
+        accuracies = [arm.correct / arm.labelled for arm in (stable, canary)]
+        if accuracies[0] - accuracies[1] > policy.max_accuracy_drop:
+            reasons.append(f"accuracy {accuracies[1]:.3f} vs stable {accuracies[0]:.3f}")
     if reasons:
         return CanaryDecision("rollback", tuple(reasons))
+    if not labelled:
+        return CanaryDecision("wait", (f"fewer than {policy.min_requests} labelled requests on an arm "
+                                       f"(stable {stable.labelled}, canary {canary.labelled})",))
     return CanaryDecision("advance", (f"error rate {error_rates[1]:.3f} and accuracy {accuracies[1]:.3f} "
                                       f"within the policy of stable ({error_rates[0]:.3f}, {accuracies[0]:.3f})",))

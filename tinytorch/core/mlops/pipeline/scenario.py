@@ -93,7 +93,7 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20):
         if benchmark_fn is None:
             result.notes.append("tinytorch.core.benchmarking is not in this tree yet: benchmark step skipped")
         else:
-            result.benchmark = pipeline.benchmark_model(benchmark_fn, optimized)
+            result.benchmark = pipeline.benchmark_model(benchmark_fn, optimized, sample=data.test[0])
 
         # 2. register and deploy (blue/green; first release), start live traffic
         deployment = pipeline.deploy_model(optimized)
