@@ -11,6 +11,9 @@
     python -m autograder feedback     nbgrader generate_feedback (hidden checks' source never shown)
     python -m autograder export [--out grades.csv]
                                       grades with a column per task
+    python -m autograder collect ARCHIVE.zip [--lms canvas|moodle] [--replace]
+                                      import an LMS download into submitted/; every file's fate in
+                                      reports/collect.csv (see `collect --help` for the file names)
     python -m autograder selfcheck [NB ...]
                                       grade synthetic submissions and compare with expected scores
 """
@@ -108,6 +111,19 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_collect(args) -> int:
+    from autograder.collect import REPORT, CollectError, collect, table
+
+    try:
+        fates = collect(Path(args.archive), lms=args.lms, replace=args.replace)
+    except CollectError as error:
+        print(f"error: {error}")
+        return 2
+    print(table(fates))
+    print(f"report: {REPORT}")
+    return 0 if all(f.status == "collected" for f in fates) else 1
+
+
 def cmd_selfcheck(args) -> int:
     return 0 if selfcheck.run(args.notebook or None) else 1
 
@@ -127,6 +143,15 @@ def main(argv=None) -> int:
     check.add_argument("name", help="notebook name, e.g. 01_registry")
     check.add_argument("--task", help="only this task's checks")
     check.add_argument("--notebook", help="grade this .ipynb instead of the solution")
+    from autograder.collect import __doc__ as collect_doc
+
+    collect_parser = sub.add_parser("collect", help="import a Canvas or Moodle zip of submissions into submitted/",
+                                    description=collect_doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    collect_parser.add_argument("archive", help="the zip downloaded from the LMS")
+    collect_parser.add_argument("--lms", choices=["auto", "canvas", "moodle"], default="auto",
+                                help="whose file names to read (default: auto, both)")
+    collect_parser.add_argument("--replace", action="store_true",
+                                help="replace submissions already in submitted/ (the old ones are kept under downloaded/)")
     export = sub.add_parser("export")
     export.add_argument("--out", default="grades.csv")
     args = parser.parse_args(argv)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.notebooks import DIRECTIVE, SOURCE, TEMPLATES
+from autograder.notebooks import DEMO_PREFIX, DIRECTIVE, SOURCE, TEMPLATES
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ROOT / "autograder" / "checks"
@@ -45,12 +45,13 @@ def task_of(cell) -> str:
 
 
 def program_cells(nb) -> list[dict]:
-    """The notebook's code, in order, without its test cells."""
-    return [
-        {"id": nbgrader_meta(c).get("grade_id") or c.get("id") or f"cell-{i}", "source": c["source"]}
-        for i, c in enumerate(nb.cells)
-        if c.cell_type == "code" and not is_test_cell(c)
-    ]
+    """The notebook's code, in order, without its test cells and demos (the checks need neither)."""
+    cells = []
+    for i, c in enumerate(nb.cells):
+        grade_id = nbgrader_meta(c).get("grade_id") or ""
+        if c.cell_type == "code" and not is_test_cell(c) and not grade_id.startswith(DEMO_PREFIX):
+            cells.append({"id": grade_id or c.get("id") or f"cell-{i}", "source": c["source"]})
+    return cells
 
 
 def solution_targets(notebook: str) -> list[str]:

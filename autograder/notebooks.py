@@ -4,7 +4,8 @@ A template (``source/templates/NN_name.py``) is a Python file cut into cells by 
 
     # %% [markdown]                      prose; each line starts with "# "
     # %% provided id=setup               read-only code the student runs
-    # %% code                            ordinary code cell (demos, plots)
+    # %% code                            a demo (plots, experiments); read-only, skipped by the
+                                         hidden checks, so it must not define what later cells need
     # %% solution id=content_hash        a task: the student writes this code
     # %% test id=content_hash points=2   the task's visible test + hidden checks
 
@@ -37,6 +38,7 @@ TEMPLATES = ROOT / "source" / "templates"
 SOURCE = ROOT / "source" / "mlops"
 CONFIG = ROOT / "_config.yml"
 
+DEMO_PREFIX = "demo_"
 CELL_HEADER = re.compile(r"^# %%(?P<rest>.*)$")
 DIRECTIVE = re.compile(r"^(?P<indent>\s*)#\| (?P<kind>solution|provided) (?P<target>\S+)(?P<options>.*)$")
 HIDDEN_BLOCK = (
@@ -103,15 +105,13 @@ def build_notebook(template: Path) -> nbformat.NotebookNode:
             nb_cells.append(nbformat.v4.new_markdown_cell(body, id=f"md-{index:02d}"))
             continue
         source = _expand_directives(text, template, cell.line_number)
-        if cell.kind == "code":
-            nb_cells.append(nbformat.v4.new_code_cell(source, id=f"code-{index:02d}"))
-            continue
-        grade_id = cell.options["id"] if cell.kind != "test" else f"test_{cell.options['id']}"
+        grade_id = {"code": f"{DEMO_PREFIX}{cell.options.get('id', index)}",
+                    "test": f"test_{cell.options.get('id')}"}.get(cell.kind, cell.options.get("id"))
         if grade_id in seen:
             raise TemplateError(f"{template}:{cell.line_number}: duplicate cell id {grade_id!r}")
         seen.add(grade_id)
         meta = {"grade_id": grade_id, "schema_version": 3}
-        if cell.kind == "provided":
+        if cell.kind in {"provided", "code"}:
             meta.update(grade=False, solution=False, locked=True)
         elif cell.kind == "solution":
             if "### BEGIN SOLUTION" not in source:

@@ -394,7 +394,8 @@ def test_eight_processes_at_once_get_distinct_versions(student, tmp_path):
         os.waitpid(pid, 0)
     errors = [r for r in results if isinstance(r, str)]
     assert not errors, (f"concurrent allocation failed in {len(errors)} of {workers} processes: "
-                        f"{errors[0]}; hold the lock while listing, picking and reserving")
+                        f"{errors[0]} (each must hold the lock from listing to reserving, and pick "
+                        "the largest number, not the largest string)")
     everyone = sorted((int(v) for mine in results for v in mine))
     duplicates = len(everyone) - len(set(everyone))
     assert not duplicates, (f"{duplicates} version numbers were handed to two processes at once: hold "
@@ -497,7 +498,8 @@ def test_at_answers_what_was_live_at_any_moment(student, tmp_path):
     aliases.set("challenger", "9", when=1500)
     aliases.set("champion", "2", when=2000)
     aliases.set("champion", "3", when=3000)
-    assert aliases.rollback("champion", when=4000) == "2"
+    rolled_back_to = aliases.rollback("champion", when=4000)
+    assert rolled_back_to == "2", f"rollback from 1 -> 2 -> 3 returned {rolled_back_to!r}, expected '2'"
     times = [999, 1000, 1999.5, 2000, 3000, 3999, 4000, 10**10]
     expected = [None, "1", "1", "2", "3", "3", "2", "2"]
     got = [aliases.at("champion", t) for t in times]

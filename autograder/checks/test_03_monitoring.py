@@ -1,0 +1,431 @@
+"""Hidden checks of notebook 03 (monitoring and drift detection).
+
+SciPy and statsmodels are the oracles: the library's answers for these tasks are replaced by
+failing stubs while the checks run, so expected values come from them or from the check itself.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from statsmodels.stats.multitest import multipletests
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+# Rounded normal draws: few distinct values, so many ties (where hand-written KS code goes wrong).
+tied_samples = st.builds(
+    lambda seed, n, decimals, shift: np.round(np.random.default_rng(seed).normal(shift, 1.0, n), decimals),
+    st.integers(0, 2**32 - 1), st.integers(1, 150), st.integers(0, 2), st.floats(-1, 1),
+)
+
+
+def _ecdf_gap(a, b):
+    """The definition, evaluated at every observed value."""
+    points = np.union1d(a, b)
+    fa = np.searchsorted(np.sort(a), points, side="right") / len(a)
+    fb = np.searchsorted(np.sort(b), points, side="right") / len(b)
+    return float(np.max(np.abs(fa - fb)))
+
+
+# ---------------------------------------------------------------- ks_statistic
+
+@pytest.mark.task("ks_statistic")
+def test_ks_statistic_matches_scipy_with_ties(student):
+    """D equals scipy.stats.ks_2samp's statistic on samples with many ties"""
+    student.ks_statistic  # a clear failure if the notebook does not define it
+
+    @SETTINGS
+    @given(tied_samples, tied_samples)
+    def check(a, b):
+        expected = scipy.stats.ks_2samp(a, b, method="asymp").statistic
+        got = student.ks_statistic(a, b)
+        assert abs(got - expected) <= 1e-9, (
+            f"ks_statistic gave {got}, SciPy {expected} (sizes {len(a)}, {len(b)}, "
+            f"{len(np.unique(np.concatenate([a, b])))} distinct values): evaluate both ECDFs only after all "
+            "copies of a value are counted, and divide by each sample's own size")
+
+    check()
+
+
+@pytest.mark.task("ks_statistic")
+def test_ks_statistic_symmetric_and_in_unit_interval(student):
+    """D is symmetric in its two samples and lies in [0, 1]"""
+    student.ks_statistic  # a clear failure if the notebook does not define it
+
+    @SETTINGS
+    @given(tied_samples, tied_samples)
+    def check(a, b):
+        d_ab, d_ba = student.ks_statistic(a, b), student.ks_statistic(b, a)
+        assert abs(d_ab - d_ba) <= 1e-12, f"ks_statistic(a, b) = {d_ab} but ks_statistic(b, a) = {d_ba}: D is a symmetric distance"
+        assert 0.0 <= d_ab <= 1.0, f"D = {d_ab} is outside [0, 1]"
+
+    check()
+
+
+@pytest.mark.task("ks_statistic")
+def test_ks_statistic_zero_and_one(student):
+    """0 for the same values in another order (or repeated), 1 for samples that do not overlap"""
+    rng = np.random.default_rng(11)
+    x = np.round(rng.normal(size=300), 1)
+    assert student.ks_statistic(x, rng.permutation(x)) == pytest.approx(0.0, abs=1e-12), \
+        "the same values in another order must give D = 0"
+    assert student.ks_statistic(x, np.concatenate([x, x])) == pytest.approx(0.0, abs=1e-12), \
+        "every value twice has the same ECDF: D = 0 (the samples may have different sizes)"
+    assert student.ks_statistic(x, x + 100.0) == pytest.approx(1.0, abs=1e-12), "samples that do not overlap give D = 1"
+    assert student.ks_statistic([5.0], [5.0]) == pytest.approx(0.0, abs=1e-12), "one equal value each: D = 0"
+
+
+@pytest.mark.task("ks_statistic")
+def test_ks_statistic_rank_invariant_and_unequal_sizes(student):
+    """D depends only on the order of the values, also for samples of different sizes"""
+    rng = np.random.default_rng(12)
+    a, b = rng.normal(size=701), rng.normal(0.2, 1.3, 233)
+    d = student.ks_statistic(a, b)
+    assert abs(d - _ecdf_gap(a, b)) <= 1e-9, f"D = {d}, expected {_ecdf_gap(a, b)} for sizes 701 and 233"
+    assert abs(student.ks_statistic(np.exp(a), np.exp(b)) - d) <= 1e-12, \
+        "an increasing transformation (exp) must not change D: it compares ECDFs, not values"
+    assert abs(student.ks_statistic(a.tolist(), b.tolist()) - d) <= 1e-12, "plain Python lists must work too"
+
+
+@pytest.mark.task("ks_statistic")
+def test_ks_statistic_integer_data_with_heavy_ties(student):
+    """integer-valued data with a handful of distinct values (counts, ratings) gives SciPy's D"""
+    rng = np.random.default_rng(13)
+    for _ in range(20):
+        a = rng.integers(0, 4, rng.integers(5, 400))
+        b = rng.integers(0, 5, rng.integers(5, 400))
+        expected = scipy.stats.ks_2samp(a, b, method="asymp").statistic
+        assert abs(student.ks_statistic(a, b) - expected) <= 1e-9, (
+            f"on integer data 0..4 ks_statistic gave {student.ks_statistic(a, b)}, SciPy {expected}: ties")
+
+
+@pytest.mark.task("ks_statistic")
+def test_ks_statistic_empty_sample_is_an_error(student):
+    """an empty sample raises ValueError instead of returning a number"""
+    for a, b in ([[], [1.0, 2.0]], [[1.0, 2.0], []]):
+        with pytest.raises(ValueError):
+            student.ks_statistic(a, b)
+
+
+# ---------------------------------------------------------------- ks_pvalue
+
+def _kolmogorov(d, n, m):
+    return scipy.stats.kstwobign.sf(math.sqrt(n * m / (n + m)) * d)
+
+
+@pytest.mark.task("ks_pvalue")
+def test_ks_pvalue_matches_kstwobign(student):
+    """p equals scipy.stats.kstwobign.sf(sqrt(n*m/(n+m)) * D) to 1e-9"""
+    student.ks_pvalue  # a clear failure if the notebook does not define it
+
+    @SETTINGS
+    @given(st.floats(0.0, 1.0), st.integers(1, 100_000), st.integers(1, 100_000))
+    def check(d, n, m):
+        got, expected = student.ks_pvalue(d, n, m), _kolmogorov(d, n, m)
+        assert abs(got - expected) <= 1e-9, (
+            f"ks_pvalue({d!r}, {n}, {m}) = {got}, expected {expected}: lambda = sqrt(n*m/(n+m)) * D, "
+            "Q = 2 * sum (-1)^(k-1) exp(-2 k^2 lambda^2), summed until the terms stop mattering")
+
+    check()
+
+
+@pytest.mark.task("ks_pvalue")
+def test_ks_pvalue_small_values_accurate(student):
+    """tiny p-values keep their relative accuracy (no 1 - cdf cancellation)"""
+    for d, n, m in [(0.1, 5000, 5000), (0.05, 100_000, 80_000), (0.3, 1000, 1000), (0.004, 1_000_000, 1_000_000)]:
+        got, expected = student.ks_pvalue(d, n, m), _kolmogorov(d, n, m)
+        assert got == pytest.approx(expected, rel=1e-9, abs=0), (
+            f"ks_pvalue({d}, {n}, {m}) = {got!r}, expected {expected!r}: sum the tail series directly; "
+            "1 - (1 - tiny) rounds tiny p-values to 0")
+
+
+@pytest.mark.task("ks_pvalue")
+def test_ks_pvalue_zero_statistic_and_small_lambda(student):
+    """D = 0 gives p = 1, and p stays in [0, 1] where the series converges slowly"""
+    assert student.ks_pvalue(0.0, 100, 100) == pytest.approx(1.0, abs=1e-12), "D = 0: p = 1"
+    for d in (1e-6, 1e-4, 0.01, 0.05):
+        p = student.ks_pvalue(d, 10, 12)
+        assert 0.0 <= p <= 1.0, f"ks_pvalue({d}, 10, 12) = {p}: clip the truncated series to [0, 1]"
+        assert abs(p - _kolmogorov(d, 10, 12)) <= 1e-9, f"ks_pvalue({d}, 10, 12) = {p}, expected {_kolmogorov(d, 10, 12)}"
+
+
+@pytest.mark.task("ks_pvalue")
+def test_ks_pvalue_symmetric_and_decreasing(student):
+    """p is symmetric in the two sample sizes and decreases as D grows"""
+    student.ks_pvalue  # a clear failure if the notebook does not define it
+
+    @SETTINGS
+    @given(st.integers(1, 5000), st.integers(1, 5000))
+    def check(n, m):
+        grid = np.linspace(0.0, 1.0, 21)
+        values = [student.ks_pvalue(float(d), n, m) for d in grid]
+        assert all(a >= b - 1e-12 for a, b in zip(values, values[1:])), f"p must not increase with D (sizes {n}, {m}): {values}"
+        assert student.ks_pvalue(0.2, n, m) == pytest.approx(student.ks_pvalue(0.2, m, n), rel=1e-12), \
+            "swapping the sample sizes must not change p: use n_e = n*m/(n+m)"
+
+    check()
+
+
+@pytest.mark.task("ks_pvalue")
+def test_ks_pvalue_on_real_statistic(student):
+    """on real samples, p agrees with SciPy's own large-sample KS test to a few per cent"""
+    rng = np.random.default_rng(21)
+    a, b = rng.normal(size=3000), rng.normal(0.04, 1.0, 4000)
+    result = scipy.stats.ks_2samp(a, b, method="asymp")
+    got = student.ks_pvalue(result.statistic, 3000, 4000)
+    assert got == pytest.approx(result.pvalue, rel=0.05), (
+        f"ks_pvalue = {got}, SciPy's asymptotic KS p-value {result.pvalue}: check n_e and the factor 2")
+
+
+# ---------------------------------------------------------------- psi
+
+EPSILON = 1e-4
+
+
+def _psi_counts(r, c):
+    r, c = np.asarray(r, float), np.asarray(c, float)
+    rs, cs = np.maximum(r / r.sum(), EPSILON), np.maximum(c / c.sum(), EPSILON)
+    return float(np.sum((cs - rs) * np.log(cs / rs)))
+
+
+def _psi(ref, cur, bins=10):
+    ref, cur = np.asarray(ref, float), np.asarray(cur, float)
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)))[1:-1]
+    full = np.concatenate([[-np.inf], edges, [np.inf]])
+    r = np.array([np.sum((ref >= lo) & (ref < hi)) for lo, hi in zip(full[:-1], full[1:])])
+    c = np.array([np.sum((cur >= lo) & (cur < hi)) for lo, hi in zip(full[:-1], full[1:])])
+    return _psi_counts(r, c)
+
+
+@pytest.mark.task("psi")
+def test_psi_from_counts_formula(student):
+    """psi_from_counts equals sum (c - r) ln(c / r) over shares floored at PSI_EPSILON"""
+    student.psi_from_counts  # a clear failure if the notebook does not define it
+
+    @SETTINGS
+    @given(st.integers(1, 12).flatmap(lambda k: st.tuples(
+        st.lists(st.integers(0, 1000), min_size=k, max_size=k), st.lists(st.integers(0, 1000), min_size=k, max_size=k))))
+    def check(pair):
+        r, c = pair
+        if sum(r) == 0 or sum(c) == 0:
+            return
+        got, expected = student.psi_from_counts(r, c), _psi_counts(r, c)
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (
+            f"psi_from_counts({r}, {c}) = {got}, expected {expected}: shares are counts / total, each floored "
+            "at PSI_EPSILON (also shares that are small but not 0)")
+        assert got >= 0.0 and math.isfinite(got), f"PSI must be finite and >= 0, got {got}"
+
+    check()
+
+
+@pytest.mark.task("psi")
+def test_psi_from_counts_edge_cases(student):
+    """proportional counts give 0, empty bins stay finite, bad vectors raise ValueError"""
+    assert student.psi_from_counts([3, 0, 7], [30, 0, 70]) == pytest.approx(0.0, abs=1e-15), \
+        "the same shares (different totals) give PSI 0"
+    assert student.psi_from_counts([1, 99_999], [50_000, 50_000]) == pytest.approx(
+        _psi_counts([1, 99_999], [50_000, 50_000]), rel=1e-9), "a share of 1e-5 is floored at PSI_EPSILON = 1e-4"
+    for bad in (([1, 2], [1, 2, 3]), ([0, 0], [1, 1]), ([1, 1], [0, 0])):
+        with pytest.raises(ValueError):
+            student.psi_from_counts(*bad)
+
+
+@pytest.mark.task("psi")
+def test_psi_matches_documented_binning(student):
+    """psi uses the reference's quantile bins, open outer edges and edges belonging to the bin above"""
+    student.psi  # a clear failure if the notebook does not define it
+
+    @SETTINGS
+    @given(tied_samples, tied_samples, st.integers(1, 20))
+    def check(ref, cur, bins):
+        got, expected = student.psi(ref, cur, bins=bins), _psi(ref, cur, bins)
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (
+            f"psi(bins={bins}) = {got}, expected {expected} (sizes {len(ref)}, {len(cur)}, rounded data with ties): "
+            "edges = unique np.quantile(reference, 0, 1/bins, ..., 1) without the two outer ones, a value equal "
+            "to an edge goes to the bin above it")
+
+    check()
+
+
+@pytest.mark.task("psi")
+def test_psi_identical_shifted_and_outside(student):
+    """0 for identical samples, growing with the shift, counting values beyond the reference's range"""
+    x = np.random.default_rng(31).normal(size=4000)
+    assert student.psi(x, x) == pytest.approx(0.0, abs=1e-15), "a sample against itself: PSI 0"
+    assert student.psi(x, np.random.default_rng(32).permutation(x)) == pytest.approx(0.0, abs=1e-15), \
+        "the same values in another order: PSI 0"
+    values = [student.psi(x, x + s) for s in (0.0, 0.1, 0.3, 1.0, 3.0)]
+    assert all(a < b for a, b in zip(values, values[1:])), f"PSI must grow with the shift: {values}"
+    far = student.psi(x, x + 1000.0)
+    assert far == pytest.approx(_psi(x, x + 1000.0), rel=1e-9), (
+        f"PSI of a sample moved far beyond the reference is {far}, expected {_psi(x, x + 1000.0)}: "
+        "the outer bins must reach -inf and +inf")
+
+
+@pytest.mark.task("psi")
+def test_psi_constant_reference(student):
+    """a constant reference collapses to one bin (PSI 0) instead of crashing"""
+    got = student.psi(np.zeros(100), np.random.default_rng(33).normal(size=50))
+    assert got == pytest.approx(0.0, abs=1e-12), (
+        f"a constant reference has all quantiles equal: after removing duplicates there is one bin, so PSI is 0; got {got}")
+
+
+# ---------------------------------------------------------------- chi_square_test
+
+def _scipy_chi2(r, c):
+    table = np.array([r, c], dtype=float)
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 0.0, 1.0
+    result = scipy.stats.chi2_contingency(table)
+    return float(result[0]), float(result[1])
+
+
+table_rows = st.integers(2, 8).flatmap(lambda k: st.tuples(
+    st.lists(st.integers(0, 300), min_size=k, max_size=k), st.lists(st.integers(0, 300), min_size=k, max_size=k)))
+
+
+@pytest.mark.task("chi_square_test")
+def test_chi_square_matches_scipy(student):
+    """statistic and p-value equal scipy.stats.chi2_contingency (Yates' correction for 2 categories)"""
+    student.chi_square_test  # a clear failure if the notebook does not define it
+
+    @SETTINGS
+    @given(table_rows)
+    def check(rows):
+        r, c = rows
+        if sum(r) == 0 or sum(c) == 0:
+            return
+        statistic, p_value = student.chi_square_test(r, c)
+        expected_statistic, expected_p = _scipy_chi2(r, c)
+        assert statistic == pytest.approx(expected_statistic, rel=1e-9, abs=1e-9), (
+            f"chi_square_test({r}, {c}) statistic {statistic}, SciPy {expected_statistic}: E = row * column / total, "
+            "drop categories empty in both rows, Yates' correction only when 2 categories remain")
+        assert abs(p_value - expected_p) <= 1e-6, (
+            f"chi_square_test({r}, {c}) p-value {p_value}, SciPy {expected_p}: dof = categories kept - 1")
+
+    check()
+
+
+@pytest.mark.task("chi_square_test")
+def test_chi_square_two_categories_yates(student):
+    """two categories use Yates' continuity correction, capped at |O - E|"""
+    for r, c in ([30, 70], [50, 50]), ([10, 12], [11, 11]), ([500, 3], [480, 25]), ([1, 0], [0, 1]):
+        statistic, p_value = student.chi_square_test(r, c)
+        expected = _scipy_chi2(r, c)
+        assert statistic == pytest.approx(expected[0], rel=1e-9, abs=1e-12), (
+            f"chi_square_test({r}, {c}) = {statistic}, expected {expected[0]}: move each O towards E by "
+            "min(0.5, |O - E|) before squaring")
+        assert p_value == pytest.approx(expected[1], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.task("chi_square_test")
+def test_chi_square_unseen_and_empty_categories(student):
+    """a category unseen in the reference counts; categories empty on both sides are dropped"""
+    statistic, p_value = student.chi_square_test([400, 600, 0], [150, 250, 100])
+    expected = scipy.stats.chi2_contingency([[400, 600, 0], [150, 250, 100]])
+    assert statistic == pytest.approx(expected[0], rel=1e-9) and p_value == pytest.approx(expected[1], rel=1e-6), (
+        f"a new category (0 in the reference, 100 now) gave ({statistic}, {p_value}), SciPy ({expected[0]}, {expected[1]})")
+    with_empty = student.chi_square_test([40, 0, 60, 0], [55, 0, 45, 0])
+    without = scipy.stats.chi2_contingency([[40, 60], [55, 45]])
+    assert with_empty[0] == pytest.approx(without[0], rel=1e-9), (
+        "categories with 0 in both rows must be dropped before counting degrees of freedom "
+        f"(got {with_empty[0]}, expected {without[0]} with Yates' correction on the 2 remaining)")
+    assert tuple(student.chi_square_test([7, 0], [3, 0])) == (0.0, 1.0), "a single category left: (0.0, 1.0)"
+
+
+@pytest.mark.task("chi_square_test")
+def test_chi_square_symmetric_and_tail(student):
+    """swapping the samples changes nothing, and tiny p-values stay accurate"""
+    r, c = [120, 80, 50, 10], [60, 90, 70, 40]
+    assert student.chi_square_test(r, c)[0] == pytest.approx(student.chi_square_test(c, r)[0], rel=1e-12), \
+        "the test of homogeneity is symmetric in the two samples"
+    r, c = [900, 50, 50], [100, 450, 450]
+    statistic, p_value = student.chi_square_test(r, c)
+    expected = scipy.stats.chi2_contingency([r, c])
+    assert p_value == pytest.approx(expected[1], rel=1e-6), (
+        f"p-value {p_value!r}, SciPy {expected[1]!r}: use chi2_sf (the upper tail), not 1 - cdf")
+
+
+@pytest.mark.task("chi_square_test")
+def test_chi_square_bad_counts(student):
+    """negative counts, unequal lengths or an empty sample raise ValueError"""
+    for r, c in (([5, -1], [3, 3]), ([1, 2, 3], [1, 2]), ([0, 0], [3, 4])):
+        with pytest.raises(ValueError):
+            student.chi_square_test(r, c)
+
+
+# ---------------------------------------------------------------- benjamini_hochberg
+
+p_value_lists = st.lists(
+    st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.01, 0.0125, 0.025, 0.05, 1.0])), min_size=1, max_size=40)
+
+
+@pytest.mark.task("benjamini_hochberg")
+def test_bh_matches_statsmodels(student):
+    """rejections equal statsmodels multipletests(method='fdr_bh'), ties and values on the line included"""
+    student.benjamini_hochberg  # a clear failure if the notebook does not define it
+
+    @SETTINGS
+    @given(p_value_lists, st.sampled_from([0.01, 0.05, 0.1, 0.2]))
+    def check(p, alpha):
+        expected = multipletests(p, alpha=alpha, method="fdr_bh")[0]
+        got = np.asarray(student.benjamini_hochberg(p, alpha))
+        assert got.dtype == bool and got.shape == (len(p),), f"return a boolean array of length {len(p)}, got {got!r}"
+        assert got.tolist() == expected.tolist(), (
+            f"benjamini_hochberg({p}, alpha={alpha}) = {got.tolist()}, statsmodels {expected.tolist()}: find the "
+            "LARGEST k with p_(k) <= k/m * alpha (<=, not <) and reject the k smallest p-values")
+
+    check()
+
+
+@pytest.mark.task("benjamini_hochberg")
+def test_bh_step_up_and_order(student):
+    """the step-up rule rejects p-values above their own line; results follow the input order"""
+    p = [0.041, 0.02, 0.5, 0.03, 0.04]
+    assert np.asarray(student.benjamini_hochberg(p, 0.05)).tolist() == [False, False, False, False, False], \
+        "m = 5: p_(k) <= k/5 * 0.05 holds for no k (0.02 > 0.01, 0.03 > 0.02, 0.04 > 0.03, 0.041 > 0.04)"
+    p = [0.041, 0.02, 0.03, 0.04]
+    assert np.asarray(student.benjamini_hochberg(p, 0.05)).tolist() == [True, True, True, True], \
+        "m = 4: 0.041 <= 4/4 * 0.05, so all four are rejected, even 0.02 above its own line 0.0125"
+    rng = np.random.default_rng(41)
+    p = rng.uniform(0, 0.1, 30)
+    perm = rng.permutation(30)
+    assert np.array_equal(np.asarray(student.benjamini_hochberg(p[perm])), np.asarray(student.benjamini_hochberg(p))[perm]), \
+        "reordering the p-values must reorder the verdicts the same way (return them in the input order)"
+
+
+@pytest.mark.task("benjamini_hochberg")
+def test_bh_between_bonferroni_and_uncorrected(student):
+    """BH rejects every Bonferroni rejection, never a p-value above alpha, and more for a larger alpha"""
+    student.benjamini_hochberg  # a clear failure if the notebook does not define it
+
+    @SETTINGS
+    @given(p_value_lists)
+    def check(p):
+        p = np.asarray(p)
+        got = np.asarray(student.benjamini_hochberg(p, 0.05))
+        assert np.all(got[p <= 0.05 / len(p)]), "every p-value <= alpha/m (Bonferroni) must be rejected"
+        assert not np.any(got[p > 0.05]), "a p-value above alpha can never be rejected"
+        larger = np.asarray(student.benjamini_hochberg(p, 0.1))
+        assert np.all(larger[got]), "raising alpha from 0.05 to 0.1 must keep every rejection"
+
+    check()
+
+
+@pytest.mark.task("benjamini_hochberg")
+def test_bh_empty_and_real_pixels(student):
+    """no tests gives no rejections; on real digit pixels BH matches statsmodels"""
+    empty = np.asarray(student.benjamini_hochberg([]))
+    assert empty.shape == (0,), f"no p-values: return an empty array, got {empty!r}"
+    from tinytorch.core.data import load_digits
+
+    digits = load_digits()
+    reference, current = digits.train[0], np.clip(digits.test[0] * 1.15, 0.0, 1.0)
+    p = np.array([scipy.stats.ks_2samp(reference[:, j], current[:, j], method="asymp").pvalue for j in range(64)])
+    expected = multipletests(p, alpha=0.05, method="fdr_bh")[0]
+    assert np.asarray(student.benjamini_hochberg(p)).tolist() == expected.tolist(), (
+        "on the 64 KS p-values of real digit pixels (ink 15 % darker) the rejections differ from statsmodels")
