@@ -15,7 +15,8 @@ from .plot import plot_stream
 from .retraining import RetrainConfig, replay_mix, split_holdout, starting_point, train_challenger
 from .rollback import RollbackPolicy, should_rollback
 from .scenario import (
-    SCENARIO_POLICY, DriftScenario, StreamBatch, new_writers, slant_images, writer_drift_scenario,
+    SCENARIO_POLICY, DriftScenario, ScenarioRun, StreamBatch, new_writers, run_scenario, slant_images,
+    writer_drift_scenario,
 )
 from .triggers import RetrainPolicy, StreamStatus, should_retrain
 from .validation import DataPipeline, QuarantinedRow, ValidatedBatch, row_problem
@@ -25,6 +26,6 @@ __all__ = [
     "DriftScenario", "GatePolicy", "GateResult", "QuarantinedRow", "RetrainConfig",
     "RetrainDecision", "RetrainPolicy", "RollbackPolicy", "StreamBatch", "StreamStatus",
     "StreamStep", "ValidatedBatch", "challenger_passes_gate", "new_writers", "plot_stream",
-    "replay_mix", "row_problem", "should_retrain", "should_rollback", "slant_images",
+    "replay_mix", "row_problem", "run_scenario", "ScenarioRun", "should_retrain", "should_rollback", "slant_images",
     "split_holdout", "starting_point", "train_challenger", "writer_drift_scenario",
 ]

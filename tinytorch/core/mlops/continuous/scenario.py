@@ -22,8 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinytorch.core.data import SplitDataset, load_digits
-from tinytorch.core.training import train_digits_classifier
+from tinytorch.core.training import accuracy, train_digits_classifier
 
+from .auto import AutoRetrainer
+from .learner import ContinuousLearner
 from .triggers import RetrainPolicy
 
 SIDE = 8
@@ -110,3 +112,37 @@ def writer_drift_scenario(batch_size=50, clean_batches=5, drifted_batches=30, re
     return DriftScenario(champion_train=(X[kept], y[kept]), golden=data.val, test_before=data.test,
                          test_after=(new_writers(data.test[0], seed=seed + 2), data.test[1]),
                          stream=stream)
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """A finished run: the learner and loop (history, audit log, registry) and the figures, all
+    measured on the test split, which is never streamed: ``before`` (old writers, deployed
+    model), ``drifted`` (new writers, deployed model, no retraining), ``retrained`` (new writers,
+    champion at the end of the stream), ``retrained_old_writers`` (old writers, same champion)."""
+
+    learner: object
+    auto: object
+    before: float
+    drifted: float
+    retrained: float
+    retrained_old_writers: float
+
+
+def run_scenario(scenario, registry=None, hidden=(128,), seed=0, **learner_options):
+    """Train the deployed model, stream ``scenario`` through a ``ContinuousLearner`` (golden set,
+    replay of the deployed model's training data, ``SCENARIO_POLICY`` unless overridden) and
+    measure the figures. Deterministic for a given scenario and seed."""
+    model, _ = scenario.train_champion(hidden=hidden, seed=seed)
+    learner_options.setdefault("policy", SCENARIO_POLICY)
+    learner = ContinuousLearner(model, registry, golden=scenario.golden,
+                                replay=scenario.champion_train, **learner_options)
+    auto = AutoRetrainer(learner)
+    auto.run(scenario.stream)
+
+    def score(m, data):
+        return accuracy(m.predict(data[0]), data[1])
+
+    return ScenarioRun(learner, auto, score(model, scenario.test_before), score(model, scenario.test_after),
+                       score(learner.champion, scenario.test_after),
+                       score(learner.champion, scenario.test_before))
