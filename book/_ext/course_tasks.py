@@ -21,6 +21,7 @@ from sphinx.util.docutils import SphinxDirective
 
 CELL = re.compile(r"^# %% (solution|test) id=(\w+)(?: points=([\d.]+))?")
 SOLUTION = re.compile(r"^#\| solution ([\w.]+):([\w.]+)")
+INLINE_CODE = re.compile(r"``?([^`]+)``?")
 
 
 def read_tasks(template):
@@ -114,12 +115,18 @@ class CourseTasks(SphinxDirective):
         for i, text in enumerate(cells):
             entry = nodes.entry()
             paragraph = nodes.paragraph()
-            paragraph += nodes.literal(text=text) if (i == 0 and literal_first) else nodes.Text(text)
+            paragraph += [nodes.literal(text=text)] if (i == 0 and literal_first) else inline(text)
             if header:
                 paragraph = nodes.paragraph("", "", nodes.strong(text=text))
             entry += paragraph
             row += entry
         return row
+
+
+def inline(text):
+    """Docstring text as nodes, with ``code`` and `code` shown as code."""
+    parts = INLINE_CODE.split(text)
+    return [nodes.literal(text=part) if i % 2 else nodes.Text(part) for i, part in enumerate(parts) if part]
 
 
 def setup(app):

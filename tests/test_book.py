@@ -1,0 +1,185 @@
+"""The built book, read as a reader gets it (_build/html): launch buttons that open the student
+notebooks in this repository, every module's tasks and points, an executed gallery, and no
+solution, hidden check or error output anywhere.
+
+The book is built once per session by `bash .ci/book --build-only` when _build/html is missing or
+older than any of its sources; `bash .ci/book` builds it and then runs this file on that build.
+"""
+
+import ast
+import functools
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+STAMP = HTML / "book" / "intro.html"
+TEXT_SOURCES = (".html", ".ipynb", ".md", ".txt", ".py")
+
+
+def book_inputs():
+    yield from (ROOT / name for name in ("_config.yml", "_toc.yml", ".ci/book"))
+    for folder, pattern in (("book", "**/*"), ("assignments/mlops", "*.ipynb"),
+                            ("source/templates", "*.py"), ("tinytorch", "**/*.py")):
+        yield from (p for p in (ROOT / folder).glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
+
+
+@pytest.fixture(scope="session")
+def html():
+    """_build/html, rebuilt first if any source of the book is newer than the last build
+    (unless .ci/book has just built it: BOOK_JUST_BUILT=1)."""
+    fresh = os.environ.get("BOOK_JUST_BUILT") == "1" and STAMP.exists()
+    if not fresh and (not STAMP.exists() or STAMP.stat().st_mtime < max(p.stat().st_mtime for p in book_inputs())):
+        done = subprocess.run(["bash", ".ci/book", "--build-only"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, f"the book does not build:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    return HTML
+
+
+def toc_files():
+    """Every `file:` of _toc.yml (the root included), as repository paths without suffix."""
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                yield node["file"]
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"], *walk(toc["parts"])]
+
+
+ASSIGNMENTS = sorted(f for f in toc_files() if f.startswith("assignments/mlops/"))
+
+
+@functools.cache
+def soup(path):
+    return BeautifulSoup(path.read_text(encoding="utf-8", errors="replace"), "html.parser")
+
+
+def page(html, name):
+    return soup(html / f"{name}.html")
+
+
+def served_files(html):
+    """Every page and downloadable source the built book serves."""
+    return [p for p in html.rglob("*") if p.suffix in TEXT_SOURCES and p.is_file()]
+
+
+def test_every_released_notebook_is_a_chapter():
+    released = {f"assignments/mlops/{p.stem}" for p in (ROOT / "assignments" / "mlops").glob("*.ipynb")}
+    missing = sorted(released - set(ASSIGNMENTS))
+    assert not missing, f"add these released notebooks to _toc.yml under their module page: {missing}"
+    assert ASSIGNMENTS, "_toc.yml lists no student notebook"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_assignment_page_has_binder_and_colab_links_to_the_notebook(html, name):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    org, repo = config["repository"]["url"].rstrip("/").split("/")[-2:]
+    branch = config["repository"]["branch"]
+    path = f"{name}.ipynb"
+    links = {a["href"] for a in page(html, name).find_all("a", href=True)}
+    binder = f"https://mybinder.org/v2/gh/{org}/{repo}/{branch}?urlpath=tree/{path}"
+    colab = f"https://colab.research.google.com/github/{org}/{repo}/blob/{branch}/{path}"
+    assert binder in links, f"{name}: no Binder link {binder}; launch links: {sorted(l for l in links if 'binder' in l)}"
+    assert colab in links, f"{name}: no Colab link {colab}; launch links: {sorted(l for l in links if 'colab' in l)}"
+    assert (ROOT / path).is_file(), f"the launch buttons open {path}, which does not exist"
+    if (ROOT / ".git").exists():
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", path], cwd=ROOT, capture_output=True)
+        assert tracked.returncode == 0, f"{path} is not committed, so Binder and Colab cannot open it from {branch}"
+
+
+def solution_lines():
+    """Distinctive lines of every solution body in source/mlops that the release does not also show."""
+    released = "\n".join(cell_sources(ROOT / "assignments" / "mlops"))
+    lines = set()
+    for source in cell_sources(ROOT / "source" / "mlops"):
+        for body in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, re.S):
+            lines |= {line.strip() for line in body.splitlines()
+                      if len(line.strip()) >= 24 and line.strip() not in released}
+    return lines
+
+
+def cell_sources(folder):
+    for notebook in sorted(folder.glob("*.ipynb")):
+        for cell in json.loads(notebook.read_text())["cells"]:
+            yield "".join(cell["source"])
+
+
+def hidden_check_texts():
+    """The names and first docstring lines of the hidden checks in autograder/checks."""
+    texts = set()
+    for path in (ROOT / "autograder" / "checks").glob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                texts.add(node.name)
+                doc = (ast.get_docstring(node) or "").strip().split("\n")[0]
+                if len(doc) >= 24:
+                    texts.add(doc)
+    return texts
+
+
+def readable_text(path):
+    """What a reader sees: tags stripped from pages; notebooks and sources as they are."""
+    return soup(path).get_text() if path.suffix == ".html" else path.read_text(encoding="utf-8", errors="replace")
+
+
+def test_no_page_shows_a_solution_or_a_hidden_check(html):
+    solutions, checks = solution_lines(), hidden_check_texts()
+    assert solutions, "no solution lines found in source/mlops: this test would pass vacuously"
+    assert checks, "no hidden checks found in autograder/checks: this test would pass vacuously"
+    for path in served_files(html):
+        text = readable_text(path)
+        name = path.relative_to(html)
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS"):
+            assert marker not in text, f"{name} contains '{marker}'"
+        leaked = sorted(line for line in solutions if line in text)
+        assert not leaked, f"{name} shows solution code: {leaked[:3]}"
+        leaked = sorted(check for check in checks if check in text)
+        assert not leaked, f"{name} shows hidden checks: {leaked[:3]}"
+
+
+def test_no_output_is_an_error_or_a_warning(html):
+    for path in html.rglob("*.html"):
+        name = path.relative_to(html)
+        assert "Traceback (most recent call last)" not in readable_text(path), f"{name} shows a traceback"
+        for output in soup(path).select(".cell_output"):
+            text = output.get_text()
+            assert not output.select(".stderr, .traceback"), f"{name}: a cell wrote to stderr: {text[:300]}"
+            assert not re.search(r"\w+Error\b", text), f"{name}: an output shows an error: {text[:300]}"
+
+
+def test_gallery_was_executed_and_shows_its_plots(html):
+    outputs = page(html, "book/gallery").select(".cell_output")
+    images = [img for output in outputs for img in output.find_all("img")]
+    assert len(images) >= 5, f"the gallery shows {len(images)} plots; expected 5 (registry, serving, dashboard, drift, peeking)"
+    for img in images:
+        assert (html / "book" / img["src"]).resolve().is_file(), f"gallery image {img['src']} is missing"
+
+
+@pytest.mark.parametrize("template", sorted((ROOT / "source" / "templates").glob("[0-9][0-9]_*.py")),
+                         ids=lambda p: p.stem)
+def test_module_page_lists_the_templates_tasks_and_points(html, template):
+    cells = re.findall(r"^# %% test id=(\w+) points=([\d.]+)", template.read_text(), re.M)
+    table = page(html, f"book/modules/{template.stem}").select_one("table.course-tasks")
+    assert table is not None, f"book/modules/{template.stem}.md has no course-tasks table"
+    rows = {tr.find("td").get_text(strip=True): tr.find_all("td")[-1].get_text(strip=True)
+            for tr in table.select("tbody tr")}
+    for task, points in cells:
+        assert rows.get(task) == f"{float(points):g}", f"task {task}: the book says {rows.get(task)} points, the template {points}"
+    assert rows["total"] == f"{sum(float(p) for _, p in cells):g}"
+
+
+def test_every_page_of_the_toc_was_built(html):
+    missing = [name for name in toc_files() if not (html / f"{name}.html").is_file()]
+    assert not missing, f"pages in _toc.yml that were not built: {missing}"
