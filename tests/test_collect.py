@@ -1,0 +1,147 @@
+"""Importing Canvas and Moodle downloads with nbgrader's zip_collect: every file lands in submitted/
+or is reported with a reason, and nothing is lost."""
+
+import csv
+import json
+import zipfile
+
+import nbformat
+import pytest
+
+from autograder import __main__ as cli
+from autograder import course
+from autograder.collect import REPORT, CollectError, classify, collect, table
+
+NOTEBOOKS = ["01_registry", "02_serving"]
+
+
+def notebook(tag: str) -> str:
+    """A notebook whose content says which upload it is."""
+    return nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"# {tag}")]))
+
+
+CANVAS = {
+    "doejane_101_9001_01_registry.ipynb": notebook("jane registry, first upload"),
+    "doejane_101_9001_01_registry-1.ipynb": notebook("jane registry, re-upload"),
+    "doejane_101_9001_02_serving.ipynb": notebook("jane serving"),
+    "smithbob_LATE_102_9002_01_registry.ipynb": notebook("bob registry, late"),
+    "smithbob_102_9002_registry_final.ipynb": notebook("bob, unknown name"),
+    "smithbob_102_9002_notes.txt": "not a notebook",
+    "Registry Homework.ipynb": notebook("no LMS prefix"),
+    "leeann_103_9003_02_serving.ipynb": notebook("truncated")[:40],
+}
+MOODLE = {
+    "Jane Doe_501_assignsubmission_file_01_registry.ipynb": notebook("moodle jane registry"),
+    "Ann Lee_502_assignsubmission_file/02_serving.ipynb": notebook("moodle ann serving, in a folder"),
+    "Ann Lee_502_assignsubmission_onlinetext_onlinetext.html": "<p>see attached</p>",
+    "Bob Smith_503_assignsubmission_file_Copy of 01_registry.ipynb": notebook("colab copy"),
+}
+
+
+def make_zip(path, members):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return path
+
+
+def extract(tmp_path, members):
+    for name, text in members.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def by_file(fates):
+    return {f.file: f for f in fates}
+
+
+def test_canvas_names_reuploads_and_rejects(tmp_path):
+    fates = by_file(classify(extract(tmp_path, CANVAS), "canvas", NOTEBOOKS))
+    assert set(fates) == set(CANVAS)
+    assert {f: fates[f].status for f in fates} == {
+        "doejane_101_9001_01_registry.ipynb": "duplicate",
+        "doejane_101_9001_01_registry-1.ipynb": "collected",
+        "doejane_101_9001_02_serving.ipynb": "collected",
+        "smithbob_LATE_102_9002_01_registry.ipynb": "collected",
+        "smithbob_102_9002_registry_final.ipynb": "unknown-notebook",
+        "smithbob_102_9002_notes.txt": "not-a-notebook",
+        "Registry Homework.ipynb": "misnamed",
+        "leeann_103_9003_02_serving.ipynb": "unreadable",
+    }
+    assert "doejane_101_9001_01_registry-1.ipynb" in fates["doejane_101_9001_01_registry.ipynb"].reason
+    assert fates["smithbob_LATE_102_9002_01_registry.ipynb"].reason == "marked LATE by Canvas"
+    assert (fates["doejane_101_9001_01_registry-1.ipynb"].student, fates["doejane_101_9001_01_registry-1.ipynb"].notebook) == ("101", "01_registry")
+
+
+def test_moodle_names_flat_and_in_folders(tmp_path):
+    fates = by_file(classify(extract(tmp_path, MOODLE), "moodle", NOTEBOOKS))
+    assert [(f.student, f.notebook, f.status) for f in fates.values() if f.status == "collected"] == [
+        ("502", "02_serving", "collected"), ("501", "01_registry", "collected")]
+    copy = fates["Bob Smith_503_assignsubmission_file_Copy of 01_registry.ipynb"]
+    assert copy.status == "unknown-notebook" and "looks like 01_registry" in copy.reason
+
+
+def test_equal_copies_are_ambiguous_not_guessed(tmp_path):
+    fates = classify(extract(tmp_path, {"a/doejane_101_9001_01_registry.ipynb": notebook("a"),
+                                        "b/doejane_101_9001_01_registry.ipynb": notebook("b")}), "auto", NOTEBOOKS)
+    assert [f.status for f in fates] == ["ambiguous", "ambiguous"]
+
+
+def test_one_lms_does_not_read_the_others_names(tmp_path):
+    fates = classify(extract(tmp_path, {"doejane_101_9001_01_registry.ipynb": notebook("canvas")}), "moodle", NOTEBOOKS)
+    assert fates[0].status == "misnamed" and "assignsubmission_file" in fates[0].reason
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    root = course.scratch_course(tmp_path_factory.mktemp("collect"), only=NOTEBOOKS)
+    course.release(root, quiet=True)
+    return root
+
+
+def submitted(root, student, name):
+    return (root / "submitted" / student / course.ASSIGNMENT / f"{name}.ipynb").read_text()
+
+
+def test_canvas_zip_lands_in_submitted_and_every_file_is_reported(scratch, tmp_path):
+    fates = collect(make_zip(tmp_path / "canvas.zip", CANVAS), scratch, lms="canvas")
+    assert submitted(scratch, "101", "01_registry") == CANVAS["doejane_101_9001_01_registry-1.ipynb"]
+    assert submitted(scratch, "101", "02_serving") == CANVAS["doejane_101_9001_02_serving.ipynb"]
+    assert submitted(scratch, "102", "01_registry") == CANVAS["smithbob_LATE_102_9002_01_registry.ipynb"]
+    assert sorted(p.name for p in (scratch / "submitted").iterdir()) == ["101", "102"]
+    with open(scratch / REPORT, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["file"].split("/", 1)[1] for r in rows] == sorted(CANVAS)  # nbgrader extracts into canvas/
+    assert list(rows[0]) == ["file", "student", "notebook", "status", "reason"]
+    assert [r["status"] for r in rows] == [f.status for f in fates]
+    kept = scratch / "downloaded" / course.ASSIGNMENT / "extracted" / "canvas"
+    assert sorted(p.name for p in (kept / "canvas").iterdir()) == sorted(CANVAS)
+    printed = table(fates)
+    assert "Registry Homework.ipynb" in printed and "3 collected" in printed
+
+
+def test_moodle_zip_and_recollecting_never_overwrites_silently(scratch, tmp_path):
+    fates = collect(make_zip(tmp_path / "moodle.zip", MOODLE), scratch, lms="moodle")
+    assert sum(f.status == "collected" for f in fates) == 2
+    assert json.loads(submitted(scratch, "502", "02_serving")) == json.loads(MOODLE["Ann Lee_502_assignsubmission_file/02_serving.ipynb"])
+
+    newer = {"Jane Doe_501_assignsubmission_file_01_registry.ipynb": notebook("moodle jane, second download")}
+    again = collect(make_zip(tmp_path / "moodle-late.zip", newer), scratch, lms="moodle")
+    assert [f.status for f in again] == ["already-submitted"]
+    assert submitted(scratch, "501", "01_registry") == MOODLE["Jane Doe_501_assignsubmission_file_01_registry.ipynb"]
+
+    replaced = collect(tmp_path / "moodle-late.zip", scratch, lms="moodle", replace=True)
+    assert [f.status for f in replaced] == ["collected"] and "kept in downloaded" in replaced[0].reason
+    assert submitted(scratch, "501", "01_registry") == newer["Jane Doe_501_assignsubmission_file_01_registry.ipynb"]
+    (old,) = (scratch / "downloaded" / course.ASSIGNMENT / "replaced").glob(f"*/501/{course.ASSIGNMENT}/01_registry.ipynb")
+    assert old.read_text() == MOODLE["Jane Doe_501_assignsubmission_file_01_registry.ipynb"]
+
+
+def test_bad_archives_get_clear_errors(scratch, tmp_path):
+    (tmp_path / "grades.zip").write_text("not a zip")
+    with pytest.raises(CollectError, match="not a zip archive"):
+        collect(tmp_path / "grades.zip", scratch)
+    with pytest.raises(CollectError, match="release the assignment first"):
+        collect(make_zip(tmp_path / "x.zip", CANVAS), tmp_path)
+    assert cli.main(["collect", str(tmp_path / "missing.zip")]) == 2
