@@ -14,7 +14,7 @@ def _figure(**options):
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    return Figure(layout="constrained", **options)
+    return Figure(layout="tight", **options)
 
 
 def plot_search(trials):

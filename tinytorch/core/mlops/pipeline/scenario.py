@@ -45,23 +45,26 @@ def _benchmark_function():
     return benchmark_model
 
 
-def _run_canary(pipeline, traffic, result, release, timeout=60.0):
+def _run_canary(pipeline, traffic, result, release, check_every, timeout=60.0):
     """Evaluate the running canary each time both arms have enough evidence, until it is
     promoted or rolled back."""
     deadline = time.monotonic() + timeout
     while pipeline.manager.canary_version is not None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"canary of {release} undecided after {timeout} s")
-        traffic.wait_for(200)
+        traffic.wait_for(check_every)
         share = pipeline.manager.canary_share
         decision = pipeline.evaluate_canary()
         if decision.action != "wait":
             result.decisions.append((release, share, decision))
 
 
-def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20):
+def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20, phase_requests=800, min_requests=100,
+             benchmark=True):
     """Run the loop once under ``root`` (registry, run log); returns a LoopResult. Servers are
-    stopped before it returns, whatever happens."""
+    stopped before it returns, whatever happens. ``phase_requests`` client requests are sent in
+    each phase; the canary needs ``min_requests`` per arm and step (smaller: faster, noisier).
+    ``benchmark=False`` skips the benchmark step."""
     from tinytorch.core.compression import quantize_model
     from tinytorch.core.data import load_digits
     from tinytorch.core.kernels import optimize_inference
@@ -73,8 +76,8 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20):
     data = load_digits()
     pipeline = MLOpsPipeline(root=root, validator=ProductionValidator(min_accuracy=0.9), seed=seed,
                              search_trials=search_trials, epochs=epochs,
-                             policy=CanaryPolicy(min_requests=100))
-    pipeline.monitor.add_alert(AlertRule("accuracy", "<", 0.85, for_count=50, name="live accuracy < 0.85"))
+                             policy=CanaryPolicy(min_requests=min_requests))
+    pipeline.monitor.add_alert(AlertRule("accuracy", "<", 0.85, for_count=min_requests // 2, name="live accuracy < 0.85"))
     result = LoopResult(pipeline, None)
     mark = lambda label: result.phases.append((time.time(), label))  # noqa: E731
     try:
@@ -89,8 +92,10 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20):
             result.stages[name] = {"accuracy": report.measured["accuracy"], "nbytes": int(model.nbytes),
                                    "file_bytes": report.measured["size_bytes"],
                                    "p99_latency_ms": report.measured["p99_latency_ms"]}
-        benchmark_fn = _benchmark_function()
-        if benchmark_fn is None:
+        benchmark_fn = _benchmark_function() if benchmark else None
+        if not benchmark:
+            result.notes.append("benchmark step skipped (benchmark=False)")
+        elif benchmark_fn is None:
             result.notes.append("tinytorch.core.benchmarking is not in this tree yet: benchmark step skipped")
         else:
             result.benchmark = pipeline.benchmark_model(benchmark_fn, optimized, sample=data.test[0])
@@ -100,16 +105,16 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20):
         result.versions["v1 (trained on the original digits)"] = deployment.version
         result.validations["v1"] = deployment.validation
         traffic = result.traffic = TrafficGenerator(pipeline.predict, *data.test, clients=clients, seed=seed).start()
-        traffic.wait_for(800)
+        traffic.wait_for(phase_requests)
         result.live_accuracy["v1 on original population"] = pipeline.monitor.metrics()["accuracy"]
 
         # 3. drift: a new population of writers; detect it on the inputs served
         detector = DriftDetector(data.train[0])
-        result.drift["clean"] = detector.detect_drift(traffic.recent_inputs(500))
+        result.drift["clean"] = detector.detect_drift(traffic.recent_inputs(phase_requests // 2))
         traffic.use(thicker_strokes(data.test[0]), data.test[1])
         mark("drift injected")
-        traffic.wait_for(800)
-        current = traffic.recent_inputs(500)
+        traffic.wait_for(phase_requests)
+        current = traffic.recent_inputs(phase_requests // 2)
         result.drift["drifted"] = detector.detect_drift(current)
         result.drift["reference"], result.drift["current"] = data.train[0], current
         pipeline.monitor.record_drift(result.drift["drifted"])
@@ -130,8 +135,8 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20):
         canary = pipeline.deploy_model(improved, strategy="canary")
         result.versions["v2 (retrained on both populations)"] = canary.version
         result.validations["v2"] = canary.validation
-        _run_canary(pipeline, traffic, result, f"v{canary.version}")
-        traffic.wait_for(600)
+        _run_canary(pipeline, traffic, result, f"v{canary.version}", 2 * min_requests)
+        traffic.wait_for(phase_requests)
         result.live_accuracy["after promotion, drifted population"] = pipeline.monitor.metrics()["accuracy"]
 
         # 6. an injected bad release: trained on the stale snapshot, validated on stale data
@@ -146,8 +151,8 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20):
         bad = pipeline.deploy_model(stale_opt, strategy="canary")
         result.versions["v3 (injected bad release)"] = bad.version
         result.validations["v3"] = bad.validation
-        _run_canary(pipeline, traffic, result, f"v{bad.version}")
-        traffic.wait_for(500)
+        _run_canary(pipeline, traffic, result, f"v{bad.version}", 2 * min_requests)
+        traffic.wait_for(phase_requests)
         result.live_accuracy["after rollback"] = pipeline.monitor.metrics()["accuracy"]
     finally:
         if result.traffic is not None:
