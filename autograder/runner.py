@@ -76,10 +76,13 @@ def _python_source(cell_source: str) -> str:
 
 
 def poison(targets: list[str]) -> None:
-    """Replace the library's reference answers with stubs that fail with a clear message."""
+    """Replace the library's reference answers with stubs that fail with a clear message.
+
+    The stub replaces the object wherever a loaded module holds it (a package's re-export, too).
+    """
     for target in targets:
         module_name, _, name = target.partition(":")
-        module = importlib.import_module(module_name)
+        original = getattr(importlib.import_module(module_name), name)
 
         def stub(*args, _target=target, **kwargs):
             raise RuntimeError(
@@ -87,7 +90,10 @@ def poison(targets: list[str]) -> None:
                 "this task is graded on the code you write in the notebook."
             )
 
-        setattr(module, name, stub)
+        for module in list(sys.modules.values()):
+            for attribute, value in list(getattr(module, "__dict__", {}).items()):
+                if value is original:
+                    setattr(module, attribute, stub)
 
 
 def execute_program(cells: list[dict], cell_timeout: float, skip=(), progress: str | None = None
@@ -145,7 +151,8 @@ class _Collector:
             if call.excinfo is not None:
                 exc = call.excinfo.value
                 message = str(exc) if str(exc) else _doc_of(item)
-                message = f"{type(exc).__name__}: {message}" if not isinstance(exc, AssertionError) else message
+                if not isinstance(exc, AssertionError) and type(exc).__name__ != "NotYourCode":
+                    message = f"{type(exc).__name__}: {message}"
             self.records.append({
                 "name": item.name,
                 "task": _task_of(item),

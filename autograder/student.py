@@ -4,6 +4,13 @@ Imported by the checks' process, so it imports nothing heavy (no nbformat) at mo
 """
 
 
+class NotYourCode(BaseException):
+    """A check asked for a name the submission did not write itself.
+
+    A BaseException, so that a check's ``pytest.raises(Exception)`` cannot mistake it for the
+    error the task's code was supposed to raise."""
+
+
 class StudentCode:
     """The names a submission defined. Asking for one it did not define, or one it imported from
     the library instead of writing, fails the check with a message the student can act on."""
@@ -12,16 +19,18 @@ class StudentCode:
         self._module = module
 
     def __getattr__(self, name):
+        if name.startswith("_"):  # tools such as hypothesis probe for private attributes
+            raise AttributeError(name)
         namespace = self._module.__dict__
         if name not in namespace:
-            raise AssertionError(
+            raise NotYourCode(
                 f"your notebook does not define `{name}`: run the cell that defines it and keep the name the task gives"
             )
         value = namespace[name]
         origin = getattr(value, "__module__", None)
         if isinstance(value, type) or callable(value) and hasattr(value, "__code__"):
             if origin != self._module.__name__:
-                raise AssertionError(
+                raise NotYourCode(
                     f"`{name}` comes from `{origin}`, not from your notebook: this task is graded on code you write"
                 )
         return value

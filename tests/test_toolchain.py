@@ -8,7 +8,7 @@ import pytest
 
 from autograder import notebooks, selfcheck
 from autograder.grading import program_cells, run_checks, score_test_cells
-from autograder.student import StudentCode
+from autograder.student import NotYourCode, StudentCode
 from autograder.runner import execute_program
 
 
@@ -124,9 +124,9 @@ def test_student_code_refuses_imported_answers():
     ), cell_timeout=5)
     student = StudentCode(module)
     assert student.mine(3) == 3
-    with pytest.raises(AssertionError, match="not from your notebook"):
+    with pytest.raises(NotYourCode, match="not from your notebook"):
         student.content_hash
-    with pytest.raises(AssertionError, match="does not define `absent`"):
+    with pytest.raises(NotYourCode, match="does not define `absent`"):
         student.absent
 
 
