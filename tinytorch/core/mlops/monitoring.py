@@ -335,10 +335,7 @@ class ModelMonitor:
 
 def plot_dashboard(monitor):
     """Figure: latency (with p95 of the window) and accuracy over time, alerts marked."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: works headless and leaves a notebook's backend alone
 
     tracker = monitor.tracker
     figure = Figure(figsize=(9, 5), layout="constrained")

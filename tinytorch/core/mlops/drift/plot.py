@@ -13,10 +13,7 @@ def plot_drift(report, reference, current, max_features=6, feature_names=None):
 
     With no drifted feature the figure says so instead of being empty.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: works headless and leaves a notebook's backend alone
 
     ref_columns = as_columns(reference, feature_names or [f.name for f in report.features])
     cur_columns = as_columns(current, feature_names or [f.name for f in report.features])

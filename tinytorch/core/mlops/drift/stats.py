@@ -170,10 +170,12 @@ def wasserstein_distance(reference, current):
 def psi(reference, current, bins=10):
     """Population Stability Index over quantile bins of the reference.
 
-    Bin edges are the reference's quantiles (0, 1/bins, ..., 1), with duplicates removed (a
-    column with many ties gets fewer bins) and the outer edges opened to -inf/+inf so current
-    values outside the reference's range still land in a bin. Count both samples per bin and
-    pass the counts to ``psi_from_counts`` (empty bins get ``PSI_EPSILON``).
+    Bin edges are the reference's quantiles at 0, 1/bins, ..., 1 (``np.quantile``), duplicates
+    removed (a column with many ties gets fewer bins) and the outer edges opened to -inf/+inf so
+    current values outside the reference's range still land in a bin. A value equal to an edge
+    belongs to the bin above it (as ``np.searchsorted(edges, x, side="right")`` places it). Count
+    both samples per bin and pass the counts to ``psi_from_counts`` (empty bins get
+    ``PSI_EPSILON``).
     Rule of thumb: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift.
     """
     ref = np.asarray(reference, dtype=np.float64)
@@ -191,8 +193,9 @@ def psi(reference, current, bins=10):
 def psi_from_counts(reference_counts, current_counts):
     """PSI of two count vectors over the same bins (or categories).
 
-    Shares r_i, c_i; an empty bin gets ``PSI_EPSILON`` so the log is defined:
-    PSI = sum_i (c_i - r_i) * ln(c_i / r_i). Each term is >= 0, so PSI >= 0.
+    Shares r_i = ref_i / sum(ref) and c_i = cur_i / sum(cur), each floored at ``PSI_EPSILON`` so
+    an empty bin keeps the log defined: PSI = sum_i (c_i - r_i) * ln(c_i / r_i). Each term is
+    >= 0, so PSI >= 0. Raise ValueError for vectors of different lengths or with no counts.
     """
     ref = np.asarray(reference_counts, dtype=np.float64)
     cur = np.asarray(current_counts, dtype=np.float64)
