@@ -47,6 +47,7 @@ c.Autograde.autograde_preprocessors = [
 c.BoundedExecute.timeout = 60
 c.BoundedExecute.notebook_timeout = 600
 c.BoundedExecute.interrupt_on_timeout = True
+c.BoundedExecute.raise_on_iopub_timeout = False
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 40
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Float, Integer
 
@@ -39,8 +39,10 @@ class BoundedExecute(Execute):
     """nbgrader's ``Execute`` with a time limit for the whole notebook and no stop on a dead kernel.
 
     A cell still gets ``Execute.timeout`` seconds, but never more than what is left of
-    ``notebook_timeout``; cells past the budget, or after the kernel died (``os._exit``, a crash,
-    out of memory), are marked as not run, so their test cells score zero and the batch goes on.
+    ``notebook_timeout``. A cell that times out is marked as failed and the next one runs; cells
+    past the budget, or after the kernel died (``os._exit``, a crash, out of memory), are marked as
+    not run. Their test cells score zero and the batch goes on: nbgrader's own ``Execute`` gives
+    up on the whole notebook instead.
     """
 
     notebook_timeout = Float(600, help="Seconds all cells of one notebook may run in total").tag(config=True)
@@ -63,6 +65,8 @@ class BoundedExecute(Execute):
             self.timeout = max(1, int(min(self._cell_timeout, remaining)))
             try:
                 return super().preprocess_cell(cell, resources, index)
+            except CellTimeoutError:
+                _not_run(cell, f"this cell ran longer than its {self.timeout} s limit and was interrupted")
             except DeadKernelError as error:
                 self._dead = str(error).splitlines()[0][:200] or "kernel died"
                 _not_run(cell, f"the kernel died while running this cell ({self._dead})")
