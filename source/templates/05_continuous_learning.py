@@ -1,0 +1,263 @@
+# %% [markdown]
+# # Module 05: continuous learning that decides with evidence and undoes its mistakes
+#
+# A digits model is deployed with 97 % accuracy. One Monday a new school starts sending forms:
+# its pupils slant their digits and write with a lighter pen. Nothing crashes, no error is
+# logged, and accuracy quietly falls to about 57 %. Continuous learning is the loop that notices,
+# retrains on the new data, and deploys the new model only if it is really better, and takes it
+# back if live traffic says otherwise.
+#
+# Production systems split that loop into parts you will recognise: **triggers** (SageMaker
+# Model Monitor and Evidently raise drift alarms; cron jobs retrain on a schedule), an
+# **evaluator** that "blesses" a candidate against thresholds (TFX's Evaluator, with *value*
+# thresholds and *change* thresholds against the baseline, the latter skipped on the first run),
+# a **registry alias** that moves on promotion (MLflow's `champion`), and a **rollback** when the
+# deployed model misbehaves. Their known failure modes: gates that flip-flop between two nearly
+# equal models, and detectors whose defaults raise false alarms on stable streams.
+#
+# **Objectives.** After this notebook you can
+# - turn drift reports, accuracy, data volume and model age into a retrain decision with named
+#   reasons, and explain why a retrain also needs enough new data;
+# - gate a challenger against the champion on held-out recent data *and* a fixed golden set,
+#   with margins, and handle the first run without a champion;
+# - decide a rollback from a paired live comparison of the new and the old champion;
+# - read the whole loop on a real drift: accuracy over the stream with every decision marked.
+#
+# **You will build** three pieces, each the same code `tinytorch.core.mlops.continuous` runs:
+# `should_retrain`, `challenger_passes_gate` and `should_rollback`.
+#
+# **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
+# your notebook is graded, with real models trained on the digits; a task's points are shared out
+# by the hidden checks it passes. Tasks do not depend on each other: cells below that need a
+# finished piece use the library's version.
+
+# %% provided id=setup
+# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
+# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
+# its .venv as the kernel.
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("tinytorch") is None:
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+
+import tempfile
+from dataclasses import dataclass, field
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+# %% [markdown]
+# ## 0. The drift, measured
+#
+# The scenario is real computation on the shipped digits. The deployed model (an MLP with 128
+# hidden units) is trained on the old writers. The test split is then rewritten by the new
+# writers: each image sheared by a slant drawn per image, its ink scaled by a pen pressure. The
+# labels are unchanged; only the inputs moved.
+
+# %% code
+from tinytorch.core.mlops.continuous import new_writers, writer_drift_scenario
+from tinytorch.core.training import accuracy
+
+scenario = writer_drift_scenario(drifted_batches=20)
+deployed, _ = scenario.train_champion()
+X_old, y_test = scenario.test_before
+X_new = scenario.test_after[0]
+print(f"deployed model, old writers: {accuracy(deployed.predict(X_old), y_test):.3f}")
+print(f"deployed model, new writers: {accuracy(deployed.predict(X_new), y_test):.3f}")
+
+fig, axes = plt.subplots(2, 8, figsize=(9, 2.6))
+for i in range(8):
+    axes[0, i].imshow(X_old[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+    axes[1, i].imshow(X_new[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+    axes[0, i].set_title(str(y_test[i]))
+for ax in axes.ravel():
+    ax.set_axis_off()
+fig.suptitle("the same digits, old writers (top) and new writers (bottom)")
+plt.show()
+
+# %% [markdown]
+# ## 1. Triggers: when to retrain
+#
+# Four independent reasons to retrain, each a rule you can switch off:
+#
+# | trigger | fires when | catches |
+# |---|---|---|
+# | `drift` | the drift detector says the inputs moved | change *before* labels arrive |
+# | `accuracy_decay` | recent accuracy $<$ baseline $-$ tolerance | change that hurts, whatever its cause |
+# | `new_data` | at least $N$ new labelled rows | slow change no alarm sees |
+# | `schedule` | the model is older than a maximum age | everything else, at a cost |
+#
+# A trigger says *why* one would retrain. Whether one *can* is a separate question: with 30 new
+# rows a retrain cannot learn a new population, and the gate below would judge it on noise. So
+# the decision is: at least one trigger fires **and** at least `min_new_samples` rows are there.
+# The reasons are returned even when the answer is "wait", so the audit log can say what the
+# loop is waiting for.
+#
+# The two records the function reads are given:
+
+# %% provided id=trigger_types
+#| provided tinytorch.core.mlops.continuous.triggers:RetrainPolicy
+
+
+#| provided tinytorch.core.mlops.continuous.triggers:StreamStatus
+
+# %% [markdown]
+# **Task 1 (4 points).** Implement `should_retrain(status, policy)` as its docstring says.
+# Hidden checks: each trigger fires alone on its condition and not just below it; the decay
+# comparison is strict (exactly at the tolerance is not decay); unknown accuracies never fire;
+# `None` switches a trigger off; the reasons keep their order; too little data waits but still
+# reports its reasons; random statuses agree with a reference.
+
+# %% solution id=should_retrain
+#| solution tinytorch.core.mlops.continuous.triggers:should_retrain
+
+# %% test id=should_retrain points=4
+policy = RetrainPolicy(accuracy_tolerance=0.05, new_data_samples=1000, retrain_every_seconds=3600,
+                       min_new_samples=200)
+calm = StreamStatus(drift_detected=False, baseline_accuracy=0.97, recent_accuracy=0.96,
+                    new_samples=300, seconds_since_retrain=60.0)
+assert should_retrain(calm, policy) == (False, []), "a calm stream does not retrain"
+drifted = StreamStatus(True, 0.97, 0.96, 300, 60.0)
+assert should_retrain(drifted, policy) == (True, ["drift"])
+decayed = StreamStatus(False, 0.97, 0.90, 300, 60.0)
+assert should_retrain(decayed, policy) == (True, ["accuracy_decay"])
+everything = StreamStatus(True, 0.97, 0.5, 5000, 7200.0)
+assert should_retrain(everything, policy) == (True, ["drift", "accuracy_decay", "new_data", "schedule"])
+too_little = StreamStatus(True, 0.97, 0.5, 50, 60.0)
+assert should_retrain(too_little, policy) == (False, ["drift", "accuracy_decay"]), \
+    "with too little new data: wait, but report the reasons"
+print("should_retrain: visible checks passed")
+
+# %% [markdown]
+# ## 2. The champion/challenger gate
+#
+# A retrained model (the *challenger*) is scored, together with the deployed *champion*, on two
+# data sets neither was trained on:
+#
+# - **recent data**: a held-out share of the new rows, i.e. the population the model will serve.
+#   The challenger must beat the champion by a margin $m$:
+#   $\text{acc}_\text{chal} \ge \text{acc}_\text{champ} + m$. Without a margin, two equally good
+#   models swap places on noise every retrain (on 300 rows the standard error of an accuracy near
+#   0.95 is $\sqrt{0.95 \cdot 0.05 / 300} \approx 1.3$ points);
+# - a **golden set**: fixed, curated, never trained on. The challenger may lose at most a
+#   tolerance $t$ here: a model that learnt the new writers by forgetting the old ones is refused.
+#
+# Plus TFX's *value threshold*, an absolute floor that applies even on the first run, when there
+# is no champion and the change thresholds are skipped.
+
+# %% provided id=gate_types
+#| provided tinytorch.core.mlops.continuous.gate:GatePolicy
+
+
+#| provided tinytorch.core.mlops.continuous.gate:GateResult
+
+# %% [markdown]
+# **Task 2 (4 points).** Implement `challenger_passes_gate(challenger, champion, policy)`.
+# Hidden checks: the first run applies only the floor and says the change checks were skipped;
+# each threshold is inclusive and fails just below; one reason per check, the failing ones ending
+# in "failed"; a challenger really trained on corrupted labels is refused and a really better one
+# passes; random scores agree with a reference.
+
+# %% solution id=challenger_passes_gate
+#| solution tinytorch.core.mlops.continuous.gate:challenger_passes_gate
+
+# %% test id=challenger_passes_gate points=4
+gate = GatePolicy(min_accuracy=0.8, min_improvement=0.01, golden_tolerance=0.02)
+champion_scores = {"recent_accuracy": 0.90, "golden_accuracy": 0.97}
+better = challenger_passes_gate({"recent_accuracy": 0.95, "golden_accuracy": 0.96}, champion_scores, gate)
+assert better.passed and len(better.reasons) == 3, "better on recent data, within tolerance on golden"
+forgetful = challenger_passes_gate({"recent_accuracy": 0.99, "golden_accuracy": 0.90}, champion_scores, gate)
+assert not forgetful.passed and forgetful.reasons[2].endswith("failed"), "it forgot the old writers"
+noise = challenger_passes_gate({"recent_accuracy": 0.905, "golden_accuracy": 0.97}, champion_scores, gate)
+assert not noise.passed, "half a point is within the margin: keep the champion"
+first = challenger_passes_gate({"recent_accuracy": 0.85, "golden_accuracy": 0.5}, None, gate)
+assert first.passed and len(first.reasons) == 2, "first run: floor only, and say the rest was skipped"
+print("challenger_passes_gate: visible checks passed")
+
+# %% [markdown]
+# ## 3. Rollback: let live traffic overrule the gate
+#
+# The gate judged the challenger on a few hundred held-out rows; live traffic is the real test,
+# and it can differ (here: the new school was a pilot, and the old writers come back). After a
+# promotion the previous champion keeps predicting the same labelled live rows in the *shadow*
+# (it answers no one), so the two are compared on exactly the same rows: a difference in traffic
+# cannot explain a gap. The new champion is on probation: after `min_samples` rows it can be
+# rolled back; after `probation_samples` rows without a rollback it is kept.
+
+# %% provided id=rollback_types
+#| provided tinytorch.core.mlops.continuous.rollback:RollbackPolicy
+
+# %% [markdown]
+# **Task 3 (3 points).** Implement `should_rollback(new_correct, old_correct, policy)`. Hidden
+# checks: "wait" before `min_samples` however bad it looks; strictly worse rolls back, equal does
+# not; the tolerance is honoured; "keep" only once probation is over; outcomes as lists or NumPy
+# booleans; different lengths raise ValueError; random outcomes agree with a reference.
+
+# %% solution id=should_rollback
+#| solution tinytorch.core.mlops.continuous.rollback:should_rollback
+
+# %% test id=should_rollback points=3
+probation = RollbackPolicy(min_samples=100, probation_samples=400, tolerance=0.0)
+assert should_rollback([0] * 50, [1] * 50, probation) == "wait", "50 rows are not enough evidence"
+assert should_rollback([1] * 90 + [0] * 10, [1] * 99 + [0], probation) == "rollback"
+assert should_rollback([1] * 100, [1] * 100, probation) == "wait", "as good, but probation is not over"
+assert should_rollback([1] * 400, [1] * 399 + [0], probation) == "keep"
+try:
+    should_rollback([1, 1], [1], probation)
+    raise AssertionError("different lengths must raise ValueError: compare on the same rows")
+except ValueError:
+    pass
+print("should_rollback: visible checks passed")
+
+# %% [markdown]
+# ## 4. The loop on the stream
+#
+# The library's `ContinuousLearner` composes the three pieces (its own versions of them) with a
+# `DataPipeline` that quarantines bad rows, retraining with the tinytorch `Trainer` on a mix of
+# the new rows and as many replayed old ones, a registry whose `champion` alias moves on
+# promotion and rollback, and an append-only audit log. `AutoRetrainer` feeds it the stream batch
+# by batch; each batch is first scored by the deployed model, before anything learns from it.
+#
+# Two runs: the new school stays (recovery), and a pilot school leaves again after four batches
+# while the gate is misconfigured (no golden-set check, no replay), so a model that forgot the
+# old writers is promoted and must be rolled back.
+
+# %% code
+from tinytorch.core.mlops.continuous import (
+    GatePolicy as LibraryGatePolicy, RetrainConfig, plot_stream, run_scenario,
+)
+
+recovery = run_scenario(scenario, tempfile.mkdtemp(prefix="continuous-"))
+pilot = run_scenario(writer_drift_scenario(clean_batches=3, drifted_batches=4, recovered_batches=6),
+                     tempfile.mkdtemp(prefix="continuous-"), gate=LibraryGatePolicy(golden_tolerance=1.0),
+                     config=RetrainConfig(replay_ratio=0))
+
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7))
+plot_stream(recovery.auto.history, ax=top, title="the new writers stay: retrain, gate, promote")
+plot_stream(pilot.auto.history, ax=bottom, title="a pilot school leaves again: promote, then roll back")
+fig.tight_layout()
+plt.show()
+print(f"test accuracy: before drift {recovery.before:.3f}, after drift {recovery.drifted:.3f}, "
+      f"after retraining {recovery.retrained:.3f}")
+for step in recovery.auto.events() + pilot.auto.events():
+    print(f"batch {step.index:2d}: {step.action:11s} {step.reason}")
+
+# %% [markdown]
+# Every decision is in the audit log, one JSON line each, never rewritten:
+
+# %% code
+for event in pilot.learner.audit.events():
+    if event["event"] in ("gate", "promotion", "rollback"):
+        print(event["time"][11:23], event["event"], {k: v for k, v in event.items()
+                                                     if k in ("version", "passed", "reason", "restored")})
+
+# %% [markdown]
+# ## Systems thinking
+#
+# 1. The first retrain after the drift onset was refused by the golden set, not by the recent
+#    data. What did that challenger learn from, and why would promoting it have been a mistake?
+# 2. Accuracy decay needs labels; drift detection does not. In your domain, how long do labels
+#    take to arrive, and what does that imply for which trigger must act first?
+# 3. The rollback compares the two models on the same rows. Why is comparing today's live accuracy
+#    with the old champion's accuracy last week not good enough?
+# 4. A gate margin of 1 point refused two challengers that were probably as good as the champion.
+#    What does a larger margin cost, and what does a smaller one cost?
