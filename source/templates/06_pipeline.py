@@ -336,8 +336,8 @@ plt.show()
 # - **accuracy**: the stable arm drops when the drift is injected and recovers when the retrained
 #   version takes over; the bad release's canary arm (orange, at the end) sits well below stable
 #   until the analysis pulls it;
-# - **canary share**: 10 % then 50 % for the good release, then 100 % of traffic as the new stable;
-#   10 % and back to zero for the bad one;
+# - **canary share**: 10 % then 50 % for the good release; at promotion the canary *becomes* the
+#   stable arm, so the line drops back to zero; 10 % and back to zero for the bad one;
 # - **latency**: client-side, including the interpreter shared by clients, servers and training
 #   (the spikes are retraining competing for the same cores).
 #
