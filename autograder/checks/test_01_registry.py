@@ -88,8 +88,9 @@ def test_content_hash_accepts_bytearray_and_memoryview(student):
 @pytest.mark.parametrize("value", ["text", 42, None])
 def test_content_hash_refuses_what_is_not_bytes(student, value):
     """text, numbers and None are refused with TypeError"""
+    content_hash = student.content_hash
     try:
-        student.content_hash(value)
+        content_hash(value)
     except TypeError:
         return
     except Exception as error:  # noqa: BLE001 - the message says what was raised instead
@@ -211,12 +212,13 @@ def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path):
     """a write that fails halfway (file-size limit) raises, keeps the old file and leaves no temp file"""
     target = tmp_path / "meta.json"
     target.write_bytes(b"old contents")
+    write = student.atomic_write_bytes
 
     def body():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # exceeding the limit raises OSError instead
         resource.setrlimit(resource.RLIMIT_FSIZE, (16384, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
         try:
-            student.atomic_write_bytes(target, b"x" * 200_000)
+            write(target, b"x" * 200_000)
         except OSError:
             return 0
         except BaseException:  # noqa: BLE001
@@ -225,6 +227,8 @@ def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path):
 
     status = in_child(body)
     assert status != 1, "the write could not complete (file-size limit) but no error was raised: re-raise it"
+    assert status == 0, ("the write failed with OSError (file too large), but your function raised a "
+                         "different error: clean up, then re-raise the original error")
     assert target.read_bytes() == b"old contents", (
         "after a write failed halfway, the target no longer holds its old bytes: write to a "
         "temporary file and only replace the target once everything succeeded")
@@ -237,12 +241,13 @@ def test_a_writer_killed_before_the_rename_leaves_the_old_file(student, tmp_path
     """a writer killed with SIGKILL while syncing its data leaves the old file readable"""
     target = tmp_path / "aliases.json"
     target.write_bytes(b'{"champion": "1"}')
+    write = student.atomic_write_bytes
 
     def body():
         def die(fd):
             os.kill(os.getpid(), signal.SIGKILL)
         os.fsync = os.fdatasync = die
-        student.atomic_write_bytes(target, b'{"champion": "2"}')
+        write(target, b'{"champion": "2"}')
         return 0
 
     status = in_child(body)
@@ -259,6 +264,7 @@ def test_a_concurrent_reader_never_sees_a_torn_file(student, tmp_path, monkeypat
     size = 65536
     target, done = tmp_path / "model.bin", tmp_path / "done"
     target.write_bytes(b"A" * size)
+    write = student.atomic_write_bytes
 
     def reader():
         torn = 0
@@ -278,7 +284,7 @@ def test_a_concurrent_reader_never_sees_a_torn_file(student, tmp_path, monkeypat
     try:
         time.sleep(0.05)
         for i in range(30):
-            student.atomic_write_bytes(target, (b"B" if i % 2 == 0 else b"A") * size)
+            write(target, (b"B" if i % 2 == 0 else b"A") * size)
     finally:
         done.touch()
         _, status = os.waitpid(pid, 0)
@@ -346,10 +352,10 @@ def test_an_explicit_version_is_reserved_once(student, tmp_path):
 @pytest.mark.task("allocate_version")
 def test_allocation_waits_for_the_lock_on_dot_lock(student, tmp_path):
     """allocation waits while another holder has the exclusive flock on <versions_dir>/.lock"""
-    result = []
+    result, allocate_version = [], student.allocate_version
     with open(tmp_path / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        worker = threading.Thread(target=lambda: result.append(student.allocate_version(tmp_path)), daemon=True)
+        worker = threading.Thread(target=lambda: result.append(allocate_version(tmp_path)), daemon=True)
         worker.start()
         worker.join(0.3)
         waited = worker.is_alive() and not list(tmp_path.glob("*.json"))
@@ -366,6 +372,7 @@ def test_eight_processes_at_once_get_distinct_versions(student, tmp_path):
     """8 processes allocating 25 versions each at the same moment get 200 distinct numbers"""
     workers, each = 8, 25
     versions = tmp_path / "versions"
+    allocate_version = student.allocate_version
     start = time.time() + 0.3
     children = []
     for w in range(workers):
@@ -377,7 +384,7 @@ def test_eight_processes_at_once_get_distinct_versions(student, tmp_path):
                 os.close(read)
                 time.sleep(max(0.0, start - time.time()))  # all start together
                 try:
-                    mine = [student.allocate_version(versions) for _ in range(each)]
+                    mine = [allocate_version(versions) for _ in range(each)]
                     message = json.dumps(mine)
                 except BaseException as error:  # noqa: BLE001
                     message = json.dumps(f"{type(error).__name__}: {error}")
