@@ -25,22 +25,21 @@ recorded in ``reports/collect.csv`` (file, student, notebook, status, reason):
 Nothing is lost: nbgrader keeps the archive and every extracted file under
 ``downloaded/mlops/archive/<zip name>/`` and ``downloaded/mlops/extracted/<zip name>/``, and a
 replaced submission is moved to ``downloaded/mlops/replaced/<time>/<student>/``.
+
+nbgrader does the extracting and copying; ``autograder.lms_collector.LMSCollector`` is the
+collector plugin that tells it which file is whose, using ``classify`` below.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
-import time
 import zipfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import nbformat
-from nbgrader.plugins import FileNameCollectorPlugin
-from traitlets import Bool, Enum
 
 from autograder import course
 from autograder.course import ASSIGNMENT, ROOT
@@ -148,53 +147,6 @@ def read_report(root: Path) -> list[Fate]:
         return [Fate(**row) for row in csv.DictReader(f)]
 
 
-class LMSCollector(FileNameCollectorPlugin):
-    """nbgrader collector for Canvas and Moodle downloads (see this module's docstring).
-
-    nbgrader asks about one file at a time; duplicates can only be decided knowing all of them, so
-    the first call classifies the whole extracted folder, records every fate in reports/collect.csv,
-    and later calls look the answer up.
-    """
-
-    lms = Enum(["auto", "canvas", "moodle"], default_value="auto",
-               help="which LMS's file names to read; auto accepts both").tag(config=True)
-    replace = Bool(False, help="replace submissions already in submitted/ (the old ones are moved to "
-                               "downloaded/<assignment>/replaced/<time>/)").tag(config=True)
-
-    _fates: dict[str, Fate] | None = None
-
-    def collect(self, submitted_file: str) -> dict | None:
-        if self._fates is None:
-            self._fates = self._decide()
-        fate = self._fates[os.path.abspath(submitted_file)]
-        if fate.status != "collected":
-            self.log.warning("Not collected (%s): %s: %s", fate.status, fate.file, fate.reason)
-            return None
-        return {"student_id": fate.student, "file_id": f"{fate.notebook}.ipynb"}
-
-    def _decide(self) -> dict[str, Fate]:
-        app = self.parent
-        extracted = Path(app._format_collect_path(app.extracted_directory))  # nbgrader 0.9's layout
-        root = Path(app.coursedir.root)
-        fates = classify(extracted, self.lms)
-        set_aside = root / app.downloaded_directory / app.coursedir.assignment_id / "replaced" / time.strftime("%Y%m%dT%H%M%S")
-        for student in sorted({f.student for f in fates if f.status == "collected"}):
-            previous = Path(app.coursedir.format_path(app.coursedir.submitted_directory, student, app.coursedir.assignment_id))
-            if not previous.exists():
-                continue
-            mine = [f for f in fates if f.student == student and f.status == "collected"]
-            if self.replace:
-                shutil.move(previous, set_aside / student / app.coursedir.assignment_id)
-                note = f"replaces the previous submission, kept in {(set_aside / student).relative_to(root)}"
-            else:
-                note = "this student already has a submission in submitted/: collect with --replace to replace it"
-            for fate in mine:
-                fate.status = "collected" if self.replace else "already-submitted"
-                fate.reason = "; ".join(filter(None, [fate.reason, note]))
-        write_report(root, fates)
-        return {str(extracted / fate.file): fate for fate in fates}
-
-
 def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool = False) -> list[Fate]:
     """Import ``archive`` into ``root/submitted`` and return every file's fate (also in reports/collect.csv)."""
     archive = Path(archive).resolve()
@@ -216,7 +168,7 @@ def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool =
     shutil.copy2(archive, kept)
     shutil.rmtree(downloaded / "extracted" / archive.stem, ignore_errors=True)  # re-extracted from the kept zip
     (root / REPORT).unlink(missing_ok=True)
-    course.nbgrader("zip_collect", ASSIGNMENT, "--collector=autograder.collect.LMSCollector",
+    course.nbgrader("zip_collect", ASSIGNMENT, "--collector=autograder.lms_collector.LMSCollector",
                     f"--LMSCollector.lms={lms}", f"--LMSCollector.replace={replace}",
                     f"--ZipCollectApp.archive_directory=archive/{archive.stem}",
                     f"--ZipCollectApp.extracted_directory=extracted/{archive.stem}", root=root, quiet=True)
