@@ -235,6 +235,26 @@ def test_a_failing_model_fails_its_batch_and_the_batcher_keeps_working():
     assert after["y"].shape == (1, 2)
 
 
+def test_a_batching_policy_is_pluggable_and_a_broken_one_fails_requests_instead_of_hanging():
+    def one_at_a_time(queue, max_batch_size):
+        return [queue.popleft()]
+
+    def takes_nothing(queue, max_batch_size):
+        return []
+
+    async def scenario(policy):
+        batcher = MicroBatcher(RecordingModel(), take_batch=policy)
+        rows = [np.ones((1, 2)) for _ in range(4)]
+        results = await asyncio.wait_for(asyncio.gather(*(batcher.submit(x) for x in rows), return_exceptions=True), 5)
+        return batcher, results
+
+    batcher, results = asyncio.run(scenario(one_at_a_time))
+    assert batcher.predict_batch.calls == [1, 1, 1, 1] and all(r["double"].shape == (1, 2) for r in results)
+    batcher, results = asyncio.run(scenario(takes_nothing))
+    assert isinstance(results[1], ValueError) and "at least one" in str(results[1])
+    assert not batcher.queue and batcher.queued_rows == 0
+
+
 def test_batcher_rejects_nonsense_settings():
     with pytest.raises(ValueError):
         MicroBatcher(RecordingModel(), max_batch_size=0)

@@ -144,7 +144,7 @@ def test_parse_in_a_real_server_answers_good_and_bad_requests(student, trained, 
         for body in bad_bodies:
             status, payload = client.request("POST", "/v2/models/digits/infer", orjson.dumps(body))
             answer = orjson.loads(payload)
-            assert status == 400, (f"the server answered {status} {answer} to {str(body)[:100]}: your parser must raise "
+            assert status == 400, (f"the server answered {status} {str(answer)[:100]} to {str(body)[:100]}: your parser must raise "
                                    "InferenceError(400, ...) (a 500 means it raised another exception)")
             assert answer.get("error"), "the 400 answer must carry your message as {\"error\": ...}"
             assert np.array_equal(client.predict(rows[:3]), expected[:3]), "after a bad request the next good one must succeed"
@@ -234,7 +234,7 @@ def test_take_batch_in_a_real_server_under_concurrent_clients(student, trained, 
         return batch
 
     def client(server, offset):
-        endpoint = InferenceEndpoint(server)
+        endpoint = InferenceEndpoint(server, timeout=5)
         try:
             for i in range(25):
                 start, size = (offset * 25 + i) % (len(rows) - 2), 1 + (offset + i) % 2

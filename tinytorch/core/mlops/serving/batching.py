@@ -54,12 +54,16 @@ class MicroBatcher:
 
     ``predict_batch(x)`` maps an array of shape ``(rows, ...)`` to ``{output name: array with
     rows in its first dimension}``. ``submit(x)`` returns this request's slice of it.
+    ``take_batch(queue, max_batch_size)`` is the batching policy: which queued requests the
+    next model call takes.
     """
 
-    def __init__(self, predict_batch, max_batch_size=64, max_latency_ms=100.0, max_queue_size=1024):
+    def __init__(self, predict_batch, max_batch_size=64, max_latency_ms=100.0, max_queue_size=1024,
+                 take_batch=take_batch):
         if max_batch_size < 1 or max_queue_size < 1 or max_latency_ms <= 0:
             raise ValueError("max_batch_size and max_queue_size must be >= 1 and max_latency_ms > 0")
         self.predict_batch = predict_batch
+        self.take_batch = take_batch
         self.max_batch_size = int(max_batch_size)
         self.max_latency = max_latency_ms / 1000.0
         self.max_queue_size = int(max_queue_size)
@@ -114,7 +118,15 @@ class MicroBatcher:
         this turn of the event loop is already queued; the loop reads the sockets again before
         the next batch, which picks up whatever arrived while the model was busy."""
         self._dispatch_scheduled = False
-        batch = take_batch(self.queue, self.max_batch_size)
+        try:
+            batch = self.take_batch(self.queue, self.max_batch_size)
+            if not batch:
+                raise ValueError("take_batch returned no request; it must take at least one")
+        except Exception as error:  # a broken policy fails the waiting requests instead of hanging them
+            self._fail(list(self.queue), error)
+            self.queue.clear()
+            self.queued_rows = 0
+            return
         row_counts = [len(x) for x, _ in batch]
         self.queued_rows -= sum(row_counts)
         if self.queue:
@@ -128,11 +140,15 @@ class MicroBatcher:
             x = batch[0][0] if len(batch) == 1 else np.concatenate([x for x, _ in batch])
             results = split_outputs(self.predict_batch(x), row_counts)
         except Exception as error:  # the model failed: every request of the batch learns why
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            self._fail(batch, error)
             return
         self._record(sum(row_counts), started)
         for (_, future), result in zip(batch, results):
             if not future.done():  # the client may have gone away (cancelled)
                 future.set_result(result)
+
+    @staticmethod
+    def _fail(requests, error):
+        for _, future in requests:
+            if not future.done():
+                future.set_exception(error)

@@ -105,16 +105,17 @@ class ServerMetrics:
 
     Names follow what TorchServe and KServe users already chart: requests by status, a latency
     histogram, the batch size the model actually ran, queue depth, in-flight requests, and an
-    info gauge carrying the model version (1 for the serving version).
+    info gauge carrying the model version (1 for the serving version). ``histogram`` is the
+    class that counts latencies and batch sizes.
     """
 
-    def __init__(self):
+    def __init__(self, histogram=Histogram):
         self.requests = LabelledValues(
             "tinytorch_inference_requests_total", "Infer requests answered, by HTTP status.", "counter")
-        self.latency = Histogram(
+        self.latency = histogram(
             "tinytorch_request_duration_seconds", "Latency of infer requests, from body received to answer.",
             LATENCY_BUCKETS)
-        self.batch_size = Histogram(
+        self.batch_size = histogram(
             "tinytorch_batch_size", "Rows per model call made by the micro-batcher.", BATCH_SIZE_BUCKETS)
         self.queue_depth = LabelledValues(
             "tinytorch_queue_depth", "Requests waiting for the model.", "gauge")

@@ -23,7 +23,7 @@ import orjson
 import uvicorn
 from starlette.routing import Route, Router
 
-from .batching import MicroBatcher
+from .batching import MicroBatcher, take_batch
 from .metrics import ServerMetrics
 from .protocol import InferenceError, encode_infer_response, parse_infer_request, requested_outputs
 
@@ -122,17 +122,23 @@ class ModelServer:
     ``max_batch_size`` rows per model call; ``max_latency_ms`` the queueing budget past which new
     requests get 503; ``max_queue_size`` requests waiting at most; ``max_body_bytes`` per request.
     ``port=0`` picks a free port (read it back from ``server.port``).
+
+    The server is composed of replaceable pieces: ``parse_request(body, input_shape)`` validates
+    a decoded request into an array, ``take_batch(queue, max_batch_size)`` is the batching policy,
+    and ``metrics`` (a ``ServerMetrics``) records what ``/metrics`` shows.
     """
 
     def __init__(self, model, name="model", version="1", host="127.0.0.1", port=8080, *,
-                 max_batch_size=64, max_latency_ms=100.0, max_queue_size=1024, max_body_bytes=1 << 20):
+                 max_batch_size=64, max_latency_ms=100.0, max_queue_size=1024, max_body_bytes=1 << 20,
+                 parse_request=parse_infer_request, take_batch=take_batch, metrics=None):
         self.host = host
         self.requested_port = int(port)
         self.port = None
         self.max_body_bytes = int(max_body_bytes)
         self.served = ServedModel(model, name, version)
-        self.batcher = MicroBatcher(self._predict_batch, max_batch_size, max_latency_ms, max_queue_size)
-        self.metrics = ServerMetrics()
+        self.parse_request = parse_request
+        self.batcher = MicroBatcher(self._predict_batch, max_batch_size, max_latency_ms, max_queue_size, take_batch)
+        self.metrics = ServerMetrics() if metrics is None else metrics
         self.batcher.on_batch = self.metrics.batch_size.observe
         self.metrics.model_info.set(1, model=self.served.name, version=self.served.version)
         self.ready = True
@@ -283,7 +289,7 @@ class ModelServer:
                 request = orjson.loads(body)
             except orjson.JSONDecodeError as error:
                 raise InferenceError(400, f"malformed JSON: {error}") from None
-            x = parse_infer_request(request, served.input_shape)
+            x = self.parse_request(request, served.input_shape)
             names = requested_outputs(request, OUTPUT_NAMES)
             outputs = await self.batcher.submit(x)
             status = 200
