@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from ..experiments.distributions import chi2_sf  # one chi-square tail for the whole library
+
 PSI_EPSILON = 1e-4
 """Share given to an empty PSI bin (Evidently's choice), so that log(0) never appears."""
 
@@ -70,50 +72,6 @@ def ks_pvalue(statistic, n_reference, n_current):
             break
         k += 1
     return min(max(total, 0.0), 1.0)
-
-
-def regularized_gamma_q(a, x):
-    """Upper regularized incomplete gamma Q(a, x) = Gamma(a, x) / Gamma(a), for a > 0, x >= 0.
-
-    Series for P = 1 - Q when x < a + 1 (converges fast there), Lentz's continued fraction for Q
-    otherwise (keeps tiny tail probabilities accurate instead of computing 1 - (1 - tiny)).
-    """
-    if a <= 0:
-        raise ValueError(f"regularized_gamma_q needs a > 0, got a={a}")
-    if x <= 0:
-        return 1.0
-    log_prefactor = -x + a * math.log(x) - math.lgamma(a)
-    if x < a + 1:
-        term = total = 1.0 / a
-        denominator = a
-        while abs(term) > 1e-17 * abs(total):
-            denominator += 1.0
-            term *= x / denominator
-            total += term
-        return max(0.0, 1.0 - total * math.exp(log_prefactor))
-    tiny = 1e-300
-    b = x + 1.0 - a
-    c, d = 1.0 / tiny, 1.0 / b
-    fraction = d
-    for i in range(1, 100_000):
-        an = -i * (i - a)
-        b += 2.0
-        d = an * d + b
-        d = tiny if abs(d) < tiny else d
-        c = b + an / c
-        c = tiny if abs(c) < tiny else c
-        d = 1.0 / d
-        fraction *= d * c
-        if abs(d * c - 1.0) < 1e-16:
-            break
-    return math.exp(log_prefactor) * fraction
-
-
-def chi2_sf(statistic, dof):
-    """Survival function of the chi-square distribution: P(X >= statistic) with dof degrees."""
-    if dof <= 0:
-        raise ValueError(f"chi2_sf needs dof >= 1, got {dof}")
-    return regularized_gamma_q(dof / 2.0, max(float(statistic), 0.0) / 2.0)
 
 
 def chi_square_test(reference_counts, current_counts):

@@ -171,9 +171,9 @@ def chi2_sf(x, df):
     """P(X > x) for a chi-square variable X with ``df`` degrees of freedom."""
     if df <= 0:
         raise ValueError(f"degrees of freedom must be > 0, got {df}")
-    if x <= 0.0:
-        return 1.0
     a, half_x = 0.5 * df, 0.5 * x
+    if half_x <= 0.0:  # also catches x so small that halving it underflows to 0
+        return 1.0
     if half_x < a + 1.0:
         return 1.0 - _gamma_series(a, half_x)
     return _gamma_continued_fraction(a, half_x)
