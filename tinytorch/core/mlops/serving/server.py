@@ -6,6 +6,9 @@
     server.swap_model(new_model)        # hot swap: load, flip, release the old one
     server.stop()                       # frees the port; start() again reuses it
 
+A live monitoring page is at ``/dashboard`` (see ``dashboard.py``); attach a ``ModelMonitor``
+(``server.attach_monitor(monitor)``) to show accuracy, drift and alerts there too.
+
 The HTTP stack is uvicorn + Starlette routing + orjson (2.5x FastAPI+pydantic and 5x the
 stdlib's ThreadingHTTPServer on this model). The infer route is a plain ASGI callable rather than
 a Starlette request handler: on a model this small the per-request framework layers cost more
@@ -24,11 +27,13 @@ import uvicorn
 from starlette.routing import Route, Router
 
 from .batching import MicroBatcher, take_batch
+from .dashboard import dashboard_data, dashboard_page
 from .metrics import ServerMetrics
 from .protocol import InferenceError, encode_infer_response, parse_infer_request, requested_outputs
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 TEXT_HEADERS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+HTML_HEADERS = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-cache")]
 
 
 class ServedModel:
@@ -125,12 +130,13 @@ class ModelServer:
 
     The server is composed of replaceable pieces: ``parse_request(body, input_shape)`` validates
     a decoded request into an array, ``take_batch(queue, max_batch_size)`` is the batching policy,
-    and ``metrics`` (a ``ServerMetrics``) records what ``/metrics`` shows.
+    and ``metrics`` (a ``ServerMetrics``) records what ``/metrics`` shows. ``monitor``, a
+    ``ModelMonitor``, adds accuracy, drift and alerts to the ``/dashboard`` page.
     """
 
     def __init__(self, model, name="model", version="1", host="127.0.0.1", port=8080, *,
                  max_batch_size=64, max_latency_ms=100.0, max_queue_size=1024, max_body_bytes=1 << 20,
-                 parse_request=parse_infer_request, take_batch=take_batch, metrics=None):
+                 parse_request=parse_infer_request, take_batch=take_batch, metrics=None, monitor=None):
         self.host = host
         self.requested_port = int(port)
         self.port = None
@@ -143,6 +149,8 @@ class ModelServer:
         self.metrics.model_info.set(1, model=self.served.name, version=self.served.version)
         self.ready = True
         self.in_flight = 0
+        self.monitor = monitor
+        self.started_at = None
         self.app = self._build_app()
         self._uvicorn = None
         self._thread = None
@@ -197,6 +205,12 @@ class ModelServer:
         self._call_on_loop(flip)
         return candidate.version
 
+    def attach_monitor(self, monitor):
+        """Show ``monitor`` (a ``ModelMonitor``: accuracy, drift, alerts) on ``/dashboard``;
+        ``None`` detaches it. The server only reads its snapshot, never feeds it."""
+        self.monitor = monitor
+        return monitor
+
     def set_ready(self, ready):
         """Readiness as Kubernetes probes see it: ``set_ready(False)`` drains traffic (ready
         endpoints and infer answer 503) while the process stays live."""
@@ -224,6 +238,8 @@ class ModelServer:
             Route("/v2/health/ready", self._asgi(self._ready)),
             Route("/v2", self._asgi(self._server_metadata)),
             Route("/metrics", self._asgi(self._metrics)),
+            Route("/dashboard", self._asgi(self._dashboard)),
+            Route("/dashboard/data", self._asgi(self._dashboard_data)),
             Route("/v2/models/{name}", self._asgi(self._model_metadata)),
             Route(versioned, self._asgi(self._model_metadata)),
             Route("/v2/models/{name}/ready", self._asgi(self._model_ready)),
@@ -276,6 +292,13 @@ class ModelServer:
         text = self.metrics.render(queue_depth=len(self.batcher.queue), in_flight=self.in_flight)
         return 200, text.encode(), TEXT_HEADERS
 
+    def _dashboard(self, params):
+        return 200, dashboard_page(), HTML_HEADERS
+
+    def _dashboard_data(self, params):
+        data = dashboard_data(self, self.monitor)
+        return 200, orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY), JSON_HEADERS
+
     async def _infer(self, scope, receive, send):
         """POST .../infer: validate, batch, answer. Every failure is a JSON error with its status."""
         started = time.perf_counter()
@@ -310,6 +333,11 @@ class ModelServer:
     @property
     def url(self):
         return f"http://{self.host}:{self.port if self.port is not None else self.requested_port}"
+
+    @property
+    def uptime_seconds(self):
+        """Seconds since the server last started serving (None before the first start)."""
+        return None if self.started_at is None else time.time() - self.started_at
 
     @property
     def is_running(self):
@@ -364,6 +392,7 @@ class ModelServer:
                 self.stop()
                 raise RuntimeError(f"server on {self.url} did not start within {timeout} s")
             time.sleep(0.01)
+        self.started_at = time.time()
         return self
 
     def stop(self, timeout=10.0):
@@ -386,6 +415,7 @@ class ModelServer:
         """Serve in the calling thread until Ctrl-C or SIGTERM (the standalone process)."""
         sock = self._bind()
         self._uvicorn = self._uvicorn_server()
+        self.started_at = time.time()
         print(f"serving model {self.model_name!r} version {self.model_version} at {self.url}/v2", flush=True)
         self._serve(sock)
 
