@@ -217,7 +217,6 @@ from tinytorch.core.mlops.serving.loadtest import plot_serving_load
 figure, runs = plot_serving_load(model, batch_sizes=(1, 8, 64), concurrency=16, seconds=0.4, x=X_test)
 for size, run in runs.items():
     print(f"max_batch_size={size:>3}: {run}")
-figure
 
 # %% [markdown]
 # With `max_batch_size=1` every request is its own model call. With larger batches, the requests
