@@ -39,7 +39,16 @@ def cmd_build(args) -> int:
 
 def cmd_release(args) -> int:
     cmd_build(args)
-    released = course.release(quiet=True)
+    try:
+        released = course.release(quiet=True)
+    except course.CourseError as error:
+        if "submissions associated" not in str(error):
+            raise
+        print("error: gradebook.db already holds submissions of this assignment, and nbgrader will not change\n"
+              "an assignment's cells once students have submitted (it would orphan their grades).\n"
+              "Keep the cell list as released (edit text, not cells), or, in a development copy only,\n"
+              "move gradebook.db, submitted/ and autograded/ aside and release again.")
+        return 1
     for path in sorted(released.glob("*.ipynb")):
         print(f"released {path.relative_to(course.ROOT)}")
     return 0
