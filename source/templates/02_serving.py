@@ -242,8 +242,8 @@ print("\n".join(line for line in metrics_text.splitlines() if "duration" in line
 # it first: one count per bucket plus one for `+Inf`, non-cumulative, so `observe` on the request
 # path stays cheap). A value equal to a bound belongs to that bound's bucket (`le` means "less than
 # or equal"); `render` writes `# HELP`, `# TYPE ... histogram`, one cumulative `_bucket` line per
-# bound and `+Inf` (bounds written with `repr`, e.g. `le="0.5"`), then `_sum` and `_count`.
-# `format_value` is given.
+# bound and `+Inf` (bounds written with `repr`, e.g. `le="0.5"`), then `_sum` and `_count`, every
+# line ending in a newline (the next metric family starts on its own line). `format_value` is given.
 #
 # Hidden checks: your text parsed by `prometheus_client`'s own parser on random observations and
 # bucket bounds; cumulative buckets with `+Inf` equal to `_count`; values exactly on a bound;
