@@ -194,3 +194,89 @@ def test_bad_input_gets_clear_errors(pipeline):
         pipeline.validate_model(X_TEST)
     with pytest.raises(ValueError, match="min_accuracy"):
         ProductionValidator(min_accuracy=-1)
+
+
+@pytest.fixture
+def learning(tmp_path):
+    """A pipeline serving a small model, its continuous learner on a permissive or strict gate."""
+    from tinytorch.core.kernels import optimize_inference
+    from tinytorch.core.mlops.continuous import GatePolicy, RetrainConfig, RetrainPolicy
+    from tinytorch.core.training import Trainer
+
+    def make(gate):
+        running = MLOpsPipeline(root=tmp_path / "learning", search_trials=1, epochs=6,
+                                validator=ProductionValidator(min_accuracy=0.5),
+                                search_space={"hidden": [(16,)], "lr": [0.02]},
+                                learner_options={"policy": RetrainPolicy(min_new_samples=100), "gate": gate,
+                                                 "config": RetrainConfig(epochs=6), "window": 100})
+        running.deploy_model(running.optimize_inference(optimize_inference, running.train_with_trainer(Trainer, DIGITS)))
+        return running
+
+    made = []
+    yield lambda gate=GatePolicy(min_accuracy=0.0, min_improvement=-1.0, golden_tolerance=1.0): made.append(make(gate)) or made[-1]
+    for running in made:
+        running.close()
+
+
+def faulty_feedback():
+    from tinytorch.core.mlops.pipeline.scenario import labelled_feedback
+    from tinytorch.core.mlops.pipeline.traffic import thicker_strokes
+
+    return labelled_feedback(thicker_strokes(DIGITS.train[0]), DIGITS.train[1], batches=3, seed=0)
+
+
+def test_feedback_is_validated_and_a_blessed_challenger_goes_out_as_a_canary(learning):
+    pipeline = learning()
+    batches = faulty_feedback()
+    decisions = []
+    for X, y in batches[:2]:
+        pipeline.add_feedback(X, y)
+        decisions.append(pipeline.retrain_if_needed())
+    counts = pipeline.quarantine_counts()
+    assert {k: v for k, v in counts.items() if k != "accepted"} == {
+        "out_of_range": 10, "non_finite": 5, "bad_label": 5, "duplicate": 20}
+    assert counts["accepted"] == len(batches[0][1]) + len(batches[1][1]) - 40
+    assert "drift" in decisions[0].triggers and decisions[0].action == "promoted"
+    challenger = decisions[0].model
+    canary = pipeline.deploy_model(challenger, strategy="canary")
+    record = pipeline.registry.get_version(canary.version)
+    assert record.tags["produced_by"] == "retrain" and record.tags["challenger"] == f"digits-continuous/{decisions[0].version}"
+    assert record.lineage.parent_version == "1"
+    events = [e["event"] for e in pipeline.audit_log.events()]
+    assert events[:4] == ["deployed", "retrain_check", "retrain", "gate"] and "quarantine" in events
+    assert pipeline.registry.get_alias("champion").version == "1"   # the canary is not live yet
+    groups = [entry["group"] for entry in pipeline.run_log.entries]
+    assert groups.count("feedback") == 2 and groups.count("retrain") == 2
+
+
+def test_a_rolled_back_canary_puts_the_learner_back_on_the_serving_model(learning):
+    pipeline = learning()
+    X, y = faulty_feedback()[0]
+    pipeline.add_feedback(X, y)
+    blessed = pipeline.retrain_if_needed().model
+    pipeline.deploy_model(blessed, strategy="canary")
+    assert pipeline.continuous.learner.champion is blessed
+    pipeline.manager.rollback_canary("test")
+    pipeline.add_feedback(X[:50] * 0.5, y[:50])
+    assert pipeline.continuous.learner.champion is pipeline._released["1"]["trained"]
+    assert pipeline.audit_log.events("learner_reset")[0]["serving"] == "1"
+
+
+def test_a_challenger_refused_by_the_gate_is_never_released(learning):
+    from tinytorch.core.mlops.continuous import GatePolicy
+
+    pipeline = learning(GatePolicy(min_accuracy=1.01))
+    X, y = faulty_feedback()[0]
+    pipeline.add_feedback(X, y)
+    decision = pipeline.retrain_if_needed()
+    assert decision.action == "refused" and decision.model is None and "value threshold" in decision.reason
+    assert pipeline.audit_log.events("gate")[0]["passed"] is False
+    assert len(pipeline.registry.list_versions()) == 1 and pipeline.manager.canary_version is None
+
+
+def test_feedback_errors_are_clear(learning, tmp_path):
+    with MLOpsPipeline(root=tmp_path / "empty") as empty, pytest.raises(RuntimeError, match="deploy_model"):
+        empty.add_feedback(X_TEST, Y_TEST)
+    pipeline = learning()
+    with pytest.raises(PipelineStepError, match="one label per row"):
+        pipeline.add_feedback(X_TEST[:5], Y_TEST[:4])

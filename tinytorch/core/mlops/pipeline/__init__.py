@@ -8,6 +8,7 @@ steps       run steps in order, record them, undo the finished ones on failure
 router      TrafficRouter: the service in front of stable and canary servers
 deployment  DeploymentManager: blue/green and canary releases with automatic rollback
 search      seeded hyperparameter search with the Trainer
+learning    the continuous learner (module 05) kept on the serving model: feedback, triggers, gate
 lineage     the run log kept in the registry
 pipeline    MLOpsPipeline: the seed's API, composed from the above
 scenario    the end-to-end loop on the digits and its report (python -m tinytorch.core.mlops.pipeline)

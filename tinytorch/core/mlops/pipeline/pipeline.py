@@ -7,6 +7,10 @@
     benchmark_results = pipeline.benchmark_model(benchmark_model, optimized_model)
     deployed_model = pipeline.deploy_model(optimized_model)      # a real HTTP server
     ...
+    pipeline.add_feedback(X_labelled, y_labelled)                # validated, quarantined, kept
+    decision = pipeline.retrain_if_needed()                      # triggers, replay mix, gate
+    if decision.model is not None:                               # blessed: release as a canary
+        pipeline.deploy_model(optimize_inference(decision.model), strategy="canary")
     pipeline.close()
 
 Each call is a step (or a sequence of steps) run by ``run_steps``: its inputs, outputs and timing
@@ -24,6 +28,7 @@ import numpy as np
 
 from .canary import CanaryPolicy
 from .deployment import CHAMPION, DeploymentManager
+from .learning import ServingLearner
 from .lineage import RunLog
 from .search import hyperparameter_search
 from .steps import Step, StepFailure, run_steps
@@ -67,11 +72,13 @@ class MLOpsPipeline:
 
     ``root``: where the registry lives (default: a fresh temporary directory). ``validator``:
     the release gates. ``policy``/``canary_steps``: how canaries are judged and widened.
+    ``learner_options``: the continuous learner's ``policy`` (RetrainPolicy), ``gate``
+    (GatePolicy), ``config`` (RetrainConfig), ``rollback``, ``window`` (library defaults).
     """
 
     def __init__(self, root=None, name="digits", validator=None, policy=CanaryPolicy(),
                  canary_steps=(0.1, 0.5), search_space=None, search_trials=4, epochs=20,
-                 seed=0, monitor=None, server_options=None):
+                 seed=0, monitor=None, server_options=None, learner_options=None):
         from tinytorch.core.mlops.monitoring import ModelMonitor
         from tinytorch.core.mlops.registry import ModelRegistry
         from tinytorch.core.training import Trainer
@@ -86,13 +93,16 @@ class MLOpsPipeline:
         self.search_space, self.search_trials, self.epochs, self.seed = search_space, search_trials, epochs, seed
         self.monitor = monitor or ModelMonitor(window=500)
         self.server_options = server_options
+        self.learner_options = dict(learner_options or {})
+        self.continuous = None   # ServingLearner, made at the first feedback
         self.trainer_cls = Trainer
         self.data = None
         self.validation_data = None
         self.manager = None
         self.candidate = None
         self.benchmarks = {}
-        self._provenance = {}    # id(model) -> {"model", "steps", "config", "trials", "training_data"}
+        self._provenance = {}    # id(model) -> {"model", "trained", "replay", "steps", "config", "trials", "training_data"}
+        self._released = {}      # registered version -> the provenance of the model released as it
         self._validations = {}   # id(model) -> ValidationReport
 
     # -- running steps -------------------------------------------------------------------------
@@ -111,7 +121,7 @@ class MLOpsPipeline:
 
     def _derive(self, child, parent, step):
         """Remember that ``child`` was made from ``parent`` by ``step`` (for the lineage)."""
-        origin = self._provenance.get(id(parent), {"steps": [], "config": {}, "trials": [], "training_data": None})
+        origin = self._provenance.get(id(parent), _NO_ORIGIN)
         self._provenance[id(child)] = {**origin, "model": child, "steps": [*origin["steps"], step]}
         return child
 
@@ -133,8 +143,8 @@ class MLOpsPipeline:
         ctx = self._run("train", [Step("hyperparameter_search", train, inputs=("train_X", "val_X"))],
                         {"train_X": data.train[0], "val_X": data.val[0]}, trainer=trainer_cls.__name__)
         model = ctx["model"]
-        self._provenance[id(model)] = {"model": model, "steps": ["train"], "config": ctx["config"],
-                                       "trials": ctx["trials"], "training_data": data.train}
+        self._provenance[id(model)] = {"model": model, "trained": model, "replay": data.train, "steps": ["train"],
+                                       "config": ctx["config"], "trials": ctx["trials"], "training_data": data.train}
         self.candidate = model
         return model
 
@@ -218,7 +228,7 @@ class MLOpsPipeline:
             raise ValueError(f"strategy must be 'blue_green' or 'canary', got {strategy!r}")
         data = self._require_validation_data()
         manager = self._manager(data)
-        origin = self._provenance.get(id(model), {"steps": [], "config": {}, "trials": [], "training_data": None})
+        origin = self._provenance.get(id(model), _NO_ORIGIN)
 
         def gates(ctx):
             report = self._validations.get(id(model)) or self.validator.validate(model, data)
@@ -233,9 +243,11 @@ class MLOpsPipeline:
                 model, metrics={k: measured[k] for k in ("accuracy", "p99_latency_ms", "size_bytes")},
                 config={"hyperparameters": origin["config"], "produced_by": origin["steps"],
                         "search": {"seed": self.seed, "trials": origin["trials"]}},
-                tags={"pipeline_run": self.run_id, "produced_by": ">".join(origin["steps"]) or "external"},
+                tags={"pipeline_run": self.run_id, "produced_by": ">".join(origin["steps"]) or "external",
+                      **({"challenger": origin["challenger"]} if "challenger" in origin else {})},
                 parent_version=champion, training_data=origin["training_data"],
                 description=f"released by pipeline run {self.run_id} ({strategy})")
+            self._released[record.version] = origin
             return {"registered_version": record.version}
 
         def release(ctx):
@@ -257,6 +269,86 @@ class MLOpsPipeline:
         if self.manager is None:
             raise RuntimeError("nothing deployed yet")
         return self.manager.evaluate_canary()
+
+    # -- continuous learning -------------------------------------------------------------------
+    def add_feedback(self, X, y):
+        """Hand a batch of labelled production rows to the continuous learner: rows that fail
+        validation are quarantined with a reason (``quarantine_counts()``), the serving model is
+        scored on the rest (progressive validation) and they are kept for retraining. Returns the
+        ``ValidatedBatch``."""
+        learner = self._learner()
+
+        def validate(ctx):
+            batch = learner.add_training_data(X, y)
+            return {"_batch": batch, **{f"rows_{kind}": n for kind, n in batch.counts.items()}}
+
+        return self._run("feedback", [Step("validate_rows", validate)], {})["_batch"]
+
+    def retrain_if_needed(self):
+        """One continuous-learning decision (``ContinuousLearner.retrain_if_needed``): the
+        triggers (drift, accuracy decay, enough new data) decide whether to retrain; the
+        challenger is trained on the replay mix and must pass ``challenger_passes_gate``.
+        Returns the ``RetrainDecision``; when the gate blessed the challenger, ``decision.model``
+        is it (float): compress it and ``deploy_model(..., strategy="canary")``: going live is
+        the canary's decision. When the learner's shadow comparison rolled its last promotion
+        back (``"rolled_back"``), the restored model is released again (blue/green)."""
+        learner = self._learner()
+
+        def decide(ctx):
+            decision = learner.retrain_if_needed()
+            return {"_decision": decision, "action": decision.action, "reason": decision.reason,
+                    "triggers": ",".join(decision.triggers)}
+
+        decision = self._run("retrain", [Step("continuous_learner", decide)], {})["_decision"]
+        if decision.model is not None:
+            origin = self._released[self.continuous.serving_version]
+            self._provenance[id(decision.model)] = {
+                **origin, "model": decision.model, "trained": decision.model, "steps": ["retrain"],
+                "training_data": None, "challenger": f"{learner.name}/{decision.version}"}
+        elif decision.action == "rolled_back":
+            self._follow_learner_rollback(learner.champion, decision.reason)
+        return decision
+
+    def _follow_learner_rollback(self, restored_model, reason):
+        """The learner's shadow comparison found its promoted model worse live than the one it
+        replaced: pull the canary, or switch back to the restored model's version."""
+        if self.manager.canary_version is not None:
+            self.manager.rollback_canary(reason)
+            return
+        restored = next((v for v, o in self._released.items() if o["trained"] is restored_model), None)
+        if restored is not None and restored != self.manager.stable_version:
+            self.manager.deploy_blue_green(restored)
+
+    def quarantine_counts(self):
+        """Rows accepted and quarantined (by reason kind) over every feedback batch so far."""
+        return {} if self.continuous is None else self.continuous.quarantine_counts()
+
+    @property
+    def audit_log(self):
+        """The continuous learner's ``AuditLog`` (None before the first feedback)."""
+        return None if self.continuous is None else self.continuous.audit
+
+    def _learner(self):
+        """The learner, following the serving version (left alone while its blessed challenger
+        is out as a canary)."""
+        if self.manager is None or self.manager.stable_version is None:
+            raise RuntimeError("nothing deployed yet: deploy_model() first; the learner learns from "
+                               "the serving model")
+        if self.continuous is None:
+            if self.data is None:
+                raise ValueError("no golden set: train_with_trainer(Trainer, data) first; its .val split "
+                                 "is the fixed set the challenger gate checks for regressions")
+            self.continuous = ServingLearner(self.registry, f"{self.name}-continuous", self.data.val,
+                                             self.root / "continuous", self.data.train[0].shape[1],
+                                             **self.learner_options)
+        if self.manager.canary_version is not None and self.continuous.learner is not None:
+            return self.continuous.learner
+        version = self.manager.stable_version
+        origin = self._released.get(version, _NO_ORIGIN)
+        if origin["trained"] is None:
+            raise ValueError(f"version {version} was not trained by this pipeline: continuous learning "
+                             "needs the float model and its training data (train_with_trainer first)")
+        return self.continuous.follow(origin["trained"], origin["replay"], version)
 
     def _manager(self, data):
         if self.manager is None:
@@ -294,6 +386,9 @@ class MLOpsPipeline:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+_NO_ORIGIN = {"trained": None, "replay": None, "steps": [], "config": {}, "trials": [], "training_data": None}
 
 
 def _check_splits(data):

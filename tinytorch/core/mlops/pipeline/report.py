@@ -96,6 +96,30 @@ def plot_timeline(log, phases, window=100):
     return figure
 
 
+def continuous_learning_lines(result):
+    """The continuous learner's part of the report: each labelled feedback batch with its
+    quarantine counts and the decision after it, the challenger gate's checks, the totals."""
+    audit = result.pipeline.audit_log
+    if audit is None:
+        return []
+    lines = ["### Continuous learning: labelled feedback, retrain triggers, challenger gate", "",
+             "| batch | accepted | quarantined | decision | triggers | reason |", "|---|---|---|---|---|---|"]
+    for index, (counts, decision) in enumerate(result.feedback):
+        refused = {kind: n for kind, n in counts.items() if kind != "accepted"}
+        lines.append(f"| {index} | {counts.get('accepted', 0)} | "
+                     f"{', '.join(f'{kind} {n}' for kind, n in refused.items()) or '0'} | "
+                     f"{'gate passed: canary' if decision.action == 'promoted' else decision.action} | "
+                     f"{', '.join(decision.triggers) or '-'} | {decision.reason} |")
+    quarantined = sum(n for kind, n in result.quarantine.items() if kind != "accepted")
+    lines += ["", f"Rows accepted: {result.quarantine.get('accepted', 0)}; quarantined: {quarantined} "
+              f"({', '.join(f'{k} {n}' for k, n in result.quarantine.items() if k != 'accepted') or 'none'})."]
+    for gate in audit.events("gate"):
+        lines += ["", f"Challenger {result.pipeline.continuous.name}/{gate['version']}: gate **{'passed' if gate['passed'] else 'refused'}**", ""]
+        lines += [f"- {reason}" for reason in gate["reasons"]]
+    lines += ["", f"Audit log: `{audit.path}` ({len(audit)} decisions)", ""]
+    return lines
+
+
 def write_report(result, out):
     """Write ``out/report.md`` and its figures; returns the report's path."""
     from tinytorch.core.mlops.drift import plot_drift
@@ -147,8 +171,9 @@ def write_report(result, out):
     clean, drifted = result.drift["clean"], result.drift["drifted"]
     lines += ["", f"Drift (DriftDetector against the training inputs): before injection "
               f"{clean.share_drifted:.0%} of pixels drifted (dataset drift: {bool(clean)}); after "
-              f"{drifted.share_drifted:.0%} (dataset drift: {bool(drifted)}).", "", "![drift](drift.png)", "",
-              "| release | canary share | decision | reasons |", "|---|---|---|---|"]
+              f"{drifted.share_drifted:.0%} (dataset drift: {bool(drifted)}).", "", "![drift](drift.png)", ""]
+    lines += continuous_learning_lines(result)
+    lines += ["| release | canary share | decision | reasons |", "|---|---|---|---|"]
     lines += [f"| {release} | {share:.0%} | {d.action} | {'; '.join(d.reasons)} |" for release, share, d in result.decisions]
     lines += ["", "Deployment events:", ""]
     start = result.phases[0][0] if result.phases else 0

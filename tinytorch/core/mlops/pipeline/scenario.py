@@ -2,9 +2,11 @@
 
 train (seeded search) -> validate -> compress -> optimise -> benchmark -> register -> deploy
 (blue/green, real HTTP on 127.0.0.1) -> monitor live traffic -> inject drift (thicker strokes)
--> detect it -> retrain on the new population -> canary 10 % -> 50 % -> 100 % -> promote ->
-an injected bad release (validated on a stale snapshot) -> canary rollback, with zero failed
-client requests throughout. ``run_loop`` returns everything the report shows.
+-> detect it -> labelled feedback from the new writers (one faulty batch, quarantined) -> the
+continuous learner's triggers -> a challenger on new + replayed rows, blessed by its gate ->
+canary 10 % -> 50 % -> 100 % -> promote -> an injected bad release (validated on a stale
+snapshot) -> canary rollback, with zero failed client requests throughout. ``run_loop`` returns
+everything the report shows.
 """
 
 import time
@@ -33,6 +35,8 @@ class LoopResult:
     phases: list = field(default_factory=list)       # (time, label) of drift and retraining
     versions: dict = field(default_factory=dict)     # release -> registry version
     live_accuracy: dict = field(default_factory=dict)
+    feedback: list = field(default_factory=list)     # (ValidatedBatch.counts, RetrainDecision) per batch
+    quarantine: dict = field(default_factory=dict)   # rows accepted and quarantined, by reason kind
     notes: list = field(default_factory=list)
     seconds: float = 0.0
 
@@ -43,6 +47,24 @@ def _benchmark_function():
     except ImportError:
         return None
     return benchmark_model
+
+
+def labelled_feedback(X, y, batches, seed=0):
+    """``(X, y)`` as ``batches`` labelled batches in a seeded order, the second of them a faulty
+    export that data validation must catch: 10 rows in raw 0..16 pixel units, 5 with a missing
+    pixel (NaN), 5 with a label outside 0..9 (removed from its good rows), and the first batch's
+    first 20 rows sent again. Returns a list of ``(X, y)``; X is float32, y int64."""
+    X, y = np.asarray(X, np.float32), np.asarray(y, np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    out = [(X[rows], y[rows]) for rows in np.array_split(order, batches)]
+    if batches < 2:
+        return out
+    X_bad, y_bad = out[1][0].copy(), out[1][1].copy()
+    X_bad[:10] *= 16.0
+    X_bad[10:15, 0] = np.nan
+    y_bad[15:20] = 10
+    out[1] = (np.concatenate([X_bad, out[0][0][:20]]), np.concatenate([y_bad, out[0][1][:20]]))
+    return out
 
 
 def _run_canary(pipeline, traffic, result, release, check_every, timeout=60.0):
@@ -59,12 +81,25 @@ def _run_canary(pipeline, traffic, result, release, check_every, timeout=60.0):
             result.decisions.append((release, share, decision))
 
 
+def _release_canary(pipeline, traffic, result, model, release, label, min_requests, phase_requests, after):
+    """Release ``model`` as a canary, decide it on live traffic, then record the live accuracy
+    once ``phase_requests`` more requests were served (as ``after``)."""
+    canary = pipeline.deploy_model(model, strategy="canary")
+    result.versions[f"{release} ({label})"] = canary.version
+    result.validations[release] = canary.validation
+    _run_canary(pipeline, traffic, result, f"v{canary.version}", 2 * min_requests)
+    traffic.wait_for(phase_requests)
+    result.live_accuracy[after] = pipeline.monitor.metrics()["accuracy"]
+
+
 def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20, phase_requests=800, min_requests=100,
-             benchmark=True):
+             benchmark=True, feedback_batches=4, learner_options=None):
     """Run the loop once under ``root`` (registry, run log); returns a LoopResult. Servers are
     stopped before it returns, whatever happens. ``phase_requests`` client requests are sent in
     each phase; the canary needs ``min_requests`` per arm and step (smaller: faster, noisier).
-    ``benchmark=False`` skips the benchmark step."""
+    ``benchmark=False`` skips the benchmark step. The new writers' labelled training rows reach
+    the continuous learner in ``feedback_batches`` batches; ``learner_options`` go to it (see
+    ``MLOpsPipeline``)."""
     from tinytorch.core.compression import quantize_model
     from tinytorch.core.data import load_digits
     from tinytorch.core.kernels import optimize_inference
@@ -79,7 +114,7 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20, phase_requests
     validator = ProductionValidator(min_accuracy=0.9, max_p99_latency_ms=25.0)
     pipeline = MLOpsPipeline(root=root, validator=validator, seed=seed,
                              search_trials=search_trials, epochs=epochs,
-                             policy=CanaryPolicy(min_requests=min_requests))
+                             policy=CanaryPolicy(min_requests=min_requests), learner_options=learner_options)
     pipeline.monitor.add_alert(AlertRule("accuracy", "<", 0.85, for_count=min_requests // 2, name="live accuracy < 0.85"))
     result = LoopResult(pipeline, None)
     mark = lambda label: result.phases.append((time.time(), label))  # noqa: E731
@@ -124,23 +159,33 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20, phase_requests
         result.live_accuracy["v1 on drifted population"] = pipeline.monitor.metrics()["accuracy"]
         mark(f"drift detected ({result.drift['drifted'].share_drifted:.0%} of pixels)")
 
-        # 4. retrain on old + newly labelled rows of the new population, gate on both
-        X_new = np.concatenate([data.train[0], thicker_strokes(data.train[0])])
-        y_new = np.concatenate([data.train[1], data.train[1]])
-        mark("retrain")
-        retrained = pipeline.train_model((X_new, y_new))
+        # 4. labelled feedback from the new writers goes to the continuous learner, batch by batch
+        #    (one faulty export among them); its triggers decide when to retrain, the challenger
+        #    learns new + replayed old rows and must pass the champion/challenger gate
+        mark("labelled feedback")
+        retrained = None
+        for X_batch, y_batch in labelled_feedback(thicker_strokes(data.train[0]), data.train[1],
+                                                  feedback_batches, seed):
+            batch = pipeline.add_feedback(X_batch, y_batch)
+            decision = pipeline.retrain_if_needed()
+            result.feedback.append((batch.counts, decision))
+            if decision.action in ("refused", "promoted"):
+                mark(f"retrain: gate {'passed' if decision.model is not None else 'refused'}")
+            if decision.model is not None:
+                retrained = decision.model
+                break
+        result.quarantine = pipeline.quarantine_counts()
         val_mix = (np.concatenate([data.val[0], thicker_strokes(data.val[0])]), np.concatenate([data.val[1]] * 2))
-        pipeline.validate_model(val_mix, model=retrained)
-        improved = pipeline.optimize_inference(optimize_inference, pipeline.compress_model(quantize_model, retrained))
-        pipeline.validate_model(val_mix, model=improved)
+        if retrained is None:
+            pipeline.validate_model(val_mix, model=pipeline.candidate)
+            result.notes.append("the continuous learner blessed no challenger: no canary of a retrained model")
+        else:
+            improved = pipeline.optimize_inference(optimize_inference, pipeline.compress_model(quantize_model, retrained))
+            pipeline.validate_model(val_mix, model=improved)
 
-        # 5. canary of the retrained model, promoted on live evidence
-        canary = pipeline.deploy_model(improved, strategy="canary")
-        result.versions["v2 (retrained on both populations)"] = canary.version
-        result.validations["v2"] = canary.validation
-        _run_canary(pipeline, traffic, result, f"v{canary.version}", 2 * min_requests)
-        traffic.wait_for(phase_requests)
-        result.live_accuracy["after promotion, drifted population"] = pipeline.monitor.metrics()["accuracy"]
+            # 5. canary of the blessed challenger, promoted on live evidence
+            _release_canary(pipeline, traffic, result, improved, "v2", "retrained by the continuous learner",
+                            min_requests, phase_requests, after="after promotion, drifted population")
 
         # 6. an injected bad release: trained on the stale snapshot, validated on stale data
         stale = pipeline.train_model((data.train[0], data.train[1]))
@@ -151,12 +196,8 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20, phase_requests
             result.notes.append(f"the gate on current validation data refused the stale model: {error}")
         stale_opt = pipeline.optimize_inference(optimize_inference, stale)
         pipeline.validate_model(data.val, model=stale_opt)     # the bug: yesterday's validation set
-        bad = pipeline.deploy_model(stale_opt, strategy="canary")
-        result.versions["v3 (injected bad release)"] = bad.version
-        result.validations["v3"] = bad.validation
-        _run_canary(pipeline, traffic, result, f"v{bad.version}", 2 * min_requests)
-        traffic.wait_for(phase_requests)
-        result.live_accuracy["after rollback"] = pipeline.monitor.metrics()["accuracy"]
+        _release_canary(pipeline, traffic, result, stale_opt, "v3", "injected bad release",
+                        min_requests, phase_requests, after="after rollback")
     finally:
         if result.traffic is not None:
             result.traffic.stop()
