@@ -15,9 +15,10 @@ from pathlib import Path
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Float, Integer
+from traitlets import Bool, Float, Integer
 
 from autograder.grading import nbgrader_meta, run_checks, score_test_cells
+from autograder.notebooks import DEMO_PREFIX
 
 
 def _not_run(cell, reason: str) -> None:
@@ -38,7 +39,8 @@ def _course_root(preprocessor) -> Path:
 class BoundedExecute(Execute):
     """nbgrader's ``Execute`` with a time limit for the whole notebook and no stop on a dead kernel.
 
-    A cell still gets ``Execute.timeout`` seconds, but never more than what is left of
+    Demo cells (read-only plots and experiments, see ``autograder.notebooks``) are not run: no
+    task depends on them, and they are most of a notebook's run time. A cell still gets ``Execute.timeout`` seconds, but never more than what is left of
     ``notebook_timeout``. A cell that times out is marked as failed and the next one runs; cells
     past the budget, or after the kernel died (``os._exit``, a crash, out of memory), are marked as
     not run. Their test cells score zero and the batch goes on: nbgrader's own ``Execute`` gives
@@ -46,6 +48,7 @@ class BoundedExecute(Execute):
     """
 
     notebook_timeout = Float(600, help="Seconds all cells of one notebook may run in total").tag(config=True)
+    skip_demos = Bool(True, help="Do not run demo cells (read-only plots and experiments no task needs)").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + self.notebook_timeout
@@ -55,6 +58,9 @@ class BoundedExecute(Execute):
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code":
+            return cell, resources
+        if self.skip_demos and nbgrader_meta(cell).get("grade_id", "").startswith(DEMO_PREFIX):
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="(a demo: not run while grading)\n")]
             return cell, resources
         remaining = self._deadline - time.monotonic()
         if self._dead:
