@@ -40,6 +40,20 @@ def test_ks_matches_scipy_exact_mode_with_ties(a, b):
     assert ours[2] == "exact"
 
 
+# Unequal sizes (the shipped digits split is 1,078 x 359) from no shift to a large D: narrow and
+# wide bands, rounded values for ties, D = 1 where the counts outgrow floats (the log path).
+@pytest.mark.parametrize("n1,n2,shift", [(1078, 359, 0.0), (1078, 359, 0.4), (359, 1078, 2.5), (1078, 359, 3.0),
+                                         (1078, 359, 50.0), (40, 9_000, 1.0), (997, 1_000, 0.1), (6, 4_001, 0.5)])
+def test_ks_exact_matches_scipy_unequal_sizes_and_large_d(n1, n2, shift):
+    rng = np.random.default_rng(n1 * 7 + n2)
+    a, b = np.round(rng.normal(0, 1, n1), 1), np.round(rng.normal(shift, 1, n2), 1)
+    ours, theirs = ks_2samp(a, b), scipy.stats.ks_2samp(a, b)
+    assert ours[2] == "exact"
+    assert abs(ours[0] - theirs.statistic) <= 1e-9
+    assert abs(ours[1] - theirs.pvalue) <= 1e-6
+    assert ours[1] == pytest.approx(theirs.pvalue, rel=1e-9, abs=1e-300)
+
+
 @pytest.mark.parametrize("n1,n2,shift", [(20_000, 40, 0.3), (20_000, 700, 0.05), (12_000, 11_000, 0.03),
                                          (600, 10_001, 0.0), (30_000, 30_000, 0.02)])
 def test_ks_matches_scipy_asymptotic_mode(n1, n2, shift):

@@ -77,33 +77,71 @@ def _prob_outside_square(n, h):
     return 2.0 * p
 
 
-def _prob_outside_band(m, n, g, h):
-    """Share of lattice paths (0,0)->(m,n) that touch |x/m - y/n| >= h/lcm (1 - p recursion).
+_LINEAR_SPAN = 600.0
+"""Widest log-range of path counts within one row that plain floats carry: a cell below
+e^-600 of its row's largest count is lost, which moves the p-value by under 1e-40."""
 
-    One column of the path-count table is kept, and only the window of rows inside the band.
+
+def _prob_outside_band(m, n, g, h):
+    """Share of lattice paths (0,0)->(m,n) that touch |x/m - y/n| >= h/lcm, one row per NumPy call.
+
+    SciPy walks the grid one cell at a time in compiled code. With O(x, y) the number of paths
+    to (x, y) that have already left the band, a cell inside the band has
+    O(x, y) = O(x - 1, y) + O(x, y - 1): a row is a running sum of the row below, started from
+    the cell left of the band (outside, so all its C(x + y, y) paths count). Every term is
+    non-negative, so a tiny p-value keeps its relative precision (no 1 - p cancellation).
+    The counts reach C(m + n, n) (10^800 at 1,078 x 359): each row is divided by its largest
+    count (rounded down to a power of e^400), or, when one row alone spans more than floats hold,
+    kept as logarithms and summed with ``np.logaddexp.accumulate``. Rows run over the shorter side.
     """
     if m < n:
         m, n = n, m
     mg, ng = m // g, n // g
-    minj, maxj = 0, min(int(np.ceil(h / mg)), n + 1)
-    curlen = maxj - minj
-    column = np.ones(min(2 * maxj + 2, n + 1))
-    column[minj:maxj] = 0.0
-    for i in range(1, m + 1):
-        lastminj, lastlen = minj, curlen
-        minj = min(max(int(np.floor((ng * i - h) / mg)) + 1, 0), n)
-        maxj = min(int(np.ceil((ng * i + h) / mg)), n + 1)
-        if maxj <= minj:
-            return 1.0
-        val = 0.0 if minj == 0 else 1.0
-        for jj in range(maxj - minj):
-            j = jj + minj
-            val = (column[jj + minj - lastminj] * i + val * j) / (i + j)
-            column[jj] = val
-        curlen = maxj - minj
-        if lastlen > curlen:
-            column[curlen:lastlen] = 1.0
-    return column[maxj - minj - 1]
+    rows = np.arange(n + 1)
+    lo = np.maximum((mg * rows - h) // ng + 1, 0)  # band of row y: lo <= x < hi
+    hi = np.minimum(-((-(mg * rows + h)) // ng), m + 1)
+    if np.any(hi <= lo):
+        return 1.0  # a row without a cell inside the band: every path leaves it
+    log_fact = _log_factorial(np.arange(m + n + 1))
+
+    def log_paths(x, y):
+        return log_fact[x + y] - log_fact[x] - log_fact[y]
+
+    # Cells the band uncovers at its upper edge, (x, y - 1) for hi[y - 1] <= x < hi[y]: outside.
+    grown = np.diff(hi)
+    edge_y = np.repeat(rows[:-1], grown)
+    edge_x = np.arange(edge_y.size) + np.repeat(hi[:-1] - np.cumsum(grown) + grown, grown)
+    edge_log = log_paths(edge_x, edge_y)
+    with np.errstate(divide="ignore"):
+        start_log = np.where(lo > 0, log_paths(np.maximum(lo - 1, 0), rows), -np.inf)
+
+    top = log_paths(hi - 1, rows)  # log of the largest count in each row's band
+    linear = np.max(top - log_paths(lo, rows)) <= _LINEAR_SPAN
+    if linear:  # counts in units of e^scale[y]; the unit steps up by e^400 when the row's top passes it
+        scale = np.floor(top / 400.0) * 400.0
+        edge = np.exp(edge_log - scale[edge_y])
+        start = np.exp(start_log[1:] - scale[:-1]).tolist()
+        rescale = np.exp(scale[:-1] - scale[1:]).tolist()
+        row = np.zeros(m + 2)
+        accumulate = np.add.accumulate
+    else:
+        edge, start, rescale = edge_log, start_log[1:].tolist(), [1.0] * n
+        row = np.full(m + 2, -np.inf)
+        accumulate = np.logaddexp.accumulate
+    row[edge_x + 1] = edge
+    # row[x + 1] holds cell x of the current row; row[0] is the cell left of x = 0. Edge cells
+    # are written up front: each x is uncovered once, and the band reaches it only after.
+    lo, hi = lo.tolist(), hi.tolist()
+    for y in range(1, n + 1):
+        row[lo[y]] = start[y - 1]
+        band = row[lo[y] : hi[y] + 1]
+        if rescale[y - 1] != 1.0:
+            band *= rescale[y - 1]
+        accumulate(band, out=band)
+    # C(m + n, n) comes from log-factorials: round-off can put p a few ulps above 1
+    if linear:
+        return min(1.0, float(row[m + 1]) * math.exp(scale[n] - log_paths(m, n)))
+    return min(1.0, math.exp(row[m + 1] - log_paths(m, n)))
 
 
 def kolmogorov_sf(n, x):
