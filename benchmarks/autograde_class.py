@@ -1,8 +1,9 @@
 """Autograde a synthetic class sequentially and in parallel: wall times, and every score equal.
 
 The same synthetic submissions (half full solutions, half with some tasks left as released) are
-written into two scratch courses; one is graded one student at a time (jobs=1), the other with
-``autograder.batch.autograde_class`` running ``--jobs`` students at once. The baseline is the
+written into a scratch course, which is copied whole into a second one before either is graded.
+One is graded one student at a time (jobs=1), the other with ``autograder.batch.autograde_class``
+running ``--jobs`` students at once. The baseline is the
 sequential run of this same process: the ideal parallel time is sequential / cores, and the
 target is parallel / ideal <= 1.6. Scores must match cell by cell. The CPU seconds of the grading
 processes are printed too: on a machine others are loading, wall times move with their load (see
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -53,8 +55,8 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def grade(where: Path, only: list[str], students: int, jobs: int) -> tuple[float, float, dict, list]:
-    """(wall and CPU seconds of the autograde, scores per student, outcomes) in a fresh scratch course."""
+def prepare(where: Path, only: list[str], students: int) -> Path:
+    """A scratch course: the release of ``only`` and a synthetic class's submissions, not yet graded."""
     root = course.scratch_course(where, only)
     released = course.notebooks(course.release(root, quiet=True))
     source = course.notebooks(root / "source" / course.ASSIGNMENT)
@@ -63,6 +65,11 @@ def grade(where: Path, only: list[str], students: int, jobs: int) -> tuple[float
             path = root / "submitted" / student / course.ASSIGNMENT / f"{name}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(nb, path)
+    return root
+
+
+def grade(root: Path, jobs: int) -> tuple[float, float, dict, list]:
+    """(wall and CPU seconds of the autograde, scores per student, outcomes)."""
     started, cpu = time.perf_counter(), children_cpu()
     outcomes = autograde_class(root, jobs=jobs, report=lambda line: None)
     seconds, cpu = time.perf_counter() - started, children_cpu() - cpu
@@ -101,10 +108,13 @@ def main(argv=None) -> int:
           f"load average {load()} (1/5/15 min)")
 
     with tempfile.TemporaryDirectory(prefix="bench-seq-") as seq_dir, tempfile.TemporaryDirectory(prefix="bench-par-") as par_dir:
-        sequential, seq_cpu, seq_scores, seq_out = grade(Path(seq_dir), only, args.students, jobs=1)
+        # One snapshot for both runs: the course's files may change while the benchmark runs.
+        seq_root = prepare(Path(seq_dir), only, args.students)
+        par_root = Path(shutil.copytree(seq_root, Path(par_dir) / "course"))
+        sequential, seq_cpu, seq_scores, seq_out = grade(seq_root, jobs=1)
         print(f"sequential (jobs=1): {sequential:7.1f} s wall  {sequential / args.students:6.2f} s per student  "
               f"{seq_cpu:7.1f} s CPU   load {load()}")
-        parallel, par_cpu, par_scores, par_out = grade(Path(par_dir), only, args.students, jobs=args.jobs)
+        parallel, par_cpu, par_scores, par_out = grade(par_root, jobs=args.jobs)
         print(f"parallel (jobs={args.jobs}):   {parallel:7.1f} s wall  {parallel / args.students:6.2f} s per student  "
               f"{par_cpu:7.1f} s CPU   load {load()}")
 
