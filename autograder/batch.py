@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import ASSIGNMENT, ROOT
+from autograder.course import ASSIGNMENT, ROOT, nbgrader_env
 
 LOCK_WAIT_SECONDS = 60
 
@@ -55,7 +55,8 @@ def grade_student(root: Path, student: str, force: bool = False, extra: tuple[st
     if force:
         command.append("--force")
     started = time.perf_counter()
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env=nbgrader_env())
     return Outcome(student, proc.returncode == 0, time.perf_counter() - started, proc.stdout + proc.stderr)
 
 

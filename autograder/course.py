@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,10 +20,17 @@ class CourseError(RuntimeError):
     pass
 
 
+def nbgrader_env() -> dict:
+    """The environment for nbgrader: it runs ``alembic`` by name, so this interpreter's scripts
+    directory (the virtual environment's ``bin``) must be on PATH even when it is not activated."""
+    scripts = str(Path(sys.executable).parent)
+    return dict(os.environ, PATH=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
+
+
 def nbgrader(*args: str, root: Path = ROOT, quiet: bool = False) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` with the course's config on the course directory ``root``."""
     command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=nbgrader_env())
     log = (proc.stdout + proc.stderr).strip()
     if not quiet and log:
         print(log)

@@ -2,6 +2,7 @@
 its honest work, the gradebook stays consistent, tampering is reported."""
 
 import json
+import re
 import sqlite3
 
 import nbformat
@@ -104,3 +105,14 @@ def test_tampering_is_reported_and_output_is_capped(graded):
     assert mine == {"edited", "deleted"}
     noisy = nbformat.read(root / "autograded" / "prints-megabytes" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
     assert max(len(json.dumps(c.get("outputs", []))) for c in noisy.cells) < 100_000
+
+
+def test_feedback_names_checks_but_never_shows_their_source(graded):
+    root, _, expected = graded
+    course.nbgrader("generate_feedback", course.ASSIGNMENT, root=root, quiet=True)
+    pages = {s: (root / "feedback" / s / course.ASSIGNMENT / f"{NOTEBOOK}.html").read_text() for s in expected}
+    assert "Hidden checks:" in pages["prints-megabytes"], "feedback should list the hidden checks' verdicts"
+    for student, page in pages.items():
+        for leak in ("BEGIN HIDDEN TESTS", "autograder/checks", "def test_", "pytest.mark.task"):
+            assert leak not in page, f"{student}'s feedback shows hidden-check source ({leak!r})"
+        assert not re.search(r"student\.[a-z_]+\(", page), f"{student}'s feedback quotes a hidden check's call"

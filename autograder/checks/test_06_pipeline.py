@@ -57,7 +57,7 @@ def test_gates_compare_inclusively(student):
 @pytest.mark.task("evaluate_release_gates")
 @pytest.mark.parametrize("missing", ["absent", None, math.nan])
 def test_unmeasured_figures_fail(student, missing):
-    """a figure that is missing, None or NaN fails its gate"""
+    """missing, None and NaN figures each fail their gate"""
     for figure, gate in [("accuracy", "accuracy_floor"), ("p99_latency_ms", "p99_latency_ceiling"),
                          ("size_bytes", "size_ceiling"), ("signature", "signature_match")]:
         measured = {k: v for k, v in GOOD.items() if k != figure}
