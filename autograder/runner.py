@@ -78,7 +78,9 @@ def _python_source(cell_source: str) -> str:
 def poison(targets: list[str]) -> None:
     """Replace the library's reference answers with stubs that fail with a clear message.
 
-    The stub replaces the object wherever a loaded module holds it (a package's re-export, too).
+    The stub replaces the answer in its own module and in the packages above it that re-export it
+    (``from tinytorch.core.mlops.experiments import assign_variant``). Sibling library modules that
+    imported it keep the real one, so the library code a notebook provides keeps working.
     """
     for target in targets:
         module_name, _, name = target.partition(":")
@@ -90,10 +92,11 @@ def poison(targets: list[str]) -> None:
                 "this task is graded on the code you write in the notebook."
             )
 
-        for module in list(sys.modules.values()):
-            for attribute, value in list(getattr(module, "__dict__", {}).items()):
-                if value is original:
-                    setattr(module, attribute, stub)
+        for loaded_name, module in list(sys.modules.items()):
+            if module_name == loaded_name or module_name.startswith(loaded_name + "."):
+                for attribute, value in list(getattr(module, "__dict__", {}).items()):
+                    if value is original:
+                        setattr(module, attribute, stub)
 
 
 def execute_program(cells: list[dict], cell_timeout: float, skip=(), progress: str | None = None
