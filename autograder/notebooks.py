@@ -123,6 +123,7 @@ def build_notebook(template: Path) -> nbformat.NotebookNode:
             meta.update(grade=True, solution=False, locked=True, points=float(cell.options.get("points", 1)))
             source = source + "\n" + HIDDEN_BLOCK.format(checks=checks, task=cell.options["id"])
         nb_cells.append(nbformat.v4.new_code_cell(source, id=grade_id.replace("_", "-"), metadata={"nbgrader": meta}))
+    _check_demos_define_nothing_needed(nb_cells, template)
     nb = nbformat.v4.new_notebook(cells=nb_cells)
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -130,6 +131,42 @@ def build_notebook(template: Path) -> nbformat.NotebookNode:
     }
     nbformat.validate(nb)
     return nb
+
+
+def _bound_and_used(source: str) -> tuple[set[str], set[str]]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython syntax: nothing to check
+        return set(), set()
+    bound, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, ast.Store) else used).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return bound, used
+
+
+def _check_demos_define_nothing_needed(cells, template: Path) -> None:
+    """Grading skips demo cells, so a task, test or provided cell must not use what only a demo
+    defines: it would pass in the notebook and fail, for every student, at grading time."""
+    from_demos, from_graded = set(), set()
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        bound, used = _bound_and_used(cell.source)
+        if cell.metadata["nbgrader"]["grade_id"].startswith(DEMO_PREFIX):
+            from_demos |= bound
+            continue
+        missing = (used & from_demos) - from_graded - bound
+        if missing:
+            raise TemplateError(f"{template}: cell {cell.metadata['nbgrader']['grade_id']!r} uses {sorted(missing)}, "
+                                "defined only in demo cells, which grading skips: define them in a provided cell")
+        from_graded |= bound
 
 
 def _strip_blank_edges(lines: list[str]) -> list[str]:

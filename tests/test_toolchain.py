@@ -55,6 +55,7 @@ def test_template_cells_become_nbgrader_cells(tmp_path):
     ("# %% test id=nothing\nassert True\n", "test for unknown task"),
     ("# %% solution id=a\nx = 1\n", "no solution region"),
     ("# %% solution id=a\n#| solution tinytorch.core.layers:NoSuchThing\n", "not defined at the top level"),
+    ("# %% code\nmodel = 1\n# %% provided id=a\nprint(model)\n", "defined only in demo cells"),
 ])
 def test_template_mistakes_name_file_and_line(tmp_path, text, message):
     path = write(tmp_path, text)

@@ -57,7 +57,7 @@ import orjson
 # notebook stays usable. `InferenceEndpoint` is the client: it speaks v2 over one keep-alive
 # connection.
 
-# %% code
+# %% provided id=model
 from tinytorch.core.data import load_digits
 from tinytorch.core.mlops.serving import InferenceEndpoint, ModelServer
 from tinytorch.core.training import train_digits_classifier
@@ -65,6 +65,7 @@ from tinytorch.core.training import train_digits_classifier
 X_test, y_test = load_digits().test
 model, _ = train_digits_classifier(hidden=(32,), epochs=6, seed=0)
 
+# %% code
 server = ModelServer(model, name="digits", version="1", port=0)
 server.start()
 endpoint = InferenceEndpoint(server)
