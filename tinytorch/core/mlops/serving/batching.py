@@ -44,9 +44,11 @@ def take_batch(queue, max_batch_size):
 def split_outputs(outputs, row_counts):
     """Split each batched output ``{name: array (total_rows, ...)}`` back into one dict per
     request, by the requests' row counts in batch order."""
-    boundaries = np.cumsum(row_counts)[:-1]
-    pieces = {name: np.split(array, boundaries) for name, array in outputs.items()}
-    return [{name: pieces[name][i] for name in outputs} for i in range(len(row_counts))]
+    pieces, start = [], 0
+    for rows in row_counts:
+        pieces.append({name: array[start:start + rows] for name, array in outputs.items()})
+        start += rows
+    return pieces
 
 
 class MicroBatcher:

@@ -10,10 +10,12 @@ A live monitoring page is at ``/dashboard`` (see ``dashboard.py``); attach a ``M
 (``server.attach_monitor(monitor)``) to show accuracy, drift and alerts there too.
 
 The HTTP stack is uvicorn + Starlette routing + orjson (2.5x FastAPI+pydantic and 5x the
-stdlib's ThreadingHTTPServer on this model). The infer route is a plain ASGI callable rather than
-a Starlette request handler: on a model this small the per-request framework layers cost more
-than the model, so the hot path does only what the protocol needs. Everything runs on one event
-loop, the model included; requests that arrive while it computes are batched by ``MicroBatcher``.
+stdlib's ThreadingHTTPServer on this model). On a model this small the per-request framework
+layers cost more than the model, so the hot path does only what the protocol needs: an infer
+request for the served model's path goes straight to a plain ASGI handler (no route matching, no
+Request or Response objects); every other path goes through the Starlette router. Everything
+runs on one event loop, the model included; requests that arrive while it computes are batched
+by ``MicroBatcher``.
 """
 
 import asyncio
@@ -151,7 +153,8 @@ class ModelServer:
         self.in_flight = 0
         self.monitor = monitor
         self.started_at = None
-        self.app = self._build_app()
+        self.router = self._build_router()
+        self._infer_path = f"/v2/models/{self.served.name}/infer"
         self._uvicorn = None
         self._thread = None
         self._loop = None
@@ -229,9 +232,17 @@ class ModelServer:
 
     # -- HTTP -------------------------------------------------------------------------------
 
-    def _build_app(self):
+    async def app(self, scope, receive, send):
+        """The ASGI application uvicorn runs."""
+        if scope["type"] == "http" and scope["path"] == self._infer_path and scope["method"] == "POST":
+            scope["path_params"] = {"name": self.served.name}
+            await self._infer(scope, receive, send)
+        else:
+            await self.router(scope, receive, send)
+
+    def _build_router(self):
         versioned = "/v2/models/{name}/versions/{version}"
-        routes = [  # infer first: the router tries routes in order, on every request
+        routes = [  # the router tries routes in order: infer first (other names, versions and methods)
             Route("/v2/models/{name}/infer", AsgiEndpoint(self._infer), methods=["POST"]),
             Route(versioned + "/infer", AsgiEndpoint(self._infer), methods=["POST"]),
             Route("/v2/health/live", self._asgi(self._live)),
@@ -360,9 +371,10 @@ class ModelServer:
 
     def _uvicorn_server(self):
         # No proxy-header rewriting (nothing here reads the client address) and no lifespan events.
-        config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False,
-                                lifespan="off", proxy_headers=False, server_header=False,
-                                timeout_graceful_shutdown=5)
+        # interface: uvicorn cannot tell that a bound method is an ASGI 3 app.
+        config = uvicorn.Config(self.app, interface="asgi3", log_config=None, log_level="warning",
+                                access_log=False, lifespan="off", proxy_headers=False,
+                                server_header=False, timeout_graceful_shutdown=5)
         return uvicorn.Server(config)
 
     def _serve(self, sock):
