@@ -4,7 +4,7 @@ import pytest
 from tinytorch.core.benchmarking import benchmark_model, latency_percentiles
 from tinytorch.core.compression import dequantize, quantize_model, quantize_per_channel
 from tinytorch.core.data import load_digits
-from tinytorch.core.kernels import optimize_inference
+from tinytorch.core.kernels import BROADCAST_ROWS, optimize_inference
 from tinytorch.core.layers import Linear, ReLU, Sequential, Softmax, Tanh
 from tinytorch.core.training import train_digits_classifier
 
@@ -73,7 +73,15 @@ def test_optimized_model_keeps_no_state_between_calls(model, digits):
     first = fast.forward(X[:3]).copy()
     fast.forward(X[3:10])
     np.testing.assert_array_equal(fast.forward(X[:3]), first)
-    assert vars(fast).keys() == {"stages", "_in_features"}
+    assert vars(fast).keys() == {"stages", "_in_features", "_broadcast"}
+    assert not any(array.flags.writeable for pair in fast._broadcast for array in pair)
+
+
+def test_optimized_model_is_exact_below_and_above_the_broadcast_rows(model, digits):
+    fast = optimize_inference(model)
+    X = np.resize(digits.test[0], (BROADCAST_ROWS + 44, digits.test[0].shape[1]))
+    for rows in (1, 7, BROADCAST_ROWS, BROADCAST_ROWS + 44):
+        np.testing.assert_array_equal(fast.forward(X[:rows]), model.forward(X[:rows]))
 
 
 def test_all_activations_compile():

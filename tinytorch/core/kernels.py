@@ -6,6 +6,11 @@ What makes it faster than the training forward pass, and why the predictions do 
   ``backward``; an inference model keeps nothing between calls;
 - Linear and its activation fused into one stage: the bias is added and the ReLU applied in
   place on the matmul's output, so each stage allocates one array instead of three;
+- the bias and ReLU's zero are stored pre-broadcast to ``BROADCAST_ROWS`` rows. NumPy's element-wise
+  loops run vectorised on two arrays of the same shape, but not with a broadcast row or a scalar:
+  on 256 x 128 float32, ``h += bias`` took 11.6 us against 4.8 us for a full-shape bias, and
+  ``np.maximum(h, 0)`` 26 us against 5.8 us for an array of zeros. Larger batches broadcast as
+  usual (splitting them would change the matmul's rounding);
 - contiguous float32 weights, and a fast path that skips input coercion when the batch already
   is a float32 array of the right shape.
 The arithmetic is the same float32 matmul and bias add, so outputs agree to rounding (1e-5).
@@ -14,6 +19,13 @@ The arithmetic is the same float32 matmul and bias add, so outputs agree to roun
 import numpy as np
 
 from .layers import Model, activate_inplace, parse_stage_config, stage_config
+
+BROADCAST_ROWS = 256
+
+
+def read_only(array):
+    array.flags.writeable = False
+    return array
 
 
 class InferenceModel(Model):
@@ -26,15 +38,25 @@ class InferenceModel(Model):
             for weight, bias, activation in stages
         ]
         self._in_features = self.stages[0][0].shape[0]
+        self._broadcast = [  # (bias, zeros for ReLU), each BROADCAST_ROWS rows tall, read-only
+            (read_only(np.tile(bias, (BROADCAST_ROWS, 1))),
+             read_only(np.zeros((BROADCAST_ROWS, bias.size), np.float32)))
+            for _, bias, _ in self.stages
+        ]
 
     def forward(self, x):
         if not (type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 2
                 and x.shape[1] == self._in_features):
             x = self.check_input(x).astype(np.float32, copy=False)
-        for weight, bias, activation in self.stages:
+        rows = len(x)
+        small = rows <= BROADCAST_ROWS
+        for (weight, bias, activation), (bias_rows, zeros) in zip(self.stages, self._broadcast):
             x = x @ weight
-            x += bias
-            x = activate_inplace(x, activation)
+            x += bias_rows[:rows] if small else bias
+            if activation == "relu":
+                np.maximum(x, zeros[:rows] if small else 0, out=x)
+            else:
+                x = activate_inplace(x, activation)
         return x
 
     @property
