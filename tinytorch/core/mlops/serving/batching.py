@@ -89,8 +89,7 @@ class MicroBatcher:
             raise InferenceError(
                 503, f"server overloaded: expected wait {expected_wait * 1000:.0f} ms exceeds max_latency_ms; retry later")
         loop = asyncio.get_running_loop()
-        # Run at once when the model is idle, or when batches cannot grow (max_batch_size 1).
-        if self.max_batch_size == 1 or (not self._busy_this_turn and not self.queue):
+        if not self._busy_this_turn and not self.queue:  # model idle: no reason to wait
             self._busy_this_turn = True
             loop.call_soon(self._end_turn)
             return self._run_now(x)
