@@ -9,6 +9,13 @@ client (concurrency 1), where batching must cost nothing.
     .venv/bin/python benchmarks/serving.py [--seconds 10] [--connections 32]
 
 Targets (issue 4): >= 1,000 req/s, p99 < 100 ms, >= 1.2x the plain endpoint at equal or lower p99.
+
+Where the gain comes from: on this model the forward pass is about 5% of a request's server CPU;
+HTTP parsing, the event loop and the two socket writes per response are most of the rest. The
+ModelServer's infer path skips Starlette's router and its Request and Response objects, which
+saves more than batching does. "ModelServer, no batching" (max_batch_size 1) still queues: one
+model call per event-loop turn, first come first served. That costs throughput, but keeps its
+p99 near 13 ms where the plain endpoint's is 40-60 ms.
 """
 
 import argparse
