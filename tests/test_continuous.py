@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from tinytorch.core.data import load_digits
 from tinytorch.core.layers import mlp
 from tinytorch.core.mlops import ContinuousLearner, DataPipeline
 from tinytorch.core.mlops.continuous import (
@@ -17,11 +16,6 @@ from tinytorch.core.mlops.continuous import (
 )
 from tinytorch.core.mlops.registry import ModelRegistry
 from tinytorch.core.training import train_digits_classifier
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits()
 
 
 @pytest.fixture(scope="module")

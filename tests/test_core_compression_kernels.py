@@ -3,15 +3,9 @@ import pytest
 
 from tinytorch.core.benchmarking import benchmark_model, latency_percentiles
 from tinytorch.core.compression import dequantize, quantize_model, quantize_per_channel
-from tinytorch.core.data import load_digits
 from tinytorch.core.kernels import BROADCAST_ROWS, optimize_inference
 from tinytorch.core.layers import Linear, ReLU, Sequential, Softmax, Tanh
 from tinytorch.core.training import train_digits_classifier
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits()
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,6 @@ import pytest
 from tinytorch.core.data import DataLoader, load_digits, stratified_split
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits()
-
-
 def test_digits_shapes_types_and_range(digits):
     sizes = [len(split[1]) for split in (digits.train, digits.val, digits.test)]
     assert sum(sizes) == 1797 and sizes == [1078, 360, 359]

@@ -1,15 +1,9 @@
 import numpy as np
 import pytest
 
-from tinytorch.core.data import load_digits
 from tinytorch.core.layers import mlp
 from tinytorch.core.optimizers import SGD
 from tinytorch.core.training import History, Trainer, train_digits_classifier
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits()
 
 
 @pytest.fixture(scope="module")

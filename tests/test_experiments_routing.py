@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 
-from tinytorch.core.data import load_digits
 from tinytorch.core.mlops import ABTestManager, ExperimentTracker, ModelComparator
 from tinytorch.core.mlops.experiments import CanaryRollout, ShadowDeployment, assign_variant
 from tinytorch.core.training import train_digits_classifier
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits()
 
 
 @pytest.fixture(scope="module")

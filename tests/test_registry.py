@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tinytorch.core.compression import quantize_model
-from tinytorch.core.data import load_digits
 from tinytorch.core.layers import mlp
 from tinytorch.core.mlops.registry import (
     AliasHistory, ArtifactIntegrityError, InvalidNameError, ModelRegistry, ModelVersion,
@@ -22,11 +21,6 @@ from tinytorch.core.training import accuracy, train_digits_classifier
 
 HOSTILE_NAMES = ["../x", "../../etc/passwd", "/abs/path", "a/b", "", ".", "..", "a\x00b",
                  "x" * 300, " leading-space", "tab\tname", "-starts-with-dash"]
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_digits()
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def digits():
-    from tinytorch.core.data import load_digits
-
-    return load_digits()
-
-
-@pytest.fixture(scope="module")
 def model():
     from tinytorch.core.training import train_digits_classifier
 

@@ -27,10 +27,8 @@ def digits_model():
 
 
 @pytest.fixture(scope="session")
-def digits_test():
-    from tinytorch.core.data import load_digits
-
-    return load_digits().test
+def digits_test(digits):
+    return digits.test
 
 
 def request(shape, data, datatype="FP32"):
