@@ -69,10 +69,10 @@ class Module:
     """A differentiable layer: ``forward`` caches what ``backward`` needs."""
 
     def forward(self, x):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
 
     def backward(self, grad_output):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define backward(grad_output)")
 
     def parameters(self):
         return []

@@ -22,7 +22,7 @@ class Optimizer:
             param.zero_grad()
 
     def step(self):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define step()")
 
 
 class SGD(Optimizer):
