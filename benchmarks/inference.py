@@ -18,7 +18,7 @@ from tinytorch.core.benchmarking import benchmark_model
 from tinytorch.core.compression import quantize_model
 from tinytorch.core.data import load_digits
 from tinytorch.core.kernels import optimize_inference
-from tinytorch.core.training import train_digits_classifier
+from tinytorch.core.training import accuracy, train_digits_classifier
 
 ROUNDS = 15
 CALLS = {1: 2000, 256: 200}
@@ -74,8 +74,8 @@ def main():
               f"bare matmuls {best['matmuls'] * 1e6:8.1f} us, ceiling "
               f"{best['training'] / best['matmuls']:.2f}x")
 
-    float_accuracy = np.mean(model.predict(X) == y)
-    int8_accuracy = np.mean(small.predict(X) == y)
+    float_accuracy = accuracy(model.predict(X), y)
+    int8_accuracy = accuracy(small.predict(X), y)
     float_weights = sum(p.data.nbytes for p in model.parameters() if p.data.ndim == 2)
     weight_ratio = float_weights / small.weight_nbytes
     print(f"quantize_model: weights {float_weights:,} -> {small.weight_nbytes:,} bytes "

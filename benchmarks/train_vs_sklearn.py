@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from tinytorch.core.data import load_digits
-from tinytorch.core.training import train_digits_classifier
+from tinytorch.core.training import accuracy, train_digits_classifier
 
 HIDDEN = (128,)
 SEEDS = (0, 1, 2, 3, 4)
@@ -31,7 +31,7 @@ def tinytorch_run(data, seed):
     (model, history), seconds = timed(lambda: train_digits_classifier(hidden=HIDDEN, seed=seed,
                                                                       data=data))
     X, y = data.test
-    return float(np.mean(model.predict(X) == y)), seconds, len(history)
+    return accuracy(model.predict(X), y), seconds, len(history)
 
 
 def sklearn_run(data, seed):

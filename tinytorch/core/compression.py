@@ -10,7 +10,7 @@ about 4x smaller; the forward pass dequantizes on the fly as ``(x @ q) * scale +
 
 import numpy as np
 
-from .layers import Model, activate_inplace, parse_stage_config, stage_config
+from .layers import StageModel, activate_inplace, parse_stage_config
 
 INT8_MAX = 127
 
@@ -30,8 +30,11 @@ def dequantize(q, scale):
     return q.astype(np.float32) * scale
 
 
-class QuantizedModel(Model):
+class QuantizedModel(StageModel):
     """A network of ``(q, scale, bias, activation)`` stages with int8 weights."""
+
+    type_name = "QuantizedModel"
+    repr_label = "int8 per-channel, "
 
     def __init__(self, stages):
         self.stages = [(np.ascontiguousarray(q, dtype=np.int8),
@@ -49,10 +52,6 @@ class QuantizedModel(Model):
         return x
 
     @property
-    def input_shape(self):
-        return (self.stages[0][0].shape[0],)
-
-    @property
     def num_parameters(self):
         return int(sum(q.size + bias.size for q, _, bias, _ in self.stages))
 
@@ -65,26 +64,13 @@ class QuantizedModel(Model):
         """Bytes of the quantized weights and their scales (biases excluded)."""
         return int(sum(q.nbytes + scale.nbytes for q, scale, _, _ in self.stages))
 
-    @property
-    def outputs_probabilities(self):
-        return self.stages[-1][3] == "softmax"
-
     def dense_stages(self):
         return [(dequantize(q, scale), bias, activation) for q, scale, bias, activation in self.stages]
-
-    def config(self):
-        return stage_config("QuantizedModel", [(q.shape[0], q.shape[1], act)
-                                               for q, _, _, act in self.stages])
 
     def tensors(self):
         return {f"{index}.{name}": array
                 for index, (q, scale, bias, _) in enumerate(self.stages)
                 for name, array in (("weight_int8", q), ("scale", scale), ("bias", bias))}
-
-    def __repr__(self):
-        shapes = " -> ".join(f"{q.shape[0]}x{q.shape[1]}+{act or 'linear'}"
-                             for q, _, _, act in self.stages)
-        return f"QuantizedModel(int8 per-channel, {shapes})"
 
 
 def quantize_model(model):

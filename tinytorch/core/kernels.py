@@ -18,7 +18,7 @@ The arithmetic is the same float32 matmul and bias add, so outputs agree to roun
 
 import numpy as np
 
-from .layers import Model, activate_inplace, parse_stage_config, stage_config
+from .layers import StageModel, activate_inplace, parse_stage_config
 
 BROADCAST_ROWS = 256
 
@@ -28,8 +28,10 @@ def read_only(array):
     return array
 
 
-class InferenceModel(Model):
+class InferenceModel(StageModel):
     """A network of fused ``(weight, bias, activation)`` stages that can only predict."""
+
+    type_name = "InferenceModel"
 
     def __init__(self, stages):
         self.stages = [
@@ -60,10 +62,6 @@ class InferenceModel(Model):
         return x
 
     @property
-    def input_shape(self):
-        return (self._in_features,)
-
-    @property
     def num_parameters(self):
         return int(sum(weight.size + bias.size for weight, bias, _ in self.stages))
 
@@ -71,25 +69,12 @@ class InferenceModel(Model):
     def nbytes(self):
         return int(sum(weight.nbytes + bias.nbytes for weight, bias, _ in self.stages))
 
-    @property
-    def outputs_probabilities(self):
-        return self.stages[-1][2] == "softmax"
-
     def dense_stages(self):
         return list(self.stages)
-
-    def config(self):
-        return stage_config("InferenceModel", [(w.shape[0], w.shape[1], act)
-                                               for w, _, act in self.stages])
 
     def tensors(self):
         return {f"{index}.{name}": array for index, (weight, bias, _) in enumerate(self.stages)
                 for name, array in (("weight", weight), ("bias", bias))}
-
-    def __repr__(self):
-        shapes = " -> ".join(f"{w.shape[0]}x{w.shape[1]}+{act or 'linear'}"
-                             for w, _, act in self.stages)
-        return f"InferenceModel({shapes})"
 
 
 def optimize_inference(model):

@@ -116,6 +116,17 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(self.out_features, dtype=np.float32))
         self._input = None
 
+    @classmethod
+    def from_arrays(cls, weight, bias):
+        """A Linear holding the given ``weight`` (in_features, out_features) and ``bias`` as its
+        parameters, built without drawing initial weights (a loader would only overwrite them)."""
+        layer = cls.__new__(cls)
+        layer.in_features, layer.out_features = weight.shape
+        layer.weight = Parameter(weight)
+        layer.bias = Parameter(bias)
+        layer._input = None
+        return layer
+
     def forward(self, x):
         self._input = x
         return x @ self.weight.data + self.bias.data
@@ -186,6 +197,7 @@ class Softmax(Module):
 
 
 ACTIVATIONS = {cls.name: cls for cls in (ReLU, Tanh, Softmax)}
+ACTIVATION_LAYERS = {cls.__name__: cls for cls in ACTIVATIONS.values()}  # by config "type"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,8 +360,8 @@ def sequential_from_config(config, tensors):
         kind = layer_config.get("type") if isinstance(layer_config, dict) else None
         if kind == "Linear":
             layers.append(_linear_from_config(index, layer_config, tensors))
-        elif kind in {cls.__name__ for cls in ACTIVATIONS.values()}:
-            layers.append(next(c for c in ACTIVATIONS.values() if c.__name__ == kind)())
+        elif kind in ACTIVATION_LAYERS:
+            layers.append(ACTIVATION_LAYERS[kind]())
         else:
             raise ValueError(f"layer {index} has unknown type {kind!r}")
     return Sequential(*layers)
@@ -369,10 +381,7 @@ def _linear_from_config(index, layer_config, tensors):
             f"layer {index} (Linear {sizes[0]}->{sizes[1]}) has tensors of shapes {weight.shape} "
             f"and {bias.shape}"
         )
-    layer = Linear(*sizes, rng=np.random.default_rng(0))
-    layer.weight = Parameter(weight)
-    layer.bias = Parameter(bias)
-    return layer
+    return Linear.from_arrays(weight, bias)
 
 
 def parse_stage_config(config, expected_type):
@@ -408,3 +417,33 @@ def stage_config(expected_type, stages):
         {"in_features": n_in, "out_features": n_out, "activation": activation}
         for n_in, n_out, activation in stages
     ]}
+
+
+class StageModel(Model):
+    """What the stage-based models (``QuantizedModel``, ``InferenceModel``) share. Each entry of
+    ``self.stages`` is a tuple whose first item is the weight, of shape (in_features, out_features),
+    and whose last is the activation name (or None); ``type_name`` is the model's ``"type"`` in
+    ``config()`` and ``repr_label`` what its repr shows before the stages."""
+
+    type_name = None
+    repr_label = ""
+
+    @property
+    def input_shape(self):
+        return (self.stages[0][0].shape[0],)
+
+    @property
+    def outputs_probabilities(self):
+        return self.stages[-1][-1] == "softmax"
+
+    def config(self):
+        return stage_config(self.type_name, self._stage_sizes())
+
+    def __repr__(self):
+        shapes = " -> ".join(f"{n_in}x{n_out}+{activation or 'linear'}"
+                             for n_in, n_out, activation in self._stage_sizes())
+        return f"{self.type_name}({self.repr_label}{shapes})"
+
+    def _stage_sizes(self):
+        """``[(in_features, out_features, activation), ...]``, as ``stage_config`` takes them."""
+        return [(*stage[0].shape, stage[-1]) for stage in self.stages]

@@ -88,7 +88,8 @@ def model_from_bytes(data, source="<bytes>"):
     if len(data) < header_end:
         raise ModelFileError(source, f"truncated: {len(data)} bytes, but the header alone "
                                      f"needs {header_end}")
-    intact = hashlib.sha256(data[:-DIGEST_SIZE]).digest() == data[-DIGEST_SIZE:]
+    body = data[:-DIGEST_SIZE]
+    intact = hashlib.sha256(body).digest() == data[-DIGEST_SIZE:]
     try:
         header = json.loads(data[PREFIX.size:header_end].decode("utf-8"))
         expected = header_end + int(header["payload_nbytes"]) + DIGEST_SIZE
@@ -102,7 +103,6 @@ def model_from_bytes(data, source="<bytes>"):
                                      f"the model")
     if not intact:
         raise ModelFileError(source, TAMPERED)
-    body = data[:-DIGEST_SIZE]
     try:
         tensors = _read_tensors(header.get("tensors"), body[header_end:])
         architecture = header.get("architecture")
@@ -148,7 +148,7 @@ def load_model(path):
 
 def _check_prefix(data, source):
     """Reject foreign files from their first bytes, before reading the rest."""
-    if not data.startswith(MAGIC[:len(data)]) or (len(data) >= len(MAGIC) and data[:8] != MAGIC):
+    if not data.startswith(MAGIC[:len(data)]):
         raise ModelFileError(source, f"not a tinytorch model file (starts with {data[:8]!r}, "
                                      f"expected {MAGIC!r})")
     if len(data) < PREFIX.size:
