@@ -14,7 +14,7 @@ One step of the loop (``retrain_if_needed``), every decision appended to the aud
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -31,7 +31,6 @@ from .triggers import RetrainPolicy, StreamStatus, should_retrain
 from .validation import DataPipeline
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-ACTIONS = ("none", "waiting", "refused", "promoted", "rolled_back")
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ class ContinuousLearner:
 
     def _retrain(self, reasons):
         self.attempts += 1
-        config = RetrainConfig(**{**asdict(self.config), "seed": self.config.seed + self.attempts})
+        config = replace(self.config, seed=self.config.seed + self.attempts)
         train_rows, holdout_rows = split_holdout(len(self.buffer_y), config.holdout_fraction, config.seed)
         new = (self.buffer_X[train_rows], self.buffer_y[train_rows])
         holdout = (self.buffer_X[holdout_rows], self.buffer_y[holdout_rows])

@@ -73,11 +73,6 @@ class DriftScenario:
     test_after: tuple
     stream: list
 
-    @property
-    def onset(self):
-        """Index of the first drifted batch."""
-        return next(i for i, batch in enumerate(self.stream) if batch.drifted)
-
     def train_champion(self, hidden=(128,), seed=0):
         """The deployed model: ``train_digits_classifier`` on ``champion_train`` (early stopping
         on ``golden``). Returns ``(model, history)``."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .routing import _check_test_data, _require_predict
 from .stats import Interval, mcnemar_test
 
 
@@ -51,14 +52,13 @@ class ModelComparator:
     """Paired comparison of two models on one labelled test set."""
 
     def __init__(self, model_a, model_b):
-        for role, model in (("model_a", model_a), ("model_b", model_b)):
-            if not callable(getattr(model, "predict", None)):
-                raise TypeError(f"{role} needs a predict(x) method; got {type(model).__name__}")
+        _require_predict(model_a, "model_a")
+        _require_predict(model_b, "model_b")
         self.model_a, self.model_b = model_a, model_b
 
     def compare(self, X, y, alpha=0.05, n_bootstrap=2000, seed=0):
-        X, y = np.asarray(X, dtype=np.float32), np.asarray(y)
-        if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(y) == 0:
+        X, y = _check_test_data((X, y))
+        if len(y) == 0:
             raise ValueError(f"compare needs X (n, features) and y (n,) with n > 0; got {X.shape} and {y.shape}")
         correct_a = np.asarray(self.model_a.predict(X)) == y
         correct_b = np.asarray(self.model_b.predict(X)) == y

@@ -39,10 +39,6 @@ def normal_sf(x):
     return 0.5 * math.erfc(x / math.sqrt(2.0))
 
 
-def normal_pdf(x):
-    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-
-
 def normal_ppf(p):
     """The x with P(Z <= x) = p (the standard normal quantile), for 0 < p < 1."""
     if not 0.0 < p < 1.0:

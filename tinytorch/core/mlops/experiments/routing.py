@@ -26,6 +26,12 @@ def _timed_predict(model, x):
     return predictions, (time.perf_counter() - start) * 1000.0
 
 
+def _require_predict(model, role):
+    """Raise TypeError unless ``model`` has a callable ``predict``; ``role`` starts the message."""
+    if not callable(getattr(model, "predict", None)):
+        raise TypeError(f"{role} needs a predict(x) method; got {type(model).__name__}")
+
+
 def _as_batch(x):
     x = np.asarray(x, dtype=np.float32)
     return (x[None, :], True) if x.ndim == 1 else (x, False)
@@ -40,9 +46,8 @@ class ShadowDeployment:
     """
 
     def __init__(self, primary, shadow, name="shadow"):
-        for role, model in (("primary", primary), ("shadow", shadow)):
-            if not callable(getattr(model, "predict", None)):
-                raise TypeError(f"the {role} model needs a predict(x) method; got {type(model).__name__}")
+        _require_predict(primary, "the primary model")
+        _require_predict(shadow, "the shadow model")
         self.primary, self.shadow, self.name = primary, shadow, name
         self.requests = 0
         self.agreements = 0
@@ -104,8 +109,7 @@ class ABTestManager:
             raise ValueError(f"a variant name must be a non-empty string, got {name!r}")
         if name in self.models:
             raise ValueError(f"variant {name!r} already exists; variant names must be unique")
-        if not callable(getattr(model, "predict", None)):
-            raise TypeError(f"variant {name!r}: the model needs a predict(x) method; got {type(model).__name__}")
+        _require_predict(model, f"variant {name!r}: the model")
         weight = float(traffic_split)
         if not (math.isfinite(weight) and 0.0 <= weight <= 1.0):
             raise ValueError(f"variant {name!r}: traffic_split is a share in [0, 1], got {traffic_split}")
@@ -220,9 +224,8 @@ class CanaryRollout:
         steps = tuple(float(s) for s in steps)
         if not steps or any(not 0 < s <= 1 for s in steps) or list(steps) != sorted(set(steps)):
             raise ValueError(f"steps must be increasing shares in (0, 1], e.g. (0.05, 0.25, 1.0); got {steps}")
-        for role, model in (("stable", stable), ("canary", canary)):
-            if not callable(getattr(model, "predict", None)):
-                raise TypeError(f"the {role} model needs a predict(x) method; got {type(model).__name__}")
+        _require_predict(stable, "the stable model")
+        _require_predict(canary, "the canary model")
         self.models = {"stable": stable, "canary": canary}
         self.steps = steps
         self.seed = str(seed)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .canary import CanaryPolicy
-from .deployment import CHAMPION, DeploymentManager
+from .deployment import CHAMPION, DeploymentManager, failed_step_message
 from .learning import ServingLearner
 from .lineage import RunLog
 from .search import hyperparameter_search
@@ -109,12 +109,11 @@ class MLOpsPipeline:
     def _run(self, group, steps, context, **details):
         records = run_steps(steps, context)
         self.run_log.append(group, records, **details)
-        failed = [r for r in records if r.status == "failed"]
-        if failed:
+        if any(r.status == "failed" for r in records):
             undone = [r.name for r in records if r.status == "undone"]
             serving = self.manager.stable_version if self.manager else None
             raise PipelineStepError(
-                f"{group}: step {failed[0].name!r} failed: {failed[0].error}"
+                f"{group}: {failed_step_message(records)}"
                 + (f"; undone: {', '.join(undone)}" if undone else "")
                 + (f"; version {serving} keeps serving" if serving else ""), records)
         return context

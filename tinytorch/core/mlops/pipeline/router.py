@@ -169,11 +169,11 @@ class TrafficRouter:
             arm, backend = ("stable", self.stable)
             if self.canary is not None:
                 arm, backend = self.rollout.route(unit_id)
-            stable, arms, rollout = self.stable, self.arms, self.rollout
-        prediction, retried = self._call(arm, backend, x, label, arms, rollout), False
+            stable, arms = self.stable, self.arms
+        prediction, retried = self._call(arm, backend, x, label, arms), False
         if prediction is None and arm == "canary":
             retried = True
-            prediction = self._call("stable", stable, x, label, arms, rollout, retried=True)
+            prediction = self._call("stable", stable, x, label, arms, retried=True)
         if prediction is None:
             with self._lock:
                 self.client_failures += 1
@@ -182,7 +182,7 @@ class TrafficRouter:
             raise ServiceUnavailable(f"version {backend.version} failed and no fallback answered")
         return prediction
 
-    def _call(self, arm, backend, x, label, arms, rollout, retried=False):
+    def _call(self, arm, backend, x, label, arms, retried=False):
         started = time.perf_counter()
         try:
             prediction = int(backend.predict(x)[0])
@@ -194,8 +194,6 @@ class TrafficRouter:
         with self._lock:
             arms[arm].record(latency, ok, correct)
             self.log.append(RequestRecord(time.time(), arm, backend.version, latency, ok, correct, retried))
-            if rollout is not None:
-                rollout.tracker.log_metric(arm, "latency_ms", latency * 1000)
         if ok and self.monitor is not None:
             self.monitor.track_latency(latency)
             if correct is not None:
