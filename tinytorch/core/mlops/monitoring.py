@@ -138,7 +138,6 @@ class PerformanceTracker:
     def __init__(self, window=1000, history=1000, clock=time.time):
         self.window, self.clock = int(window), clock
         self.latencies = SlidingWindowPercentiles(window)
-        self.latency_sum = 0.0
         self.correct = deque(maxlen=self.window)
         self.outcomes = deque(maxlen=self.window)  # (timestamp, ok)
         self.latency_series = deque(maxlen=history)  # (timestamp, seconds)
@@ -273,6 +272,8 @@ class ModelMonitor:
         return values
 
     def _evaluate(self):
+        if not self.rules:  # every track_* call lands here; computing all metrics for no rule is waste
+            return
         values, now = self.metrics(), self.clock()
         for rule in self.rules:
             event = rule.evaluate(values.get(rule.metric), now)

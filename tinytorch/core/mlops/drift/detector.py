@@ -216,20 +216,23 @@ class DriftDetector:
 
     def detect_drift(self, current_data):
         """Run every feature's test on ``current_data`` (same columns) and return a DriftReport."""
-        current = as_columns(current_data, self.feature_names if not isinstance(current_data, dict)
-                             and not hasattr(current_data, "columns") else None)
+        current = as_columns(current_data, self.feature_names)
         missing = [n for n in self.feature_names if n not in current]
         if missing:
             raise ValueError(f"current data lacks features {missing}; it must have the reference's columns")
-        results = [self._test_feature(name, self.reference[name], current[name]) for name in self.feature_names]
-        results = self._apply_correction(results)
+        tested = [self._test_feature(name, self.reference[name], current[name]) for name in self.feature_names]
+        forced = {i for i, (_, missing_rose) in enumerate(tested) if missing_rose}
+        results = self._apply_correction([result for result, _ in tested], forced)
         return DriftReport(tuple(results), self.drift_share, self.n_reference,
                            len(next(iter(current.values()))), self.correction)
 
     def _test_feature(self, name, reference, current):
+        """``(FeatureDrift, forced)``: ``forced`` is True when the missing-share rule marked the feature
+        drifted whatever its test says, so a multiple-testing correction must not clear it."""
         categorical = name in self.categorical or not (_is_numeric(reference) and _is_numeric(current))
         if categorical:
-            return self._categorical_test(name, _categories(reference), _categories(current), self.methods[name], "")
+            return self._categorical_test(name, _categories(reference), _categories(current),
+                                          self.methods[name], ""), False
         ref = reference.astype(np.float64)
         cur = current.astype(np.float64)
         ref_missing, cur_missing = np.isnan(ref).mean(), np.isnan(cur).mean()
@@ -241,19 +244,20 @@ class DriftDetector:
             drifted = cur.size == 0 and ref.size > 0
             side = "both samples" if ref.size == cur.size == 0 else ("current" if cur.size == 0 else "reference")
             return FeatureDrift(name, "missing_share", float(cur_missing), None, self.max_missing_increase,
-                                drifted, f"{side} all missing: not testable")
+                                drifted, f"{side} all missing: not testable"), False
         if np.unique(ref).size <= CATEGORICAL_MAX_DISTINCT:
             if np.unique(ref).size == 1:
                 notes.append("constant in reference: compared as categories")
-            result = self._categorical_test(name, _categories(ref), _categories(cur), self.methods[name], "; ".join(notes))
+            result = self._categorical_test(name, _categories(ref), _categories(cur), self.methods[name],
+                                            "; ".join(notes))
         else:
             result = self._numeric_test(name, ref, cur, self.methods[name], "; ".join(notes))
-        if cur_missing - ref_missing > self.max_missing_increase:
-            note = (result.note + "; " if result.note else "") + (
-                f"missing share rose from {ref_missing:.1%} to {cur_missing:.1%}")
-            result = FeatureDrift(result.name, result.test, result.statistic, result.p_value, result.threshold,
-                                  True, note)
-        return result
+        if cur_missing - ref_missing <= self.max_missing_increase:
+            return result, False
+        note = (result.note + "; " if result.note else "") + (
+            f"missing share rose from {ref_missing:.1%} to {cur_missing:.1%}")
+        return FeatureDrift(result.name, result.test, result.statistic, result.p_value, result.threshold,
+                            True, note), True
 
     def _numeric_test(self, name, ref, cur, test, note):
         if test == "auto":
@@ -288,7 +292,8 @@ class DriftDetector:
         return FeatureDrift(name, test, float(score), None, self.distance_threshold,
                             bool(score >= self.distance_threshold), note)
 
-    def _apply_correction(self, results):
+    def _apply_correction(self, results, forced=frozenset()):
+        """Re-judge the p-value tests under the correction; features in ``forced`` (indices) stay drifted."""
         rule = CORRECTIONS[self.correction]
         tested = [i for i, r in enumerate(results) if r.p_value is not None]
         if rule is None or not tested:
@@ -303,8 +308,7 @@ class DriftDetector:
         corrected = list(results)
         for i, drifted in zip(tested, reject):
             r = results[i]
-            missing_rule = "missing share rose" in r.note
             note = "; ".join(filter(None, [r.note, f"{self.correction} over {m} tests"]))
             corrected[i] = FeatureDrift(r.name, r.test, r.statistic, r.p_value, threshold,
-                                        bool(drifted) or missing_rule, note)
+                                        bool(drifted) or i in forced, note)
         return corrected

@@ -4,8 +4,6 @@ import numpy as np
 
 from .detector import _categories, _category_counts, as_columns
 
-DISTANCE_TESTS = ("wasserstein", "jensen_shannon", "psi", "missing_share")
-
 
 def plot_drift(report, reference, current, max_features=6, feature_names=None):
     """One panel per drifted feature (at most ``max_features``): histograms for numeric tests,

@@ -145,8 +145,11 @@ class ModelRegistry:
 
     def list_models(self) -> list:
         """Names of the models that have at least one version."""
+        return [name for name in self._model_folders() if self.list_versions(name)]
+
+    def _model_folders(self):
         models = self.root / "models"
-        return sorted(p.name for p in models.iterdir() if self.list_versions(p.name)) if models.exists() else []
+        return sorted(p.name for p in models.iterdir()) if models.exists() else []
 
     def list_versions(self, name=None) -> list:
         """Every finished version of model `name`, oldest first."""
@@ -287,7 +290,8 @@ class ModelRegistry:
         return len(unreferenced)
 
     def _all_versions(self):
-        return [r for m in self.list_models() for r in self.list_versions(m)]
+        """Every version of every model, by model name (each model's versions read once)."""
+        return [r for name in self._model_folders() for r in self.list_versions(name)]
 
     # -- comparing and searching ---------------------------------------------------------------
 

@@ -68,21 +68,14 @@ class InferenceEndpoint:
 
     def _get_json(self, path):
         status, payload = self.request("GET", path)
-        body = orjson.loads(payload) if payload else {}
-        if status != 200:
-            raise InferenceError(status, body.get("error", f"HTTP {status}"))
-        return body
+        _raise_for_status(status, payload)
+        return orjson.loads(payload) if payload else {}
 
     def infer(self, x, outputs=None, request_id=None):
         """Run the model on ``x`` (one row or a batch) and return ``{output name: array}``."""
         body = encode_infer_request(_as_batch(x), outputs=outputs, request_id=request_id)
         status, payload = self.request("POST", self.model_path + "/infer", body)
-        if status != 200:
-            try:
-                message = orjson.loads(payload)["error"]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                message = payload.decode(errors="replace")
-            raise InferenceError(status, message)
+        _raise_for_status(status, payload)
         return decode_infer_response(payload)
 
     def predict(self, x):
@@ -114,6 +107,18 @@ class InferenceEndpoint:
 
     def __repr__(self):
         return f"InferenceEndpoint({self.url}{self.model_path})"
+
+
+def _raise_for_status(status, payload):
+    """A non-200 answer becomes ``InferenceError`` with the server's ``error`` message, or the raw
+    body when it is not the JSON error object (e.g. a proxy's HTML page), or "HTTP <status>" if empty."""
+    if status == 200:
+        return
+    try:
+        message = orjson.loads(payload)["error"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        message = payload.decode(errors="replace") or f"HTTP {status}"
+    raise InferenceError(status, message)
 
 
 def _as_batch(x):
