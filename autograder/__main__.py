@@ -61,7 +61,7 @@ def cmd_verify(args) -> int:
         root = Path(tmp)
         built = notebooks.build_all(root / "source" / course.ASSIGNMENT)
         for path in built:
-            committed = course.ROOT / "source" / course.ASSIGNMENT / path.name
+            committed = notebooks.SOURCE / path.name
             if not committed.exists() or committed.read_text() != path.read_text():
                 stale.append(f"source/{course.ASSIGNMENT}/{path.name}")
         released = course.release(root, quiet=True)
@@ -81,7 +81,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_check(args) -> int:
-    path = Path(args.notebook) if args.notebook else course.ROOT / "source" / course.ASSIGNMENT / f"{args.name}.ipynb"
+    path = Path(args.notebook) if args.notebook else notebooks.SOURCE / f"{args.name}.ipynb"
     results = run_checks(nbformat.read(path, as_version=4), args.name, task=args.task)
     if results.get("error"):
         print(f"error: {results['error']}")

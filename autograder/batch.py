@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.course import ASSIGNMENT, ROOT, nbgrader_env
+from autograder.course import ASSIGNMENT, ROOT, gradebook_url, nbgrader_env
 
 LOCK_WAIT_SECONDS = 60
 
@@ -32,10 +32,6 @@ class Outcome:
     ok: bool
     seconds: float
     log: str
-
-
-def gradebook_url(root: Path) -> str:
-    return f"sqlite:///{root / 'gradebook.db'}?timeout={LOCK_WAIT_SECONDS}"
 
 
 def enable_wal(root: Path) -> None:
@@ -50,8 +46,9 @@ def students(root: Path) -> list[str]:
 
 
 def grade_student(root: Path, student: str, force: bool = False, extra: tuple[str, ...] = ()) -> Outcome:
+    db_url = f"{gradebook_url(root)}?timeout={LOCK_WAIT_SECONDS}"
     command = [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student,
-               f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={gradebook_url(root)}", *extra]
+               f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db_url}", *extra]
     if force:
         command.append("--force")
     started = time.perf_counter()
@@ -60,10 +57,10 @@ def grade_student(root: Path, student: str, force: bool = False, extra: tuple[st
     return Outcome(student, proc.returncode == 0, time.perf_counter() - started, proc.stdout + proc.stderr)
 
 
-def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = False, only=None,
+def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = False,
                     extra: tuple[str, ...] = (), report=print) -> list[Outcome]:
-    """Grade every student in ``root/submitted`` (or those in ``only``), ``jobs`` at a time."""
-    names = [s for s in students(root) if only is None or s in only]
+    """Grade every student in ``root/submitted``, ``jobs`` at a time."""
+    names = students(root)
     if not (root / "gradebook.db").exists():
         raise FileNotFoundError(f"{root / 'gradebook.db'} does not exist: release the assignment first "
                                 "(python -m autograder release)")

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import nbgrader_meta
-
-ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = "mlops"
+from autograder.grading import is_test_cell, nbgrader_meta
+from autograder.notebooks import ASSIGNMENT, ROOT, SOURCE
 
 
 class CourseError(RuntimeError):
@@ -43,7 +41,7 @@ def scratch_course(where: Path, only: list[str] | None = None) -> Path:
     """A course directory holding a copy of this course's source notebooks (or only some)."""
     target = where / "source" / ASSIGNMENT
     target.mkdir(parents=True)
-    for path in sorted((ROOT / "source" / ASSIGNMENT).glob("*.ipynb")):
+    for path in sorted(SOURCE.glob("*.ipynb")):
         if only is None or path.stem in only:
             shutil.copy2(path, target / path.name)
     return where
@@ -60,15 +58,16 @@ def notebooks(directory: Path) -> dict[str, nbformat.NotebookNode]:
 
 def test_cells(nb) -> dict[str, float]:
     """grade_id -> points of every graded test cell."""
-    return {
-        nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"])
-        for c in nb.cells
-        if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")
-    }
+    return {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in nb.cells if is_test_cell(c)}
 
 
 def task_ids(nb) -> list[str]:
     return [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("solution")]
+
+
+def gradebook_url(root: Path) -> str:
+    """The SQLite URL of the nbgrader gradebook of the course directory ``root``."""
+    return f"sqlite:///{root / 'gradebook.db'}"
 
 
 def cell_scores(root: Path, student: str) -> dict[str, dict[str, float]]:
@@ -76,7 +75,7 @@ def cell_scores(root: Path, student: str) -> dict[str, dict[str, float]]:
     from nbgrader.api import Gradebook
 
     scores: dict[str, dict[str, float]] = {}
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(root)) as gradebook:
         submission = gradebook.find_submission(ASSIGNMENT, student)
         for notebook in submission.notebooks:
             scores[notebook.name] = {

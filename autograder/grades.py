@@ -7,11 +7,11 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.course import ASSIGNMENT
+from autograder.course import ASSIGNMENT, gradebook_url
 
 
 def export_csv(root: Path, out: Path) -> int:
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+    with Gradebook(gradebook_url(root)) as gradebook:
         assignment = gradebook.find_assignment(ASSIGNMENT)
         columns = [(nb.name, cell.name) for nb in assignment.notebooks for cell in nb.grade_cells]
         header = ["student", "total", "max"] + [f"{nb}/{cell.removeprefix('test_')}" for nb, cell in columns]

@@ -23,9 +23,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.notebooks import DEMO_PREFIX, DIRECTIVE, SOURCE, TEMPLATES
+from autograder.notebooks import DEMO_PREFIX, DIRECTIVE, ROOT, TEMPLATES
 
-ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ROOT / "autograder" / "checks"
 TEST_PREFIX = "test_"
 

@@ -25,6 +25,7 @@ same file and nbgrader's gradebook keeps matching cells after a rebuild.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import json
 import re
@@ -35,7 +36,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "source" / "templates"
-SOURCE = ROOT / "source" / "mlops"
+ASSIGNMENT = "mlops"
+SOURCE = ROOT / "source" / ASSIGNMENT
 CONFIG = ROOT / "_config.yml"
 
 DEMO_PREFIX = "demo_"
@@ -201,12 +203,19 @@ def library_source(target: str, where: str = "") -> str:
     spec = importlib.util.find_spec(module_name)
     if spec is None or spec.origin is None:
         raise TemplateError(f"{where}: module {module_name!r} not found")
-    text = Path(spec.origin).read_text()
-    for node in ast.parse(text).body:
+    text, tree = _parsed_module(spec.origin)
+    for node in tree.body:
         if _defines(node, qualname):
             first = node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno
             return "\n".join(text.splitlines()[first - 1 : node.end_lineno])
     raise TemplateError(f"{where}: {qualname!r} is not defined at the top level of {module_name}")
+
+
+@functools.cache
+def _parsed_module(origin: str) -> tuple[str, ast.Module]:
+    """A library module's text and syntax tree, read once: a template copies many of its definitions."""
+    text = Path(origin).read_text()
+    return text, ast.parse(text)
 
 
 def _defines(node: ast.stmt, name: str) -> bool:
@@ -250,6 +259,7 @@ def mark_solution(source: str, methods: list[str] | None = None, where: str = ""
     return "\n".join(lines)
 
 
+@functools.cache
 def repository_url() -> str:
     """The repository URL, set once in _config.yml (``repository: url:``)."""
     match = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", CONFIG.read_text(), re.MULTILINE)

@@ -44,16 +44,10 @@ def _cancel_alarm():
     signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-class _CappedStream(io.TextIOBase):
-    """Swallows what student code prints, keeping only the first few kilobytes."""
-
-    def __init__(self, limit: int = 4096):
-        self.limit, self.parts, self.size = limit, [], 0
+class _Discard(io.TextIOBase):
+    """Swallows what student code (or pytest) prints: nothing reads it, so nothing is kept."""
 
     def write(self, text):
-        if self.size < self.limit:
-            self.parts.append(text[: self.limit - self.size])
-        self.size += len(text)
         return len(text)
 
 
@@ -117,7 +111,7 @@ def execute_program(cells: list[dict], cell_timeout: float, skip=(), progress: s
         if progress:
             with open(progress, "w") as f:
                 f.write(cell["id"])
-        out, err = _CappedStream(), _CappedStream()
+        out, err = _Discard(), _Discard()
         try:
             code = compile(_python_source(cell["source"]), f"<cell {cell['id']}>", "exec")
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -204,7 +198,7 @@ def main(argv: list[str]) -> int:
 
     collector = _Collector(task, program.get("test_timeout", 30))
     checks_dir = os.path.dirname(os.path.abspath(checks_path))
-    with contextlib.redirect_stdout(_CappedStream()), contextlib.redirect_stderr(_CappedStream()):
+    with contextlib.redirect_stdout(_Discard()), contextlib.redirect_stderr(_Discard()):
         pytest.main(
             [checks_path, "-q", "-p", "no:cacheprovider", "--assert=plain", "--rootdir", checks_dir,
              "-W", "ignore"],

@@ -68,7 +68,7 @@ def cases(source: dict, released: dict) -> dict[str, dict]:
     return out
 
 
-def run(only: list[str] | None = None, verbose: bool = True, jobs: int | None = None) -> bool:
+def run(only: list[str] | None = None) -> bool:
     """Grade the synthetic submissions (of the notebooks in ``only``, or all) and compare."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as tmp:
@@ -81,7 +81,7 @@ def run(only: list[str] | None = None, verbose: bool = True, jobs: int | None = 
                 path = root / "submitted" / student / course.ASSIGNMENT / f"{name}.ipynb"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(nb, path)
-        outcomes = autograde_class(root, jobs=jobs, report=lambda line: None)
+        outcomes = autograde_class(root, report=lambda line: None)
         failures = [f"{o.student}: nbgrader autograde failed:\n{o.log[-2000:]}" for o in outcomes if not o.ok]
         for student, books in plan.items():
             got = course.cell_scores(root, student)
@@ -90,9 +90,8 @@ def run(only: list[str] | None = None, verbose: bool = True, jobs: int | None = 
                     have = got.get(name, {}).get(cell)
                     if have is None or abs(have - want) > 1e-6:
                         failures.append(f"{student:>28} {name}/{cell}: expected {want:g}, got {have}")
-            if verbose:
-                total = sum(sum(s.values()) for s in got.values())
-                print(f"  {student:<32} {total:6.2f} points")
+            total = sum(sum(s.values()) for s in got.values())
+            print(f"  {student:<32} {total:6.2f} points")
     for line in failures:
         print("MISMATCH", line)
     print(f"self-check: {len(plan)} submissions, {'OK' if not failures else f'{len(failures)} mismatches'}"

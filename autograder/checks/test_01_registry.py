@@ -24,10 +24,11 @@ from hypothesis import given, settings, strategies as st
 FEW = settings(max_examples=25, deadline=None)
 
 
-def in_child(body) -> int:
-    """Run `body()` in a forked copy of this process; return its exit status (or -signal).
+def forked(body) -> int:
+    """Start `body()` in a forked copy of this process and return the child's pid, without waiting.
 
-    The child never returns into pytest: whatever happens, it ends with os._exit.
+    The child never returns into pytest: whatever happens, it ends with os._exit (status `body()`'s
+    return value, or 99 if it raised).
     """
     pid = os.fork()
     if pid == 0:
@@ -36,16 +37,13 @@ def in_child(body) -> int:
             code = body()
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    return pid
+
+
+def in_child(body) -> int:
+    """Run `body()` in a forked copy of this process; return its exit status (or -signal)."""
+    _, status = os.waitpid(forked(body), 0)
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
-@pytest.fixture(scope="module")
-def trained():
-    from tinytorch.core.training import train_digits_classifier
-
-    model, _ = train_digits_classifier(hidden=(16,), epochs=2, seed=0)
-    return model
 
 
 # -- content_hash --------------------------------------------------------------------------------
@@ -273,13 +271,7 @@ def test_a_concurrent_reader_never_sees_a_torn_file(student, tmp_path, monkeypat
             torn += not (len(data) == size and data.count(data[:1]) == size)
         return min(torn, 1)
 
-    pid = os.fork()
-    if pid == 0:
-        code = 99
-        try:
-            code = reader()
-        finally:
-            os._exit(code)
+    pid = forked(reader)
     monkeypatch.setattr(os, "fsync", lambda fd: None)  # the reader checks atomicity, not durability
     try:
         time.sleep(0.05)
@@ -377,21 +369,19 @@ def test_eight_processes_at_once_get_distinct_versions(student, tmp_path):
     children = []
     for w in range(workers):
         read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            code = 99
+
+        def allocate():
+            os.close(read)
+            time.sleep(max(0.0, start - time.time()))  # all start together
             try:
-                os.close(read)
-                time.sleep(max(0.0, start - time.time()))  # all start together
-                try:
-                    mine = [allocate_version(versions) for _ in range(each)]
-                    message = json.dumps(mine)
-                except BaseException as error:  # noqa: BLE001
-                    message = json.dumps(f"{type(error).__name__}: {error}")
-                os.write(write, message.encode())
-                code = 0
-            finally:
-                os._exit(code)
+                mine = [allocate_version(versions) for _ in range(each)]
+                message = json.dumps(mine)
+            except BaseException as error:  # noqa: BLE001
+                message = json.dumps(f"{type(error).__name__}: {error}")
+            os.write(write, message.encode())
+            return 0
+
+        pid = forked(allocate)
         os.close(write)
         children.append((pid, read))
     results = []

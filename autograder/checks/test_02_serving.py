@@ -24,14 +24,6 @@ NUMERIC = ["FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "
 
 
 @pytest.fixture(scope="module")
-def trained():
-    from tinytorch.core.training import train_digits_classifier
-
-    model, _ = train_digits_classifier(hidden=(16,), epochs=2, seed=0)
-    return model
-
-
-@pytest.fixture(scope="module")
 def rows():
     from tinytorch.core.data import load_digits
 
@@ -273,6 +265,11 @@ def samples_of(family, suffix):
     return [s for s in family.samples if s.name.endswith(suffix)]
 
 
+def buckets_of(family):
+    """A histogram family's cumulative counts, by upper bound (``le``, +Inf as math.inf)."""
+    return {float(s.labels["le"]): s.value for s in samples_of(family, "_bucket")}
+
+
 bounds_strategy = st.lists(st.sampled_from([0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0]),
                            min_size=1, max_size=6, unique=True)
 values_strategy = st.lists(st.sampled_from([0.0, 0.001, 0.003, 0.01, 0.02, 0.1, 0.3, 1.0, 1.5, 7.0, 20.0]), max_size=40)
@@ -289,7 +286,7 @@ def test_histogram_text_parses_as_prometheus_with_the_right_counts(student):
             histogram.observe(value)
         family = parsed(histogram.render())
         assert family.type == "histogram", f"# TYPE must say histogram, prometheus_client read {family.type!r}"
-        got = {float(s.labels["le"]): s.value for s in samples_of(family, "_bucket")}
+        got = buckets_of(family)
         expected = {b: sum(v <= b for v in values) for b in sorted(bounds)}
         expected[math.inf] = len(values)
         assert got == expected, (f"bounds {sorted(bounds)}, observations {values}: expected cumulative buckets "
@@ -304,7 +301,7 @@ def test_histogram_value_on_a_bound_belongs_to_that_bucket(student):
     histogram = student.Histogram("edge_seconds", "Edges.", [0.1, 1.0])
     for value in (0.1, 1.0, 1.0):
         histogram.observe(value)
-    buckets = {float(s.labels["le"]): s.value for s in samples_of(parsed(histogram.render()), "_bucket")}
+    buckets = buckets_of(parsed(histogram.render()))
     assert buckets == {0.1: 1, 1.0: 3, math.inf: 3}, (
         f"observed 0.1, 1.0, 1.0 with bounds [0.1, 1.0]: expected le=0.1 -> 1, le=1.0 -> 3, +Inf -> 3, got {buckets}")
 
@@ -374,7 +371,7 @@ def test_histogram_in_a_real_server_metrics_page(student, trained, rows):
     assert count == len(sizes), f"/metrics counted {count} requests, {len(sizes)} were sent"
     rows_run = samples_of(batch, "_sum")[0].value
     assert rows_run == sum(sizes), f"the batch-size histogram's _sum is {rows_run}, {sum(sizes)} rows were scored"
-    buckets = {float(s.labels["le"]): s.value for s in samples_of(batch, "_bucket")}
+    buckets = buckets_of(batch)
     assert buckets[1.0] == 3 and buckets[4.0] == 5 and buckets[8.0] == 7, (
         f"batch sizes {sizes} should give le=1 -> 3, le=4 -> 5, le=8 -> 7, /metrics shows {buckets}")
 
