@@ -26,6 +26,13 @@ def test_model_ending_in_softmax_is_not_softmaxed_twice():
     np.testing.assert_allclose(model.predict_proba(x), model(x))
 
 
+def test_layer_sizes_must_chain_through_activations():
+    with pytest.raises(ValueError, match=r"layer 2 \(Linear\(5, 2\)\) takes 5 inputs but layer 0 "
+                                         r"\(Linear\(4, 3\)\) produces 3"):
+        Sequential(Linear(4, 3), ReLU(), Linear(5, 2))
+    assert Sequential(Linear(4, 3), ReLU(), Linear(3, 2)).input_shape == (4,)
+
+
 def test_same_seed_same_weights_different_seed_different_weights():
     a, b, c = mlp([8, 4, 2], seed=1), mlp([8, 4, 2], seed=1), mlp([8, 4, 2], seed=2)
     assert all(np.array_equal(p.data, q.data) for p, q in zip(a.parameters(), b.parameters()))

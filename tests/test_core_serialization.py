@@ -130,6 +130,12 @@ def forge(architecture, tensors):
      {"0.weight": np.zeros((2, 3), np.float32)}, "missing"),
     ({"type": "QuantizedModel", "stages": [{"in_features": 2, "out_features": 3,
                                             "activation": "__import__"}]}, {}, "activation"),
+    ({"type": "Sequential", "layers": [{"type": "Linear", "in_features": 2, "out_features": 3},
+                                       {"type": "ReLU"},
+                                       {"type": "Linear", "in_features": 4, "out_features": 1}]},
+     {"0.weight": np.zeros((2, 3), np.float32), "0.bias": np.zeros(3, np.float32),
+      "2.weight": np.zeros((4, 1), np.float32), "2.bias": np.zeros(1, np.float32)},
+     "layer 2 .* takes 4 inputs but layer 0 .* produces 3"),
 ])
 def test_forged_headers_are_rejected_without_running_anything(architecture, tensors, message):
     with pytest.raises(ModelFileError, match=message):

@@ -248,6 +248,23 @@ class Model:
         return output if self.outputs_probabilities else softmax(output)
 
 
+def check_widths_chain(layers):
+    """Raise a ValueError when a Linear layer's input size differs from the width reaching it,
+    so a mis-sized network fails when it is built (or loaded), not inside a later matmul.
+    Activations keep the width; any other layer may change it, so the check restarts after it."""
+    width, source = None, None
+    for index, layer in enumerate(layers):
+        if isinstance(layer, Linear):
+            if width is not None and layer.in_features != width:
+                raise ValueError(
+                    f"layer {index} ({layer!r}) takes {layer.in_features} inputs but layer "
+                    f"{source} ({layers[source]!r}) produces {width}: make them match"
+                )
+            width, source = layer.out_features, index
+        elif type(layer) not in ACTIVATIONS.values():
+            width = None
+
+
 class Sequential(Module, Model):
     """A chain of layers, trained by calling ``backward`` on each layer in reverse order."""
 
@@ -259,6 +276,7 @@ class Sequential(Module, Model):
         for layer in layers:
             if not isinstance(layer, Module):
                 raise TypeError(f"Sequential takes layers (Module instances), got {layer!r}")
+        check_widths_chain(layers)
         self.layers = list(layers)
 
     def forward(self, x):
