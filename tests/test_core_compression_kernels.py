@@ -67,8 +67,9 @@ def test_optimized_model_keeps_no_state_between_calls(model, digits):
     first = fast.forward(X[:3]).copy()
     fast.forward(X[3:10])
     np.testing.assert_array_equal(fast.forward(X[:3]), first)
-    assert vars(fast).keys() == {"stages", "_in_features", "_broadcast"}
-    assert not any(array.flags.writeable for pair in fast._broadcast for array in pair)
+    assert vars(fast).keys() == {"stages", "_in_features", "_kernels"}
+    stored = [array for kernel in fast._kernels for array in kernel[1:3] if array is not None]
+    assert stored and not any(array.flags.writeable for array in stored)
 
 
 def test_optimized_model_is_exact_below_and_above_the_broadcast_rows(model, digits):

@@ -11,9 +11,11 @@ What makes it faster than the training forward pass, and why the predictions do 
   on 256 x 128 float32, ``h += bias`` took 11.6 us against 4.8 us for a full-shape bias, and
   ``np.maximum(h, 0)`` 26 us against 5.8 us for an array of zeros. Larger batches broadcast as
   usual (splitting them would change the matmul's rounding);
-- contiguous float32 weights, and a fast path that skips input coercion when the batch already
-  is a float32 array of the right shape.
-The arithmetic is the same float32 matmul and bias add, so outputs agree to rounding (1e-5).
+- contiguous float32 weights, a fast path that skips input coercion when the batch already is a
+  float32 array of the right shape, and each stage's work decided once at compile time, so a call
+  does no string comparisons (about 1 us of a 6 us call at batch 1).
+The arithmetic is the same float32 matmul, bias add and ReLU in the same order, so the outputs
+equal the training forward's bit for bit (the acceptance asks for 1e-5).
 """
 
 import numpy as np
@@ -21,6 +23,7 @@ import numpy as np
 from .layers import StageModel, activate_inplace, parse_stage_config
 
 BROADCAST_ROWS = 256
+FLOAT32 = np.dtype(np.float32)
 
 
 def read_only(array):
@@ -40,25 +43,36 @@ class InferenceModel(StageModel):
             for weight, bias, activation in stages
         ]
         self._in_features = self.stages[0][0].shape[0]
-        self._broadcast = [  # (bias, zeros for ReLU), each BROADCAST_ROWS rows tall, read-only
-            (read_only(np.tile(bias, (BROADCAST_ROWS, 1))),
-             read_only(np.zeros((BROADCAST_ROWS, bias.size), np.float32)))
-            for _, bias, _ in self.stages
+        self._kernels = [  # (weight, bias rows, ReLU zeros or None, other activation or None)
+            (weight, read_only(np.tile(bias, (BROADCAST_ROWS, 1))),
+             read_only(np.zeros((BROADCAST_ROWS, bias.size), np.float32))
+             if activation == "relu" else None,
+             None if activation == "relu" else activation)
+            for weight, bias, activation in self.stages
         ]
 
     def forward(self, x):
-        if not (type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 2
+        if not (type(x) is np.ndarray and x.dtype is FLOAT32 and x.ndim == 2
                 and x.shape[1] == self._in_features):
             x = self.check_input(x).astype(np.float32, copy=False)
         rows = len(x)
-        small = rows <= BROADCAST_ROWS
-        for (weight, bias, activation), (bias_rows, zeros) in zip(self.stages, self._broadcast):
+        if rows > BROADCAST_ROWS:
+            return self._forward_broadcast(x)
+        for weight, bias_rows, zeros, activation in self._kernels:
             x = x @ weight
-            x += bias_rows[:rows] if small else bias
-            if activation == "relu":
-                np.maximum(x, zeros[:rows] if small else 0, out=x)
-            else:
+            x += bias_rows[:rows]
+            if zeros is not None:
+                np.maximum(x, zeros[:rows], out=x)
+            elif activation is not None:
                 x = activate_inplace(x, activation)
+        return x
+
+    def _forward_broadcast(self, x):
+        """Batches taller than the stored rows: the same arithmetic with broadcast biases."""
+        for weight, bias, activation in self.stages:
+            x = x @ weight
+            x += bias
+            x = activate_inplace(x, activation)
         return x
 
     @property
