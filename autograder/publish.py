@@ -1,0 +1,215 @@
+"""Publish the student edition: the repository students clone, open in Binder or run in Colab.
+
+    python -m autograder publish --out DIR [--reveal 01_registry ...]
+
+This repository is the instructor's: it holds the reference answers (the library, ``source/``),
+the hidden checks (``autograder/``) and the gradebook. The student edition holds none of them:
+
+- ``assignments/mlops/*.ipynb``: the release notebooks, as nbgrader generated them;
+- ``tinytorch/``: the library, with every graded function and graded method replaced by a stub
+  that keeps the release's signature and docstring, runs the student's exported answer
+  (``tinytorch.export``) and otherwise raises ``NotImplementedError`` naming the notebook and
+  task; everything else in the library (registry, server, detector, routers, learner, pipeline,
+  ``tinytorch.core``, the dataset) works unchanged and calls the graded names;
+- ``README.md``, ``pyproject.toml``, ``requirements.txt`` (the runtime packages only) and
+  ``runtime.txt`` (the tested Python), which Binder's repo2docker builds from.
+
+``reveal`` names notebooks whose deadline has passed: their reference answers go into the
+library unstubbed, and their solution notebooks into ``solutions/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+import tomllib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder.notebooks import (
+    ASSIGNMENT, DIRECTIVE, ROOT, SOURCE, parse_template, repository_url, templates, write_notebook,
+)
+
+PYTHON = "3.11"
+"""The Python the course is tested on; Binder reads it from runtime.txt."""
+RELEASE = ROOT / "assignments" / ASSIGNMENT
+STUDENT_README = Path(__file__).resolve().parent / "student_readme.md"
+LIBRARY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "answers", "*.egg-info")
+
+
+@dataclass(frozen=True)
+class GradedPiece:
+    """One library object a notebook's task is graded on (one ``#| solution`` directive)."""
+
+    notebook: str
+    task: str  # the solution cell's id
+    number: int  # "Task N" of the notebook
+    module: str
+    name: str
+    methods: tuple[str, ...] = ()
+
+    def message(self, method: str | None = None) -> str:
+        what = f"{self.name}.{method}" if method else self.name
+        return (f"{what} is not written yet: finish task {self.number} ({self.task}) of {self.notebook}.ipynb "
+                f"and run its export cell")
+
+
+def graded_pieces() -> list[GradedPiece]:
+    """Every graded object, in notebook and task order, read from the templates' directives."""
+    pieces = []
+    for template in templates():
+        solution_cells = [cell for cell in parse_template(template) if cell.kind == "solution"]
+        for number, cell in enumerate(solution_cells, start=1):
+            for line in cell.lines:
+                directive = DIRECTIVE.match(line)
+                if directive and directive.group("kind") == "solution":
+                    module, _, name = directive.group("target").partition(":")
+                    options = dict(word.split("=", 1) for word in directive.group("options").split())
+                    methods = tuple(options["methods"].split(",")) if "methods" in options else ()
+                    pieces.append(GradedPiece(template.stem, cell.options["id"], number, module, name, methods))
+    return pieces
+
+
+def build_student_library(dest: Path, reveal: Iterable[str] = ()) -> Path:
+    """Write the student edition of ``tinytorch`` into ``dest/tinytorch`` and return that folder.
+
+    Graded objects of the notebooks not in ``reveal`` become stubs; ``tinytorch/tasks.json`` lists
+    them for ``tinytorch.export``. No bytecode, no exported answers of this checkout are copied.
+    """
+    reveal = set(reveal)
+    _check_notebooks(reveal)
+    target = Path(dest) / "tinytorch"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(ROOT / "tinytorch", target, ignore=LIBRARY_IGNORE)
+    pieces = graded_pieces()
+    by_module = defaultdict(list)
+    for piece in pieces:
+        if piece.notebook not in reveal:
+            by_module[piece.module].append(piece)
+    for module, module_pieces in by_module.items():
+        path = target.joinpath(*module.split(".")[1:]).with_suffix(".py")
+        path.write_text(stub_module(path.read_text(), module_pieces))
+    table = defaultdict(list)
+    for piece in pieces:
+        entry = asdict(piece)
+        del entry["notebook"]
+        table[piece.notebook].append({**entry, "revealed": piece.notebook in reveal})
+    (target / "tasks.json").write_text(json.dumps(table, indent=1) + "\n")
+    return target
+
+
+def stub_module(text: str, pieces: list[GradedPiece]) -> str:
+    """``text`` (a library module) with each piece's function, or its listed methods, stubbed."""
+    lines = text.splitlines()
+    tree = ast.parse(text)
+    top = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    replacements = []  # (function node, piece, method)
+    for piece in pieces:
+        node = top.get(piece.name)
+        if node is None:
+            raise ValueError(f"{piece.module} defines no top-level {piece.name}")
+        if isinstance(node, ast.FunctionDef):
+            replacements.append((node, piece, None))
+            continue
+        methods = {n.name: n for n in node.body if isinstance(n, ast.FunctionDef)}
+        replacements += [(methods[m], piece, m) for m in piece.methods]
+    for function, piece, method in sorted(replacements, key=lambda r: r[0].lineno, reverse=True):
+        first = function.decorator_list[0].lineno if function.decorator_list else function.lineno
+        body = function.body
+        has_doc = isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str)
+        keep = body[0].end_lineno if has_doc else body[0].lineno - 1
+        indent = " " * function.col_offset
+        body_indent = " " * body[0].col_offset
+        method_arg = f", {method!r}" if method else ""
+        stub = ([f"{indent}@_graded({piece.notebook!r}, {piece.name!r}{method_arg})"] + lines[first - 1:keep]
+                + [f"{body_indent}raise NotImplementedError({piece.message(method)!r})"])
+        lines[first - 1:function.end_lineno] = stub
+    header_end = _header_end(tree)
+    lines[header_end:header_end] = ["", "from tinytorch.export import graded as _graded"]
+    return "\n".join(lines) + "\n"
+
+
+def _header_end(tree: ast.Module) -> int:
+    """The line index after the module docstring and ``from __future__`` imports."""
+    end = 0
+    for index, node in enumerate(tree.body):
+        docstring = index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        future = isinstance(node, ast.ImportFrom) and node.module == "__future__"
+        if not (docstring or future):
+            break
+        end = node.end_lineno
+    return end
+
+
+def publish(out: Path, reveal: Iterable[str] = ()) -> None:
+    """Write the student repository into ``out``; a ``.git`` folder already there is kept, so
+    ``out`` can be a clone of the student repository to commit and push from."""
+    reveal = sorted(set(reveal))
+    _check_notebooks(set(reveal))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for child in out.iterdir():
+        if child.name != ".git":
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    release = out / "assignments" / ASSIGNMENT
+    release.mkdir(parents=True)
+    for notebook in sorted(RELEASE.glob("*.ipynb")):
+        shutil.copy2(notebook, release / notebook.name)
+    build_student_library(out, reveal)
+    for name in reveal:
+        write_notebook(solution_notebook(SOURCE / f"{name}.ipynb"), out / "solutions" / f"{name}.ipynb")
+    (out / "README.md").write_text(STUDENT_README.read_text().replace("{{REPOSITORY_URL}}", repository_url()))
+    (out / "pyproject.toml").write_text(student_pyproject())
+    (out / "requirements.txt").write_text(student_requirements())
+    (out / "runtime.txt").write_text(f"python-{PYTHON}\n")
+    (out / ".gitignore").write_text("__pycache__/\n*.egg-info/\n.ipynb_checkpoints/\n.venv/\n")
+
+
+def solution_notebook(path: Path) -> nbformat.NotebookNode:
+    """A source notebook as a reader sees it: no nbgrader markers, no hidden-test blocks."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        cell.source = re.sub(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
+        cell.source = "\n".join(line for line in cell.source.splitlines()
+                                if line.strip() not in {"### BEGIN SOLUTION", "### END SOLUTION"})
+        cell.metadata.pop("nbgrader", None)
+    return nb
+
+
+def _runtime_dependencies() -> list[str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def student_pyproject() -> str:
+    """The course's pyproject.toml without the tools only the course repository uses."""
+    text = (ROOT / "pyproject.toml").read_text()
+    return text.split("\n[tool.pytest")[0].rstrip() + "\n"
+
+
+def student_requirements() -> str:
+    """``-e .`` and the course's pins of the library's run-time dependencies, nothing else:
+    no grading, book, test or benchmark packages in a student's Binder image."""
+    names = {re.match(r"[A-Za-z0-9_.-]+", dep).group(0).lower() for dep in _runtime_dependencies()}
+    pins = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
+            if (m := re.match(r"[A-Za-z0-9_.-]+", line)) and m.group(0).lower() in names]
+    missing = names - {re.match(r"[A-Za-z0-9_.-]+", pin).group(0).lower() for pin in pins}
+    if missing:
+        raise ValueError(f"requirements.txt pins no version of {sorted(missing)}: pin them there")
+    return ("# The student edition: the tinytorch library (-e .) and what it runs on. Binder installs this file.\n"
+            "-e .\n" + "\n".join(pins) + "\n")
+
+
+def _check_notebooks(names: set[str]) -> None:
+    known = {template.stem for template in templates()}
+    unknown = names - known
+    if unknown:
+        raise ValueError(f"no notebook named {', '.join(sorted(unknown))}; the notebooks are {', '.join(sorted(known))}")
+
