@@ -16,7 +16,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
-from autograder.preprocessors import BoundedExecute, HiddenChecks, LimitOutputSize, ReportTampering  # noqa: E402
+from autograder.preprocessors import JudgedExecute, LimitOutputSize, ReportTampering  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 
@@ -31,11 +31,11 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.OverwriteCells.add_missing_cells = True
 
-# Execution: a minute per cell, ten per notebook; a dead kernel stops that notebook, not the batch.
-# Scores come from the hidden checks, run outside the student's kernel (HiddenChecks).
+# Execution and scores: no kernel runs the submission. JudgedExecute runs its cells in a sandboxed
+# worker and its hidden checks in a judge process (autograder/judge.py): a minute per cell, 30 s per
+# check, ten minutes per notebook; a loop, crash or tampering costs only the cell or task it is in.
 c.Autograde.autograde_preprocessors = [
-    BoundedExecute,
-    HiddenChecks,
+    JudgedExecute,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
@@ -44,10 +44,9 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
-c.BoundedExecute.timeout = 60
-c.BoundedExecute.notebook_timeout = 600
-c.BoundedExecute.interrupt_on_timeout = True
-c.BoundedExecute.raise_on_iopub_timeout = False
+c.JudgedExecute.cell_timeout = 60
+c.JudgedExecute.test_timeout = 30
+c.JudgedExecute.timeout = 600
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 40
 

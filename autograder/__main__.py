@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import course, notebooks, selfcheck
-from autograder.grading import run_checks
+from autograder.grading import judge_notebook
 
 
 def cmd_build(args) -> int:
@@ -82,12 +82,13 @@ def cmd_verify(args) -> int:
 
 def cmd_check(args) -> int:
     path = Path(args.notebook) if args.notebook else notebooks.SOURCE / f"{args.name}.ipynb"
-    results = run_checks(nbformat.read(path, as_version=4), args.name, task=args.task)
+    results = judge_notebook(nbformat.read(path, as_version=4), args.name, tasks=[args.task] if args.task else None)
     if results.get("error"):
         print(f"error: {results['error']}")
         return 1
-    for error in results["cell_errors"]:
-        print(f"cell {error['cell']} raised {error['error']}")
+    for cell, output in results["cells"].items():
+        if output["error"]:
+            print(f"cell {cell} raised {output['error']['ename']}: {output['error']['evalue']}")
     failed = 0
     for task, entry in results["tasks"].items():
         print(f"{task}: {entry['passed']}/{entry['total']}")

@@ -1,32 +1,35 @@
-"""Grade a notebook's tasks from outside the student's kernel.
+"""Grade a notebook's tasks where no student code runs: in the judge (``autograder.judge``).
 
-nbgrader runs the submitted notebook in a kernel the student's code controls: anything computed
-there (a score, a test result) can be forged by code that ran earlier. So the score of each graded
-test cell is decided here, in the grading process, by running the task's hidden checks in a fresh
-interpreter (``autograder.runner``) against the notebook's code, and then written into the cell's
-output, where nbgrader's ``SaveAutoGrades`` reads it as partial credit.
+nbgrader would run a submission in a kernel its code controls, as the instructor's user: a score
+computed there can be forged, and the code could change the checks, the gradebook or the course.
+So nothing of the submission runs in nbgrader's process. ``judge_notebook`` hands the notebook's
+cells to a judge process, which runs them in a sandboxed worker, runs the hidden checks of each
+task whose visible test passed, and reports outputs and verdicts; ``apply_results`` writes the
+outputs into the notebook (for feedback) and each test cell's score into its result, where
+nbgrader's ``SaveAutoGrades`` reads it as partial credit.
 
-A test cell earns ``points * passed / total`` of its task's hidden checks, and nothing if its own
-visible asserts failed. Text a student's code wrote to stderr is shown as ordinary output, so a
-harmless warning no longer zeroes a passing cell (nbgrader's default rule).
+A test cell earns ``points * passed / total`` of its task's hidden checks, clamped to
+``[0, points]``, and nothing if its own visible asserts failed. Text the code wrote to stderr is
+shown as ordinary output, so a harmless warning does not zero a passing cell (nbgrader's rule).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import nbformat
 
 from autograder.notebooks import DEMO_PREFIX, DIRECTIVE, ROOT, TEMPLATES
 
-CHECKS = ROOT / "autograder" / "checks"
 TEST_PREFIX = "test_"
+HIDDEN_BLOCK = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
+DEMO_NOTE = "(a demo: not run while grading)\n"
 
 
 def nbgrader_meta(cell) -> dict:
@@ -43,13 +46,18 @@ def task_of(cell) -> str:
     return nbgrader_meta(cell)["grade_id"].removeprefix(TEST_PREFIX)
 
 
-def program_cells(nb) -> list[dict]:
-    """The notebook's code, in order, without its test cells and demos (the checks need neither)."""
+def notebook_cells(nb) -> list[dict]:
+    """The notebook's code cells as the judge takes them: id, source (hidden blocks removed), kind."""
     cells = []
     for i, c in enumerate(nb.cells):
+        if c.cell_type != "code":
+            continue
         grade_id = nbgrader_meta(c).get("grade_id") or ""
-        if c.cell_type == "code" and not is_test_cell(c) and not grade_id.startswith(DEMO_PREFIX):
-            cells.append({"id": grade_id or c.get("id") or f"cell-{i}", "source": c["source"]})
+        kind = "test" if is_test_cell(c) else "demo" if grade_id.startswith(DEMO_PREFIX) else "code"
+        cell = {"id": grade_id or c.get("id") or f"cell-{i}", "source": HIDDEN_BLOCK.sub("\n", c.source), "kind": kind}
+        if kind == "test":
+            cell["task"] = task_of(c)
+        cells.append(cell)
     return cells
 
 
@@ -64,43 +72,58 @@ def solution_targets(notebook: str) -> list[str]:
     return targets
 
 
-def run_checks(nb, notebook: str, *, task: str | None = None, cell_timeout: float = 60,
-               test_timeout: float = 30, timeout: float = 300) -> dict:
-    """Run the hidden checks of ``notebook`` against the code of ``nb`` in a fresh interpreter."""
-    checks = CHECKS / f"test_{notebook}.py"
-    if not checks.exists():
-        return {"tasks": {}, "error": f"no hidden checks file {checks.relative_to(ROOT)}"}
-    program = {
-        "cells": program_cells(nb),
-        "poison": solution_targets(notebook),
-        "cell_timeout": cell_timeout,
-        "test_timeout": test_timeout,
-    }
+def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout: float = 30,
+                   timeout: float = 600, tasks: list[str] | None = None) -> dict:
+    """Have a judge process grade ``nb`` as the notebook ``notebook`` (only ``tasks``, if given);
+    its results, or why there are none."""
+    request = {"notebook": notebook, "cells": notebook_cells(nb), "cell_timeout": cell_timeout,
+               "test_timeout": test_timeout}
+    if tasks is not None:
+        request["tasks"] = tasks
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
-    with tempfile.TemporaryDirectory(prefix=f"checks-{notebook}-") as work:
-        program_path, results_path = Path(work, "program.json"), Path(work, "results.json")
-        progress_path = Path(work, "results.json.progress")
-        command = [sys.executable, "-m", "autograder.runner", str(program_path), str(checks), str(results_path)]
-        if task:
-            command += ["--task", task]
-        sandbox = Path(work, "cwd")
-        sandbox.mkdir()
-        deadline = time.monotonic() + timeout
-        while True:
-            program_path.write_text(json.dumps(program))
-            try:
-                proc = subprocess.run(command, cwd=sandbox, env=env, timeout=max(1.0, deadline - time.monotonic()),
-                                      stdin=subprocess.DEVNULL, capture_output=True, text=True)
-            except subprocess.TimeoutExpired:
-                return {"tasks": {}, "error": f"the checks ran longer than {timeout:g} s (an endless loop?)"}
-            if results_path.exists():
-                return json.loads(results_path.read_text())
-            crashed_in = progress_path.read_text().strip() if progress_path.exists() else ""
-            if not crashed_in or crashed_in in program.setdefault("skip", []) or len(program["skip"]) >= 3:
-                tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-                return {"tasks": {}, "error": f"the checks' process ended early (exit {proc.returncode}): {tail[0][:300]}"}
-            program["skip"].append(crashed_in)  # run again without the cell that ended the process
+    with tempfile.TemporaryDirectory(prefix=f"judge-{notebook}-") as work:
+        request_path, results_path = Path(work, "request.json"), Path(work, "results.json")
+        request_path.write_text(json.dumps(request))
+        command = [sys.executable, "-m", "autograder.judge", str(request_path), str(results_path)]
+        proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.communicate()
+            return {"error": f"grading this notebook took longer than {timeout:g} s and was stopped"}
+        if not results_path.exists():
+            tail = (stderr or "").strip().splitlines()[-1:] or ["no output"]
+            return {"error": f"the judge failed (exit {proc.returncode}): {tail[0][:300]}"}
+        return json.loads(results_path.read_text())
+
+
+def apply_results(nb, results: dict) -> dict[str, float]:
+    """Write the judge's outputs into each code cell and each test cell's score; returns the scores."""
+    outputs = results.get("cells") or {}
+    for cell, entry in zip((c for c in nb.cells if c.cell_type == "code"), notebook_cells(nb)):
+        if entry["kind"] == "demo":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=DEMO_NOTE)]
+        elif entry["id"] in outputs:
+            cell.outputs = _outputs(outputs[entry["id"]])
+        else:
+            reason = results.get("error") or "this cell was not run"
+            cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue=reason, traceback=[f"NotRun: {reason}"])]
+    return score_test_cells(nb, results)
+
+
+def _outputs(result: dict) -> list:
+    out = []
+    for name in ("stdout", "stderr"):  # stderr shown as stdout: nbgrader zeroes a cell with stderr
+        if result.get(name):
+            out.append(nbformat.v4.new_output("stream", name="stdout", text=result[name]))
+    error = result.get("error")
+    if error:
+        out.append(nbformat.v4.new_output("error", ename=error["ename"], evalue=error["evalue"],
+                                          traceback=error["traceback"]))
+    return out
 
 
 def score_test_cells(nb, results: dict) -> dict[str, float]:
@@ -118,16 +141,16 @@ def score_test_cells(nb, results: dict) -> dict[str, float]:
                 output.name = "stdout"
             outputs.append(output)
         if any(o.output_type == "error" for o in outputs):
-            _scrub_hidden_lines(cell, outputs)
             scores[task_of(cell)] = 0.0
             cell.outputs = outputs
             continue
-        entry = results.get("tasks", {}).get(task_of(cell))
-        if entry is None or entry["total"] == 0:
-            reason = results.get("error") or f"no hidden checks exist for task {task_of(cell)!r} (tell your instructor)"
+        entry = _verdict((results.get("tasks") or {}).get(task_of(cell)))
+        if entry is None:
+            reason = results.get("error") or f"no hidden checks ran for task {task_of(cell)!r} (tell your instructor)"
             score, lines = 0.0, [f"Hidden checks did not run: {reason}"]
         else:
-            score = round(points * entry["passed"] / entry["total"], 4)
+            share = min(max(entry["passed"] / entry["total"], 0.0), 1.0)
+            score = round(points * share, 4)
             lines = [f"Hidden checks: {entry['passed']}/{entry['total']} passed, {score:g} of {points:g} points"]
             lines += [f"  {'ok  ' if c['passed'] else 'FAIL'} {c['doc']}" + ("" if c["passed"] else f"\n       {c['message']}")
                       for c in entry["checks"]]
@@ -138,16 +161,13 @@ def score_test_cells(nb, results: dict) -> dict[str, float]:
     return scores
 
 
-def _scrub_hidden_lines(cell, outputs) -> None:
-    """Drop the hidden block's lines from tracebacks: IPython quotes lines around the failing one."""
-    source = cell["source"]
-    start, end = source.find("### BEGIN HIDDEN TESTS"), source.find("### END HIDDEN TESTS")
-    if start < 0 or end < 0:
-        return
-    hidden = [line.strip() for line in source[start:end + len("### END HIDDEN TESTS")].splitlines() if line.strip()]
-    for output in outputs:
-        if output.output_type == "error":
-            output.traceback = [
-                "\n".join(line for line in frame.splitlines() if not any(h in line for h in hidden))
-                for frame in output.traceback
-            ]
+def _verdict(entry) -> dict | None:
+    """A task's results if they are well formed (counts, and one record per check), else None."""
+    try:
+        passed, total, checks = int(entry["passed"]), int(entry["total"]), list(entry["checks"])
+        checks = [{"doc": str(c["doc"]), "passed": bool(c["passed"]), "message": str(c.get("message", ""))} for c in checks]
+    except (TypeError, KeyError, ValueError):
+        return None
+    if total <= 0 or len(checks) != total or sum(c["passed"] for c in checks) != passed:
+        return None
+    return {"passed": passed, "total": total, "checks": checks}

@@ -2,8 +2,8 @@
 
 Order in ``Autograde.sanitize_preprocessors``: ``ReportTampering`` before nbgrader's
 ``OverwriteCells`` (which restores locked cells silently). Order in
-``Autograde.autograde_preprocessors``: ``BoundedExecute`` instead of nbgrader's ``Execute``, then
-``HiddenChecks``, then ``LimitOutputSize`` before ``SaveAutoGrades``.
+``Autograde.autograde_preprocessors``: ``JudgedExecute`` instead of nbgrader's ``Execute``, then
+``LimitOutputSize`` before ``SaveAutoGrades``.
 """
 
 from __future__ import annotations
@@ -13,17 +13,10 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Bool, Float, Integer
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Float, Integer
 
-from autograder.grading import nbgrader_meta, run_checks, score_test_cells
-from autograder.notebooks import DEMO_PREFIX
-
-
-def _not_run(cell, reason: str) -> None:
-    cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue=reason,
-                                           traceback=[f"NotRun: {reason}"])]
+from autograder.grading import apply_results, judge_notebook, nbgrader_meta
 
 
 def _course_root(preprocessor) -> Path:
@@ -36,68 +29,30 @@ def _course_root(preprocessor) -> Path:
     return Path(owner.coursedir.root)
 
 
-class BoundedExecute(Execute):
-    """nbgrader's ``Execute`` with a time limit for the whole notebook and no stop on a dead kernel.
+class JudgedExecute(NbGraderPreprocessor):
+    """Run and grade a submission in the judge (``autograder.grading``) instead of a kernel.
 
-    Demo cells (read-only plots and experiments, see ``autograder.notebooks``) are not run: no
-    task depends on them, and they are most of a notebook's run time. A cell still gets ``Execute.timeout`` seconds, but never more than what is left of
-    ``notebook_timeout``. A cell that times out is marked as failed and the next one runs; cells
-    past the budget, or after the kernel died (``os._exit``, a crash, out of memory), are marked as
-    not run. Their test cells score zero and the batch goes on: nbgrader's own ``Execute`` gives
-    up on the whole notebook instead.
+    Takes the place of nbgrader's ``Execute``: the submission's cells (answers plus the
+    instructor's read-only cells, already restored from the gradebook) run in a sandboxed worker,
+    the hidden checks in a judge process, and the outputs and scores come back as data. Demo cells
+    (read-only plots and experiments no task needs) are not run. A cell gets ``cell_timeout``
+    seconds and a hidden check ``test_timeout``; a cell or check that runs past its limit or ends
+    the worker costs that cell or task only. Past ``timeout`` for the whole notebook, the judge is
+    stopped and every test cell scores zero, with the reason in its output.
     """
 
-    notebook_timeout = Float(600, help="Seconds all cells of one notebook may run in total").tag(config=True)
-    skip_demos = Bool(True, help="Do not run demo cells (read-only plots and experiments no task needs)").tag(config=True)
-
-    def preprocess(self, nb, resources=None, km=None):
-        self._deadline = time.monotonic() + self.notebook_timeout
-        self._cell_timeout = self.timeout
-        self._dead = None
-        return super().preprocess(nb, resources, km)
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type != "code":
-            return cell, resources
-        if self.skip_demos and nbgrader_meta(cell).get("grade_id", "").startswith(DEMO_PREFIX):
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="(a demo: not run while grading)\n")]
-            return cell, resources
-        remaining = self._deadline - time.monotonic()
-        if self._dead:
-            _not_run(cell, f"the kernel died earlier ({self._dead})")
-        elif remaining <= 0:
-            _not_run(cell, f"the notebook used up its {self.notebook_timeout:g} s time limit")
-        else:
-            self.timeout = max(1, int(min(self._cell_timeout, remaining)))
-            try:
-                return super().preprocess_cell(cell, resources, index)
-            except CellTimeoutError:
-                _not_run(cell, f"this cell ran longer than its {self.timeout} s limit and was interrupted")
-            except DeadKernelError as error:
-                self._dead = str(error).splitlines()[0][:200] or "kernel died"
-                _not_run(cell, f"the kernel died while running this cell ({self._dead})")
-        return cell, resources
-
-
-class HiddenChecks(NbGraderPreprocessor):
-    """After nbgrader has executed a submission, grade its tasks outside the kernel.
-
-    The executed notebook's locked cells are already restored from the gradebook, so the code
-    graded is the student's answers plus the instructor's cells. See ``autograder.grading``.
-    """
-
-    cell_timeout = Float(60, help="Seconds one notebook cell may run in the checks' process").tag(config=True)
+    cell_timeout = Float(60, help="Seconds one notebook cell may run").tag(config=True)
     test_timeout = Float(30, help="Seconds one hidden check may run").tag(config=True)
-    timeout = Float(300, help="Seconds all checks of one notebook may run").tag(config=True)
+    timeout = Float(600, help="Seconds the whole notebook, cells and checks, may take").tag(config=True)
 
     def preprocess(self, nb, resources):
         notebook = resources["nbgrader"]["notebook"]
-        results = run_checks(nb, notebook, cell_timeout=self.cell_timeout,
-                             test_timeout=self.test_timeout, timeout=self.timeout)
+        results = judge_notebook(nb, notebook, cell_timeout=self.cell_timeout, test_timeout=self.test_timeout,
+                                 timeout=self.timeout)
         if results.get("error"):
-            self.log.warning("Hidden checks of %s: %s", notebook, results["error"])
-        scores = score_test_cells(nb, results)
-        self.log.info("Hidden checks of %s: %s (%.1f s)", notebook, scores, results.get("seconds", 0))
+            self.log.warning("Grading %s: %s", notebook, results["error"])
+        scores = apply_results(nb, results)
+        self.log.info("Graded %s: %s (%.1f s)", notebook, scores, results.get("seconds", 0))
         return nb, resources
 
 

@@ -1,36 +1,36 @@
 """Shared fixtures of the hidden checks.
 
-``student`` is the code of one submission, executed outside the student's kernel by
-``autograder.runner``. Run directly (``pytest autograder/checks/test_01_registry.py``), the checks
-grade the solution notebook in ``source/mlops/`` (each file its own, also in one run of the folder). Each check carries ``@pytest.mark.task("id")``,
-the id of the notebook cell it grades; ``python -m autograder check 01_registry --task id`` runs
-one task's checks.
+``student`` is one submission's code, running in a sandboxed worker: its functions, classes and
+objects are handles, and calling them asks the worker (``autograder.protocol``). Under the judge
+(``autograder.judge``) it is the submission being graded. Run directly
+(``pytest autograder/checks/test_01_registry.py``, or ``python -m autograder check 01_registry``),
+the checks grade the solution notebook in ``source/mlops/``, each file its own. Each check carries
+``@pytest.mark.task("id")``, the id of the notebook cell it grades.
 """
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from autograder.student import StudentCode, load_solution
+from autograder import judge
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "task(id): the notebook task (solution cell id) a check grades")
 
 
-SOLUTIONS = {}  # notebook -> its solution module, loaded here when the checks run directly
-
-
 @pytest.fixture(scope="module")
 def student(request):
+    if judge.SESSION is not None and not judge.SESSION.direct:
+        yield judge.StudentCode(judge.SESSION)
+        return
     notebook = Path(request.module.__file__).stem.removeprefix("test_")
-    module = sys.modules.get("student")  # the submission, put there by autograder.runner
-    if module is None or any(module is solution for solution in SOLUTIONS.values()):
-        if notebook not in SOLUTIONS:  # loading a solution replaces sys.modules["student"]
-            SOLUTIONS[notebook] = load_solution(notebook)
-        module = SOLUTIONS[notebook]
-    return StudentCode(module)
+    judge.SESSION = judge.solution_session(notebook)
+    try:
+        yield judge.StudentCode(judge.SESSION)
+    finally:
+        judge.SESSION.close()
+        judge.SESSION = None
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +40,9 @@ def trained():
 
     model, _ = train_digits_classifier(hidden=(16,), epochs=2, seed=0)
     return model
+
+
+@pytest.fixture
+def tmp_path(student):
+    """A fresh directory the submission's worker can use too (the checks' files live there)."""
+    return judge.SESSION.scratch.directory("check-")

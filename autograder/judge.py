@@ -1,0 +1,293 @@
+"""The trusted judge: decides a notebook's verdict without ever running a student's code itself.
+
+    python -m autograder.judge REQUEST.json RESULTS.json
+
+REQUEST.json holds the notebook's code cells in order (``id``, ``source``, ``kind``: ``code``,
+``test`` with its ``task``, or ``demo``), the time limits and, optionally, the ``tasks`` to check. The judge starts a sandboxed worker
+(``autograder.sandbox``), has it run every cell but the demos, and keeps what each cell printed or
+raised. A task whose visible test failed scores zero, so its hidden checks are skipped. The others'
+checks run here, under pytest: they call the submission's functions, classes and objects through
+the data-only protocol (``autograder.protocol``), so what the checks assert, and the values they
+compare with, never pass through code the student wrote.
+
+Every check has its own time limit. A check that times out, or whose call ended the worker (an
+``os._exit``, a crash, memory exhausted), fails with a message that says so; the next check gets a
+fresh worker that has run the notebook's code again (without its test cells).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.protocol import CallTimeout, PeerGone, ProtocolError
+from autograder.sandbox import Sandbox, Scratch, grader_tree, prepared_tree
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKS = ROOT / "autograder" / "checks"
+CACHE = Path(tempfile.gettempdir()) / "tinytorch-grader"
+MAX_MESSAGE = 600  # characters of a check's failure message
+SESSION: "Session | None" = None  # the submission under judgement, read by the checks' fixture
+
+
+class NotYourCode(BaseException):
+    """A check asked for a name the submission does not define.
+
+    A BaseException, so that a check's ``pytest.raises(Exception)`` cannot mistake it for the
+    error the task's code was supposed to raise."""
+
+
+class WorkerLost(Exception):
+    """The worker ended or stopped answering during a check."""
+
+
+def student_library() -> Path:
+    """The student edition of ``tinytorch`` (graded pieces stubbed), built once per library version."""
+    from autograder.publish import build_student_library
+
+    digest = hashlib.sha256()
+    for path in sorted([*(ROOT / "tinytorch").rglob("*.py"), *(ROOT / "source" / "templates").glob("*.py")]):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return prepared_tree(CACHE, "student-" + digest.hexdigest()[:16], build_student_library)
+
+
+class Session:
+    """One submission's worker, restarted (with the notebook's code run again) when it is lost."""
+
+    def __init__(self, cells: list[dict], cell_timeout: float, scratch: Scratch | None = None):
+        self.cells, self.cell_timeout = cells, cell_timeout
+        self.own_scratch = scratch is None
+        self.scratch = scratch or Scratch()
+        self.sandbox = Sandbox(student_library(), grader_tree(CACHE), self.scratch.path)
+        self.broken = True
+        self.direct = False  # started by the checks themselves, run directly on a solution
+        self.skip: set[str] = set()  # cells that ended or hung the worker: not run again
+
+    def run(self, cell: dict) -> dict:
+        """Run one cell in the worker within its time limit; its outputs, or why it has none."""
+        peer = self.sandbox.peer
+        peer.deadline = time.monotonic() + self.cell_timeout
+        try:
+            result = peer.request("exec", cell={"id": cell["id"], "source": cell["source"]})
+        except CallTimeout:
+            reason = f"TimeoutError: this cell ran longer than its {self.cell_timeout:g} s limit and was stopped"
+        except (PeerGone, ProtocolError) as error:
+            reason = f"WorkerDied: running this cell ended the worker process ({error})"
+        else:
+            return _cell_result(result)
+        finally:
+            peer.deadline = None
+        self.skip.add(cell["id"])
+        self.broken = True
+        name, _, message = reason.partition(": ")
+        return {"stdout": "", "stderr": "", "error": {"ename": name, "evalue": message, "traceback": [reason]}}
+
+    def run_notebook(self) -> dict[str, dict]:
+        """Every cell but the demos, in order, as the notebook would run; cell id -> outputs."""
+        outputs = {}
+        self.revive(replay=False)
+        done = []
+        for cell in self.cells:
+            if cell["kind"] == "demo":
+                continue
+            if self.broken:
+                self.revive(upto=done)
+            outputs[cell["id"]] = self.run(cell)
+            done.append(cell)
+        return outputs
+
+    def revive(self, upto: list[dict] | None = None, replay: bool = True) -> None:
+        """A fresh worker that has run the notebook's code (``upto`` those cells), tests excluded."""
+        self.sandbox.restart()
+        self.broken = False
+        for cell in (self.cells if upto is None else upto) if replay else []:
+            if cell["kind"] == "code" and cell["id"] not in self.skip:
+                self.run(cell)
+                if self.broken:  # that cell hung or ended the worker: start again without it
+                    return self.revive(upto, replay)
+
+    def lookup(self, name: str):
+        if self.broken:
+            self.revive()
+        try:
+            return self.sandbox.peer.request("lookup", name=name)
+        except NameError:
+            raise NotYourCode(f"your notebook does not define `{name}`: run the cell that defines it and keep the "
+                              "name the task gives") from None
+
+    def fork(self) -> "Session":
+        """Another worker that has run the same code and shares this one's files: for checks
+        that need several processes at once, or one to kill."""
+        twin = Session(self.cells, self.cell_timeout, self.scratch)
+        twin.skip = set(self.skip)
+        twin.revive()
+        return twin
+
+    def close(self) -> None:
+        self.sandbox.stop()
+        if self.own_scratch:
+            self.scratch.remove()
+
+
+def solution_session(notebook: str) -> Session:
+    """A worker that has run the code of the solution notebook ``source/mlops/<notebook>.ipynb``."""
+    import nbformat
+
+    from autograder.grading import notebook_cells
+
+    nb = nbformat.read(ROOT / "source" / "mlops" / f"{notebook}.ipynb", as_version=4)
+    session = Session([c for c in notebook_cells(nb) if c["kind"] == "code"], cell_timeout=120)
+    session.direct = True
+    session.revive()
+    return session
+
+
+def _cell_result(result) -> dict:
+    """The worker's report of a cell, checked to be what a report must be (it is untrusted)."""
+    if not isinstance(result, dict):
+        return {"stdout": "", "stderr": "", "error": {"ename": "ProtocolError", "evalue": "malformed cell report", "traceback": []}}
+    text = lambda key: str(result.get(key) or "")[:40_000]  # noqa: E731
+    error = result.get("error")
+    if error is not None:
+        error = error if isinstance(error, dict) else {}
+        error = {"ename": str(error.get("ename", "Error"))[:100], "evalue": str(error.get("evalue", ""))[:2000],
+                 "traceback": [str(line)[:2000] for line in list(error.get("traceback") or [])[:60]]}
+    return {"stdout": text("stdout"), "stderr": text("stderr"), "error": error}
+
+
+class StudentCode:
+    """What a check calls ``student``: the names the submission defined, living in the worker."""
+
+    def __init__(self, session: Session):
+        self._session = session
+
+    def __getattr__(self, name):
+        if name.startswith("_"):  # tools such as hypothesis probe for private attributes
+            raise AttributeError(name)
+        return self._session.lookup(name)
+
+
+class _Alarm(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Alarm()
+
+
+class Verdicts:
+    """pytest plugin: runs the selected tasks' checks, each within its time limit; one record each."""
+
+    def __init__(self, session: Session | None, tasks: set[str] | None, test_timeout: float):
+        self.session, self.tasks, self.test_timeout = session, tasks, test_timeout
+        self.records: list[dict] = []
+
+    def pytest_collection_modifyitems(self, config, items):
+        selected = [item for item in items if self.tasks is None or _task_of(item) in self.tasks]
+        config.hook.pytest_deselected(items=[i for i in items if i not in selected])
+        items[:] = selected
+
+    def pytest_runtest_call(self, item):
+        if self.session is not None and self.session.sandbox.peer is not None:
+            self.session.sandbox.peer.deadline = time.monotonic() + self.test_timeout
+        signal.signal(signal.SIGALRM, _alarm)  # the judge's own code must not hang either
+        signal.setitimer(signal.ITIMER_REAL, self.test_timeout + 5)
+
+    def pytest_runtest_teardown(self, item):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if self.session is not None and self.session.sandbox.peer is not None:
+            self.session.sandbox.peer.deadline = None
+
+    def pytest_runtest_makereport(self, item, call):
+        if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
+            passed = call.excinfo is None
+            message = "" if passed else self.message(item, call.excinfo.value)
+            self.records.append({"name": item.name, "task": _task_of(item), "doc": _doc_of(item),
+                                 "passed": passed, "message": message[:MAX_MESSAGE]})
+
+    def message(self, item, error: BaseException) -> str:
+        task = _task_of(item)
+        if isinstance(error, (CallTimeout, _Alarm)):
+            self._lost()
+            return (f"timed out: this check gives `{task}` {self.test_timeout:g} s and it did not answer in time "
+                    "(an endless loop, or a loop whose stopping condition is never met?)")
+        if isinstance(error, (PeerGone, ProtocolError)):
+            self._lost()
+            return f"your code for `{task}` ended the worker process (os._exit, a crash or memory exhausted)"
+        text = str(error) or _doc_of(item)
+        if isinstance(error, (AssertionError, NotYourCode)):
+            return text
+        return f"{type(error).__name__}: {text}"
+
+    def _lost(self) -> None:
+        if self.session is not None:
+            self.session.broken = True
+
+
+def _task_of(item) -> str | None:
+    marker = item.get_closest_marker("task")
+    return marker.args[0] if marker else None
+
+
+def _doc_of(item) -> str:
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
+    return doc.strip().splitlines()[0]
+
+
+def summarise(records: list[dict]) -> dict:
+    tasks: dict[str, dict] = {}
+    for record in records:
+        entry = tasks.setdefault(record["task"], {"passed": 0, "total": 0, "checks": []})
+        entry["total"] += 1
+        entry["passed"] += record["passed"]
+        entry["checks"].append(record)
+    return tasks
+
+
+def run_checks(session: Session | None, checks: Path, tasks: set[str] | None, test_timeout: float) -> list[dict]:
+    """Run the checks of ``checks`` for ``tasks`` (all if None) against ``session``'s submission."""
+    global SESSION
+    import pytest
+
+    SESSION = session
+    plugin = Verdicts(session, tasks, test_timeout)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main([str(checks), "-q", "-p", "no:cacheprovider", "--assert=plain", "--rootdir", str(checks.parent),
+                     "-W", "ignore"], plugins=[plugin])
+    return plugin.records
+
+
+def judge(request: dict) -> dict:
+    started = time.perf_counter()
+    cells = request["cells"]
+    session = Session(cells, float(request.get("cell_timeout", 60)))
+    try:
+        outputs = session.run_notebook()
+        visible = {cell["task"]: outputs[cell["id"]]["error"] is None for cell in cells if cell["kind"] == "test"}
+        passing = {task for task, ok in visible.items() if ok and task in request.get("tasks", [task])}
+        records = []
+        if passing:
+            records = run_checks(session, CHECKS / f"test_{request['notebook']}.py", passing,
+                                 float(request.get("test_timeout", 30)))
+    finally:
+        session.close()
+    return {"cells": outputs, "visible": visible, "tasks": summarise(records),
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def main(argv: list[str]) -> int:
+    request_path, results_path = argv[:2]
+    results = judge(json.loads(Path(request_path).read_text()))
+    Path(results_path).write_text(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
