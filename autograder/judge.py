@@ -122,6 +122,12 @@ class Session:
             raise NotYourCode(f"your notebook does not define `{name}`: run the cell that defines it and keep the "
                               "name the task gives") from None
 
+    def probe(self, source: str):
+        """Helpers a check defines inside the worker (see ``Worker.probe``), as a handle."""
+        if self.broken:
+            self.revive()
+        return self.sandbox.peer.request("probe", source=source)
+
     def fork(self) -> "Session":
         """Another worker that has run the same code and shares this one's files: for checks
         that need several processes at once, or one to kill."""

@@ -253,6 +253,8 @@ class Peer:
         if type(value) in (list, tuple, set, frozenset):
             items = [self.encode(v, depth + 1) for v in value]
             return items if type(value) is list else {"$": type(value).__name__, "v": items}
+        if type(value) is slice:
+            return {"$": "slice", "v": [self.encode(v, depth + 1) for v in (value.start, value.stop, value.step)]}
         if type(value) is dict:
             return {"$": "dict", "v": [[self.encode(k, depth + 1), self.encode(v, depth + 1)] for k, v in value.items()]}
         if type(value) in (bytes, bytearray, memoryview):
@@ -295,6 +297,8 @@ class Peer:
         tag, v = data["$"], data.get("v")
         if tag in ("tuple", "set", "frozenset"):
             return {"tuple": tuple, "set": set, "frozenset": frozenset}[tag](self.decode(x) for x in v)
+        if tag == "slice":
+            return slice(*(self.decode(x) for x in v))
         if tag == "dict":
             return {self.decode(k): self.decode(x) for k, x in v}
         if tag == "float":

@@ -120,7 +120,7 @@ def command(library: Path, grader: Path, scratch: Path) -> list[str]:
             "--proc", "/proc", "--dev", "/dev", "--chdir", "/scratch", "--clearenv"]
     env = {"HOME": "/scratch", "TMPDIR": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin",
            "PYTHONPATH": "/opt/student:/opt/grader", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-           "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/scratch/.matplotlib", "OPENBLAS_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/scratch/.matplotlib", "TINYTORCH_ANSWERS": "/scratch/answers", "OPENBLAS_NUM_THREADS": "1",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"}
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # some CPUs need these for correct results
         if name in os.environ:

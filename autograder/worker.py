@@ -69,7 +69,16 @@ class Worker(Peer):
     def perform(self, op: str, message: dict):
         if op == "exec":
             return self.execute(self.decode(message.get("cell")))
+        if op == "probe":
+            return self.probe(self.decode(message.get("source")))
         return super().perform(op, message)
+
+    def probe(self, source: str) -> types.SimpleNamespace:
+        """Define a check's helpers here, where the submission runs (fault injection, recorders,
+        child processes); the judge gets them as a handle and reads their results as data."""
+        namespace = {"__name__": "probe"}
+        exec(compile(source, "<probe>", "exec"), namespace)
+        return types.SimpleNamespace(**{k: v for k, v in namespace.items() if not k.startswith("__")})
 
     def execute(self, cell: dict) -> dict:
         """Run one cell's source in the submission's namespace; what it printed and raised."""

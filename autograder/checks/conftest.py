@@ -46,3 +46,17 @@ def trained():
 def tmp_path(student):
     """A fresh directory the submission's worker can use too (the checks' files live there)."""
     return judge.SESSION.scratch.directory("check-")
+
+
+@pytest.fixture
+def scratch(student):
+    """``scratch()`` makes another fresh directory the worker can use (for a hypothesis example)."""
+    return lambda: judge.SESSION.scratch.directory("example-")
+
+
+@pytest.fixture
+def probe(student):
+    """``probe(source)`` defines helpers inside the submission's worker and returns them as a handle:
+    for what can only be observed where the code runs (fault injection, recorders, child
+    processes). What they return is the submission's to forge, like any of its answers."""
+    return judge.SESSION.probe

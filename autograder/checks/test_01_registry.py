@@ -1,21 +1,17 @@
-"""Hidden checks of notebook 01 (model registry), on real files in pytest's tmp_path.
+"""Hidden checks of notebook 01 (model registry), on real files in a directory the worker shares.
 
-Faults are real: a forked copy of this process runs the student's function under a file-size
-limit, or kills itself with SIGKILL at the moment the data is fsynced; concurrent allocation runs
-in eight forked processes that start together. Expected values are computed here, never taken
-from the library (its reference answers are stubs while these checks run).
+Faults are real, and happen where the student's code runs: a probe in the worker forks a child
+that runs the student's function under a file-size limit, or that SIGKILLs itself at the moment
+the data is fsynced; a reader child polls a file while it is rewritten; eight children allocate
+versions at the same moment. The probe reports exit statuses and results as data; the files they
+leave are read here. Expected values are computed here, never taken from the library.
 """
 
 import fcntl
 import hashlib
 import json
 import os
-import resource
-import signal
-import stat
-import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,13 +19,17 @@ from hypothesis import given, settings, strategies as st
 
 FEW = settings(max_examples=25, deadline=None)
 
+PROCESSES = """
+import json, os, resource, signal, stat, time
+from pathlib import Path
 
-def forked(body) -> int:
-    """Start `body()` in a forked copy of this process and return the child's pid, without waiting.
 
-    The child never returns into pytest: whatever happens, it ends with os._exit (status `body()`'s
-    return value, or 99 if it raised).
-    """
+def _status(pid):
+    _, status = os.waitpid(pid, 0)
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _child(body):
     pid = os.fork()
     if pid == 0:
         code = 99
@@ -40,10 +40,107 @@ def forked(body) -> int:
     return pid
 
 
-def in_child(body) -> int:
-    """Run `body()` in a forked copy of this process; return its exit status (or -signal)."""
-    _, status = os.waitpid(forked(body), 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+def write_under_size_limit(write, target, data, limit):
+    \"\"\"0: the write raised OSError; 1: it returned; 2: it raised something else.\"\"\"
+    def body():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # exceeding the limit raises OSError instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+        try:
+            write(target, data)
+        except OSError:
+            return 0
+        except BaseException:
+            return 2
+        return 1
+    return _status(_child(body))
+
+
+def write_killed_at_fsync(write, target, data):
+    def body():
+        def die(fd):
+            os.kill(os.getpid(), signal.SIGKILL)
+        os.fsync = os.fdatasync = die
+        write(target, data)
+        return 0
+    return _status(_child(body))
+
+
+def torn_reads_during_rewrites(write, target, size, rewrites):
+    \"\"\"1 if a reader polling ``target`` saw a file that is not ``size`` equal bytes, else 0.\"\"\"
+    done = Path(str(target) + ".done")
+    def reader():
+        torn = 0
+        while not done.exists():
+            data = target.read_bytes()
+            torn += not (len(data) == size and data.count(data[:1]) == size)
+        return min(torn, 1)
+    pid = _child(reader)
+    fsync, os.fsync = os.fsync, lambda fd: None  # the reader checks atomicity, not durability
+    try:
+        time.sleep(0.05)
+        for i in range(rewrites):
+            write(target, (b"B" if i % 2 == 0 else b"A") * size)
+    finally:
+        os.fsync = fsync
+        done.touch()
+    return _status(pid)
+
+
+def allocate_at_once(allocate, versions, workers, each):
+    \"\"\"Each child's list of versions, or the error it raised (as text).\"\"\"
+    start = time.time() + 0.3
+    children = []
+    for _ in range(workers):
+        read, write = os.pipe()
+        def body():
+            os.close(read)
+            time.sleep(max(0.0, start - time.time()))  # all start together
+            try:
+                message = json.dumps([allocate(versions) for _ in range(each)])
+            except BaseException as error:
+                message = json.dumps(f"{type(error).__name__}: {error}")
+            os.write(write, message.encode())
+            return 0
+        pid = _child(body)
+        os.close(write)
+        children.append((pid, read))
+    results = []
+    for pid, read in children:
+        with os.fdopen(read, "rb") as f:
+            results.append(json.loads(f.read() or b'"no answer"'))
+        _status(pid)
+    return results
+
+
+def steps_of(write, target, data, durable=True):
+    \"\"\"The fsyncs and renames (in order) while ``write(target, data)`` runs.\"\"\"
+    events, originals = [], {n: getattr(os, n) for n in ("fsync", "fdatasync", "replace", "rename")}
+    def sync(original):
+        def fsync(fd):
+            fd = fd if isinstance(fd, int) else fd.fileno()
+            kind = "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+            events.append(("fsync", kind, Path(os.readlink(f"/proc/self/fd/{fd}"))))
+            return original(fd) if durable else None
+        return fsync
+    def move(original):
+        def rename(src, dst, *args, **kwargs):
+            events.append(("rename", Path(os.path.realpath(src)), Path(os.path.realpath(dst))))
+            return original(src, dst, *args, **kwargs)
+        return rename
+    for name, original in originals.items():
+        setattr(os, name, sync(original) if "sync" in name else move(original))
+    try:
+        write(target, data)
+    finally:
+        for name, original in originals.items():
+            setattr(os, name, original)
+    return events
+"""
+
+
+@pytest.fixture
+def processes(probe):
+    return probe(PROCESSES)
 
 
 # -- content_hash --------------------------------------------------------------------------------
@@ -116,64 +213,39 @@ def test_content_hash_names_real_model_files(student, trained, tmp_path):
 
 # -- atomic_write_bytes --------------------------------------------------------------------------
 
-class WriteSteps:
-    """Records fsyncs and renames (in order) while the student's function runs."""
-
-    def __init__(self, monkeypatch):
-        self.events = []
-        for name in ("fsync", "fdatasync"):
-            monkeypatch.setattr(os, name, self._fsync(getattr(os, name)))
-        for name in ("replace", "rename"):
-            monkeypatch.setattr(os, name, self._rename(getattr(os, name)))
-
-    def _fsync(self, original):
-        def fsync(fd):
-            fd = fd if isinstance(fd, int) else fd.fileno()
-            kind = "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
-            self.events.append(("fsync", kind, os.readlink(f"/proc/self/fd/{fd}")))
-            return original(fd)
-        return fsync
-
-    def _rename(self, original):
-        def rename(src, dst, *args, **kwargs):
-            self.events.append(("rename", os.path.realpath(src), os.path.realpath(dst)))
-            return original(src, dst, *args, **kwargs)
-        return rename
-
-    def rename_onto(self, target):
-        renames = [e for e in self.events if e[0] == "rename" and e[2] == os.path.realpath(target)]
-        assert renames, ("the file was not put in place with os.replace: write a temporary file, "
-                         "then os.replace(temporary, path)")
-        return self.events.index(renames[-1]), renames[-1][1]
+def rename_onto(events, target):
+    """The index of the last rename onto ``target`` and the file renamed."""
+    renames = [e for e in events if e[0] == "rename" and e[2] == Path(os.path.realpath(target))]
+    assert renames, ("the file was not put in place with os.replace: write a temporary file, "
+                     "then os.replace(temporary, path)")
+    return events.index(renames[-1]), renames[-1][1]
 
 
 @pytest.mark.task("atomic_write_bytes")
-def test_atomic_write_leaves_exact_bytes_and_no_other_files(student, monkeypatch):
+def test_atomic_write_leaves_exact_bytes_and_no_other_files(student, scratch):
     """the target holds exactly the new bytes, and no other file is left in the directory"""
-    monkeypatch.setattr(os, "fsync", lambda fd: None)  # durability is checked separately; keep this fast
     @FEW
     @given(old=st.binary(max_size=2048), new=st.binary(max_size=2048), exists=st.booleans())
     def check(old, new, exists):
-        with tempfile.TemporaryDirectory() as d:
-            target = Path(d) / "meta.json"
-            if exists:
-                target.write_bytes(old)
-            student.atomic_write_bytes(target, new)
-            assert target.read_bytes() == new, "the file does not hold exactly the bytes written"
-            assert os.listdir(d) == ["meta.json"], f"files left behind next to the target: {sorted(os.listdir(d))}"
+        d = scratch()
+        target = d / "meta.json"
+        if exists:
+            target.write_bytes(old)
+        student.atomic_write_bytes(target, new)
+        assert target.read_bytes() == new, "the file does not hold exactly the bytes written"
+        assert os.listdir(d) == ["meta.json"], f"files left behind next to the target: {sorted(os.listdir(d))}"
 
     check()
 
 
 @pytest.mark.task("atomic_write_bytes")
-def test_atomic_write_renames_a_temporary_file_in_the_same_directory(student, tmp_path, monkeypatch):
+def test_atomic_write_renames_a_temporary_file_in_the_same_directory(student, tmp_path, processes):
     """a temporary file in the target's directory is os.replace'd onto the target"""
     target = tmp_path / "records" / "1.json"
     target.parent.mkdir()
     target.write_bytes(b"old")
-    steps = WriteSteps(monkeypatch)
-    student.atomic_write_bytes(str(target), b"new")
-    _, temporary = steps.rename_onto(target)
+    steps = processes.steps_of(student.atomic_write_bytes, target, b"new")
+    _, temporary = rename_onto(steps, target)
     assert Path(temporary).parent == target.parent.resolve(), (
         f"the temporary file was in {Path(temporary).parent}, not in the target's directory "
         f"{target.parent}: a rename is only atomic within one file system")
@@ -181,49 +253,34 @@ def test_atomic_write_renames_a_temporary_file_in_the_same_directory(student, tm
 
 
 @pytest.mark.task("atomic_write_bytes")
-def test_atomic_write_fsyncs_the_data_before_the_rename(student, tmp_path, monkeypatch):
+def test_atomic_write_fsyncs_the_data_before_the_rename(student, tmp_path, processes):
     """the temporary file's data is fsynced before it is renamed onto the target"""
     target = tmp_path / "model.bin"
-    steps = WriteSteps(monkeypatch)
-    student.atomic_write_bytes(target, b"weights" * 100)
-    index, temporary = steps.rename_onto(target)
-    synced = [e for e in steps.events[:index] if e[0] == "fsync" and e[2] == temporary]
+    steps = processes.steps_of(student.atomic_write_bytes, target, b"weights" * 100)
+    index, temporary = rename_onto(steps, target)
+    synced = [e for e in steps[:index] if e[0] == "fsync" and e[2] == temporary]
     assert synced, ("the temporary file was renamed without os.fsync on it first: after a power "
                     "cut the new name could point at a file whose bytes never reached the disk "
                     "(flush, then os.fsync(f.fileno()) before os.replace)")
 
 
 @pytest.mark.task("atomic_write_bytes")
-def test_atomic_write_fsyncs_the_directory_after_the_rename(student, tmp_path, monkeypatch):
+def test_atomic_write_fsyncs_the_directory_after_the_rename(student, tmp_path, processes):
     """the directory is fsynced after the rename, so the rename itself is durable"""
     target = tmp_path / "model.bin"
-    steps = WriteSteps(monkeypatch)
-    student.atomic_write_bytes(target, b"weights")
-    index, _ = steps.rename_onto(target)
-    synced = [e for e in steps.events[index + 1:] if e[:2] == ("fsync", "dir") and e[2] == os.path.realpath(tmp_path)]
+    steps = processes.steps_of(student.atomic_write_bytes, target, b"weights")
+    index, _ = rename_onto(steps, target)
+    synced = [e for e in steps[index + 1:] if e[:2] == ("fsync", "dir") and e[2] == Path(os.path.realpath(tmp_path))]
     assert synced, ("the directory was not fsynced after os.replace: open it with "
                     "os.open(directory, os.O_RDONLY), os.fsync that descriptor, and close it")
 
 
 @pytest.mark.task("atomic_write_bytes")
-def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path):
+def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path, processes):
     """a write that fails halfway (file-size limit) raises, keeps the old file and leaves no temp file"""
     target = tmp_path / "meta.json"
     target.write_bytes(b"old contents")
-    write = student.atomic_write_bytes
-
-    def body():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # exceeding the limit raises OSError instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (16384, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
-        try:
-            write(target, b"x" * 200_000)
-        except OSError:
-            return 0
-        except BaseException:  # noqa: BLE001
-            return 2
-        return 1
-
-    status = in_child(body)
+    status = processes.write_under_size_limit(student.atomic_write_bytes, target, b"x" * 200_000, 16384)
     assert status != 1, "the write could not complete (file-size limit) but no error was raised: re-raise it"
     assert status == 0, ("the write failed with OSError (file too large), but your function raised a "
                          "different error: clean up, then re-raise the original error")
@@ -235,21 +292,12 @@ def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path):
 
 
 @pytest.mark.task("atomic_write_bytes")
-def test_a_writer_killed_before_the_rename_leaves_the_old_file(student, tmp_path):
+def test_a_writer_killed_before_the_rename_leaves_the_old_file(student, tmp_path, processes):
     """a writer killed with SIGKILL while syncing its data leaves the old file readable"""
     target = tmp_path / "aliases.json"
     target.write_bytes(b'{"champion": "1"}')
-    write = student.atomic_write_bytes
-
-    def body():
-        def die(fd):
-            os.kill(os.getpid(), signal.SIGKILL)
-        os.fsync = os.fdatasync = die
-        write(target, b'{"champion": "2"}')
-        return 0
-
-    status = in_child(body)
-    assert status == -signal.SIGKILL, (
+    status = processes.write_killed_at_fsync(student.atomic_write_bytes, target, b'{"champion": "2"}')
+    assert status == -9, (
         "the data was never fsynced (os.fsync was not called), so it could be lost or torn by a crash")
     assert target.read_bytes() == b'{"champion": "1"}', (
         "the target changed before the new bytes were safely on disk; a crash at that moment "
@@ -257,30 +305,13 @@ def test_a_writer_killed_before_the_rename_leaves_the_old_file(student, tmp_path
 
 
 @pytest.mark.task("atomic_write_bytes")
-def test_a_concurrent_reader_never_sees_a_torn_file(student, tmp_path, monkeypatch):
+def test_a_concurrent_reader_never_sees_a_torn_file(student, tmp_path, processes):
     """a reader process polling the file during 30 rewrites only ever sees a whole old or new file"""
     size = 65536
-    target, done = tmp_path / "model.bin", tmp_path / "done"
+    target = tmp_path / "model.bin"
     target.write_bytes(b"A" * size)
-    write = student.atomic_write_bytes
-
-    def reader():
-        torn = 0
-        while not done.exists():
-            data = target.read_bytes()
-            torn += not (len(data) == size and data.count(data[:1]) == size)
-        return min(torn, 1)
-
-    pid = forked(reader)
-    monkeypatch.setattr(os, "fsync", lambda fd: None)  # the reader checks atomicity, not durability
-    try:
-        time.sleep(0.05)
-        for i in range(30):
-            write(target, (b"B" if i % 2 == 0 else b"A") * size)
-    finally:
-        done.touch()
-        _, status = os.waitpid(pid, 0)
-    assert os.WEXITSTATUS(status) == 0, (
+    status = processes.torn_reads_during_rewrites(student.atomic_write_bytes, target, size, 30)
+    assert status == 0, (
         "a concurrent reader saw an empty or half-written file: never truncate or write the target "
         "in place; replace it with a finished temporary file")
 
@@ -298,20 +329,20 @@ def test_versions_count_from_one_in_an_empty_or_missing_directory(student, tmp_p
 
 
 @pytest.mark.task("allocate_version")
-def test_the_next_number_follows_the_largest_numeric_version(student):
+def test_the_next_number_follows_the_largest_numeric_version(student, scratch):
     """the next version is one more than the largest all-digit version; other names do not count"""
     @FEW
     @given(st.lists(st.integers(1, 120), max_size=8),
            st.lists(st.sampled_from(["1.0.0", "2.1", "v3", "10a", "champion", "007x"]), max_size=3))
     def check(numbers, others):
-        with tempfile.TemporaryDirectory() as d:
-            for name in [str(n) for n in numbers] + others:
-                (Path(d) / f"{name}.json").write_bytes(b"{}")
-            got = student.allocate_version(d)
-            expected = str(max(numbers, default=0) + 1)
-            assert got == expected, (
-                f"with versions {sorted(set(map(str, numbers))) + others} the next one is {expected!r} "
-                f"(compare numbers, not strings: 10 > 9), got {got!r}")
+        d = scratch()
+        for name in [str(n) for n in numbers] + others:
+            (d / f"{name}.json").write_bytes(b"{}")
+        got = student.allocate_version(str(d))
+        expected = str(max(numbers, default=0) + 1)
+        assert got == expected, (
+            f"with versions {sorted(set(map(str, numbers))) + others} the next one is {expected!r} "
+            f"(compare numbers, not strings: 10 > 9), got {got!r}")
 
     check()
 
@@ -360,35 +391,10 @@ def test_allocation_waits_for_the_lock_on_dot_lock(student, tmp_path):
 
 
 @pytest.mark.task("allocate_version")
-def test_eight_processes_at_once_get_distinct_versions(student, tmp_path):
+def test_eight_processes_at_once_get_distinct_versions(student, tmp_path, processes):
     """8 processes allocating 25 versions each at the same moment get 200 distinct numbers"""
     workers, each = 8, 25
-    versions = tmp_path / "versions"
-    allocate_version = student.allocate_version
-    start = time.time() + 0.3
-    children = []
-    for w in range(workers):
-        read, write = os.pipe()
-
-        def allocate():
-            os.close(read)
-            time.sleep(max(0.0, start - time.time()))  # all start together
-            try:
-                mine = [allocate_version(versions) for _ in range(each)]
-                message = json.dumps(mine)
-            except BaseException as error:  # noqa: BLE001
-                message = json.dumps(f"{type(error).__name__}: {error}")
-            os.write(write, message.encode())
-            return 0
-
-        pid = forked(allocate)
-        os.close(write)
-        children.append((pid, read))
-    results = []
-    for pid, read in children:
-        with os.fdopen(read, "rb") as f:
-            results.append(json.loads(f.read() or b'"no answer"'))
-        os.waitpid(pid, 0)
+    results = processes.allocate_at_once(student.allocate_version, tmp_path / "versions", workers, each)
     errors = [r for r in results if isinstance(r, str)]
     assert not errors, (f"concurrent allocation failed in {len(errors)} of {workers} processes: "
                         f"{errors[0]} (each must hold the lock from listing to reserving, and pick "
@@ -414,25 +420,25 @@ def replay(operations):
     return stacks
 
 
-def replayed_against(AliasHistory, operations):
-    """Apply `operations` to an AliasHistory and compare every step with the reference replay."""
-    with tempfile.TemporaryDirectory() as d:
-        aliases = AliasHistory(Path(d) / "aliases.jsonl")
-        for k, op in enumerate(operations):
-            before = replay(operations[:k]).get(op[1], [])
-            if op[0] == "set":
-                aliases.set(op[1], op[2])
-            elif len(before) >= 2:
-                got = aliases.rollback(op[1])
-                assert got == before[-2], f"after {operations[:k]} rollback({op[1]!r}) returned {got!r}, expected {before[-2]!r}"
-            else:
-                with pytest.raises(LookupError):
-                    aliases.rollback(op[1])
-        expected = replay(operations)
-        for alias in ["champion", "challenger"]:
-            want = (expected.get(alias) or [None])[-1]
-            got = AliasHistory(Path(d) / "aliases.jsonl").current(alias)
-            assert got == want, f"after {operations} {alias} points at {got!r}, expected {want!r}"
+def replayed_against(AliasHistory, operations, d):
+    """Apply `operations` to an AliasHistory in the directory `d` and compare every step with the
+    reference replay."""
+    aliases = AliasHistory(Path(d) / "aliases.jsonl")
+    for k, op in enumerate(operations):
+        before = replay(operations[:k]).get(op[1], [])
+        if op[0] == "set":
+            aliases.set(op[1], op[2])
+        elif len(before) >= 2:
+            got = aliases.rollback(op[1])
+            assert got == before[-2], f"after {operations[:k]} rollback({op[1]!r}) returned {got!r}, expected {before[-2]!r}"
+        else:
+            with pytest.raises(LookupError):
+                aliases.rollback(op[1])
+    expected = replay(operations)
+    for alias in ["champion", "challenger"]:
+        want = (expected.get(alias) or [None])[-1]
+        got = AliasHistory(Path(d) / "aliases.jsonl").current(alias)
+        assert got == want, f"after {operations} {alias} points at {got!r}, expected {want!r}"
 
 
 @pytest.mark.task("AliasHistory")
@@ -476,13 +482,12 @@ OPERATIONS = st.lists(st.one_of(
 
 
 @pytest.mark.task("AliasHistory")
-def test_promotions_and_rollbacks_agree_with_a_replay(student, monkeypatch):
+def test_promotions_and_rollbacks_agree_with_a_replay(student, scratch):
     """random promotions and rollbacks on two aliases agree with a reference replay of the log"""
-    monkeypatch.setattr(os, "fsync", lambda fd: None)  # the log's durability is not what this checks
     @FEW
     @given(OPERATIONS)
     def check(operations):
-        replayed_against(student.AliasHistory, operations)
+        replayed_against(student.AliasHistory, operations, scratch())
 
     check()
 
