@@ -11,6 +11,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttest_ind
 
 from tinytorch.core.mlops.experiments import (
+    ExperimentTracker,
     assign_variant,
     mcnemar_test,
     power_two_proportions,
@@ -162,3 +163,26 @@ def test_mcnemar_matches_statsmodels(b, c):
     assert ours.method == ("exact" if b + c < 25 else "chi2")
     assert ours.statistic == pytest.approx(theirs.statistic, abs=TOL)
     assert ours.p_value == pytest.approx(theirs.pvalue, abs=TOL)
+
+
+@pytest.mark.parametrize("n", [1_000, 10_000, 100_000, 1_000_000])
+def test_tracker_analyses_a_continuous_metric_at_user_sizes(n):
+    """analyze() on a continuous metric crashed from about 10,000 units per arm (the t quantile)."""
+    rng = np.random.default_rng(n)
+    control, treatment = rng.normal(10.0, 2.0, n), rng.normal(10.01, 2.2, n)
+    tracker = ExperimentTracker({"control": 0.5, "treatment": 0.5})
+    tracker.log_metric("control", "revenue", control)
+    tracker.log_metric("treatment", "revenue", treatment)
+    comparison = tracker.analyze("revenue").comparison("revenue", "treatment")
+    theirs = st.ttest_ind(treatment, control, equal_var=False)
+    interval = theirs.confidence_interval(0.95)
+    assert comparison.p_value == pytest.approx(theirs.pvalue, rel=TOL)
+    assert (comparison.absolute_lift.low, comparison.absolute_lift.high) == pytest.approx(
+        (interval.low, interval.high), rel=TOL, abs=TOL)
+
+
+@pytest.mark.parametrize("n", [1_000, 10_000, 100_000, 1_000_000])
+def test_power_matches_statsmodels_at_user_sizes(n):
+    h = proportion_effectsize(0.101, 0.100)
+    power_sm = NormalIndPower().power(effect_size=h, nobs1=n, alpha=0.05, ratio=1.0)
+    assert power_two_proportions(0.100, 0.101, n) == pytest.approx(power_sm, rel=TOL, abs=TOL)

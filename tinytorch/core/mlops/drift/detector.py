@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..experiments import arguments
 from .kolmogorov import ks_2samp
 from .stats import (
     benjamini_hochberg,
@@ -201,8 +202,9 @@ class DriftDetector:
             raise ValueError(f"unknown correction {correction!r}; use one of {[c for c in CORRECTIONS if c]} or None")
         self.methods = self._resolve_methods(method)
         self.alpha, self.correction, self.drift_share = alpha, correction, drift_share
-        self.psi_bins, self.distance_threshold = psi_bins, distance_threshold
-        self.max_missing_increase = max_missing_increase
+        self.psi_bins = arguments.count("psi_bins", psi_bins, minimum=1)
+        self.distance_threshold = arguments.positive("distance_threshold", distance_threshold)
+        self.max_missing_increase = arguments.probability("max_missing_increase", max_missing_increase, closed=True)
         self.n_reference = len(next(iter(self.reference.values())))
 
     def _resolve_methods(self, method):
