@@ -194,9 +194,8 @@ class DriftDetector:
         unknown = self.categorical - set(self.feature_names)
         if unknown:
             raise ValueError(f"categorical names {sorted(unknown)} are not features; features are {self.feature_names}")
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-        if not 0 < drift_share <= 1:
+        alpha = arguments.probability("alpha", alpha)
+        if not 0 < arguments.real("drift_share", drift_share) <= 1:
             raise ValueError(f"drift_share must be in (0, 1], got {drift_share}")
         if correction not in CORRECTIONS:
             raise ValueError(f"unknown correction {correction!r}; use one of {[c for c in CORRECTIONS if c]} or None")
