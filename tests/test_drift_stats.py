@@ -40,8 +40,8 @@ def test_ks_matches_scipy_exact_mode_with_ties(a, b):
     assert ours[2] == "exact"
 
 
-# Unequal sizes (the shipped digits split is 1,078 x 359) from no shift to a large D: narrow and
-# wide bands, rounded values for ties, D = 1 where the counts outgrow floats (the log path).
+# Up to 10,000 rows ks_2samp is SciPy's exact test: the digits split's sizes (1,078 x 359) from no
+# shift to D = 1, reported as "exact".
 @pytest.mark.parametrize("n1,n2,shift", [(1078, 359, 0.0), (1078, 359, 0.4), (359, 1078, 2.5), (1078, 359, 3.0),
                                          (1078, 359, 50.0), (40, 9_000, 1.0), (997, 1_000, 0.1), (6, 4_001, 0.5)])
 def test_ks_exact_matches_scipy_unequal_sizes_and_large_d(n1, n2, shift):
