@@ -1,6 +1,7 @@
 """Data drift detection: per-feature two-sample tests chosen the way Evidently chooses them.
 
-``stats`` holds the statistics (NumPy only), ``kolmogorov`` SciPy's exact KS p-values,
+``stats`` holds the statistics (NumPy; the students' tasks), ``kolmogorov`` the KS test with
+SciPy's p-values and a fast statistic for large samples,
 ``detector`` the ``DriftDetector`` and its report, ``plot`` the reference-vs-current figure.
 """
 

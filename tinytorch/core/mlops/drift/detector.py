@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..experiments import arguments
 from .kolmogorov import ks_2samp
 from .stats import (
     benjamini_hochberg,
@@ -193,16 +194,16 @@ class DriftDetector:
         unknown = self.categorical - set(self.feature_names)
         if unknown:
             raise ValueError(f"categorical names {sorted(unknown)} are not features; features are {self.feature_names}")
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-        if not 0 < drift_share <= 1:
+        alpha = arguments.probability("alpha", alpha)
+        if not 0 < arguments.real("drift_share", drift_share) <= 1:
             raise ValueError(f"drift_share must be in (0, 1], got {drift_share}")
         if correction not in CORRECTIONS:
             raise ValueError(f"unknown correction {correction!r}; use one of {[c for c in CORRECTIONS if c]} or None")
         self.methods = self._resolve_methods(method)
         self.alpha, self.correction, self.drift_share = alpha, correction, drift_share
-        self.psi_bins, self.distance_threshold = psi_bins, distance_threshold
-        self.max_missing_increase = max_missing_increase
+        self.psi_bins = arguments.count("psi_bins", psi_bins, minimum=1)
+        self.distance_threshold = arguments.positive("distance_threshold", distance_threshold)
+        self.max_missing_increase = arguments.probability("max_missing_increase", max_missing_increase, closed=True)
         self.n_reference = len(next(iter(self.reference.values())))
 
     def _resolve_methods(self, method):

@@ -2,7 +2,8 @@
 
 hashing       FNV-1a, the 32-bit string hash assignment is built on
 assignment    sticky GrowthBook-compatible hashing of units to variants
-distributions normal, Student t and chi-square functions in pure Python
+arguments     argument checks with messages that name the argument, the value and the rule
+distributions the chi-square tail the notebooks hand to students (SciPy)
 stats         z-test, Welch's t-test, lift intervals, SRM check, power, McNemar
 sequential    mSPRT: a test you may check after every unit
 tracker       ExperimentTracker: exposures, metrics, guardrails, analysis and decision

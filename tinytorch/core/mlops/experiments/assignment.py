@@ -73,8 +73,13 @@ def bucket_ranges(weights, coverage=1.0):
 
     Variant i starts at the sum of the weights before it and its range is ``coverage * weight``
     long, so that raising coverage only adds units (nobody changes variant) and moving weight
-    between neighbouring variants only moves units across their shared border.
+    between neighbouring variants only moves units across their shared border. ValueError unless
+    the weights are finite, >= 0 and sum to 1 within SPLIT_TOLERANCE (other weights would make
+    ranges overlap or leave gaps) and coverage is in [0, 1].
     """
+    weights = [float(w) for w in weights]
+    if not all(0.0 <= w < math.inf for w in weights) or abs(math.fsum(weights) - 1.0) > SPLIT_TOLERANCE:
+        raise ValueError(f"weights are {weights}; they must be finite, >= 0 and sum to 1 (each is a share of traffic)")
     if not 0.0 <= coverage <= 1.0:
         raise ValueError(f"coverage is {coverage}; it is the share of units in the experiment, in [0, 1]")
     ranges, start = [], 0.0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import arguments
 from .routing import _check_test_data, _require_predict
 from .stats import Interval, mcnemar_test
 
@@ -36,11 +37,19 @@ class ComparisonResult:
 
 
 def paired_bootstrap_interval(correct_a, correct_b, n_bootstrap=2000, alpha=0.05, seed=0, chunk=200):
-    """Percentile bootstrap interval of mean(correct_b) - mean(correct_a), resampling pairs."""
-    diffs_per_row = np.asarray(correct_b, dtype=np.float64) - np.asarray(correct_a, dtype=np.float64)
+    """Percentile bootstrap interval of mean(correct_b) - mean(correct_a), resampling pairs.
+
+    ``correct_a`` and ``correct_b`` are equally long, non-empty and finite (NaN refused);
+    ``n_bootstrap`` and ``chunk`` are whole numbers >= 1, alpha is in (0, 1).
+    """
+    correct_a, correct_b = arguments.sample("correct_a", correct_a), arguments.sample("correct_b", correct_b)
+    if correct_a.size != correct_b.size:
+        raise ValueError(f"correct_a and correct_b pair the same rows; got {correct_a.size} and {correct_b.size} values")
+    n_bootstrap = arguments.count("n_bootstrap", n_bootstrap, minimum=1)
+    chunk = arguments.count("chunk", chunk, minimum=1)
+    alpha = arguments.probability("alpha", alpha)
+    diffs_per_row = correct_b - correct_a
     n = diffs_per_row.size
-    if n == 0:
-        raise ValueError("no rows to compare")
     rng = np.random.default_rng(seed)
     means = np.concatenate([diffs_per_row[rng.integers(0, n, size=(min(chunk, n_bootstrap - i), n))].mean(axis=1)
                             for i in range(0, n_bootstrap, chunk)])
@@ -57,6 +66,7 @@ class ModelComparator:
         self.model_a, self.model_b = model_a, model_b
 
     def compare(self, X, y, alpha=0.05, n_bootstrap=2000, seed=0):
+        alpha = arguments.probability("alpha", alpha)
         X, y = _check_test_data((X, y))
         if len(y) == 0:
             raise ValueError(f"compare needs X (n, features) and y (n,) with n > 0; got {X.shape} and {y.shape}")

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from . import arguments
 from .assignment import assign_variant, validate_split
 from .tracker import ExperimentTracker
 
@@ -97,7 +98,7 @@ class ABTestManager:
             raise ValueError(f"coverage is the share of units in the experiment, in [0, 1]; got {coverage}")
         self.seed = str(seed)
         self.coverage = coverage
-        self.alpha = alpha
+        self.alpha = arguments.probability("alpha", alpha)
         self.models = {}
         self.weights = {}
         self.shadow = None

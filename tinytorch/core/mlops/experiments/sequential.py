@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import arguments
+
 
 class SequentialResult(NamedTuple):
     diff: float
@@ -41,17 +43,25 @@ def msprt_log_likelihood_ratio(diff, variance, tau2):
     effect. log Lambda = 0.5 log(V / (V + tau2)) + tau2 diff^2 / (2 V (V + tau2)).
     Reject "no difference" once it reaches log(1 / alpha): unlike a t-test's p-value, this
     threshold can be checked after every new user without inflating false positives.
-    Works elementwise on NumPy arrays.
+    Works elementwise on NumPy arrays. ValueError unless every variance and tau2 is > 0 (they are
+    variances) and no diff is NaN.
     """
     diff = np.asarray(diff, dtype=np.float64)
     variance = np.asarray(variance, dtype=np.float64)
+    if not (np.all(variance > 0) and np.all(np.asarray(tau2) > 0)) or np.isnan(diff).any():
+        raise ValueError("msprt_log_likelihood_ratio needs variance > 0 and tau2 > 0 (both are variances) and a "
+                         f"diff that is not NaN; got diff={diff}, variance={variance}, tau2={tau2}")
     total = variance + tau2
     result = 0.5 * np.log(variance / total) + tau2 * diff**2 / (2.0 * variance * total)
     return float(result) if result.ndim == 0 else result
 
 
 def mixture_variance_ratio(alpha=0.05):
-    """r = tau^2 / V_N that makes the confidence sequence narrowest at the planned sample size."""
+    """r = tau^2 / V_N that makes the confidence sequence narrowest at the planned sample size.
+
+    alpha is in (0, 1).
+    """
+    alpha = arguments.probability("alpha", alpha)
     r = 2.0 * math.log(1.0 / alpha)
     for _ in range(100):
         r = 2.0 * math.log(1.0 / alpha) + math.log1p(r)
@@ -62,8 +72,13 @@ def confidence_sequence_radius(variance, tau2, alpha=0.05):
     """Half-width of the always-valid interval for the difference (the mSPRT inverted).
 
     diff +- sqrt(V (V + tau2) / tau2 * (2 log(1/alpha) + log((V + tau2) / V))).
+    Every variance and tau2 must be finite and > 0, alpha in (0, 1).
     """
     variance = np.asarray(variance, dtype=np.float64)
+    tau2 = arguments.positive("tau2", tau2)
+    alpha = arguments.probability("alpha", alpha)
+    if not np.all((variance > 0) & (variance < np.inf)):
+        raise ValueError(f"variance must be finite and > 0 (the variance of the difference); got {variance}")
     total = variance + tau2
     radius = np.sqrt(variance * total / tau2 * (2.0 * math.log(1.0 / alpha) + np.log(total / variance)))
     return float(radius) if radius.ndim == 0 else radius
@@ -78,10 +93,8 @@ class SequentialTest:
     """
 
     def __init__(self, planned_units, alpha=0.05, binary=True):
-        if planned_units < 2:
-            raise ValueError(f"planned_units must be >= 2, got {planned_units}")
-        if not 0 < alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+        planned_units = arguments.count("planned_units", planned_units, minimum=2)
+        alpha = arguments.probability("alpha", alpha)
         self.planned_units = planned_units
         self.alpha = alpha
         self.binary = binary
@@ -90,10 +103,15 @@ class SequentialTest:
         self._p_value = 1.0
 
     def update(self, arm, values):
-        """Add one value or an array of values observed in arm "a" (control) or "b" (treatment)."""
+        """Add one value or an array of values observed in arm "a" (control) or "b" (treatment).
+
+        Values must be finite (NaN and +-inf are refused); a binary test takes only 0 and 1.
+        """
         if arm not in self._sums:
             raise ValueError(f"arm must be 'a' (control) or 'b' (treatment), got {arm!r}")
-        values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+        values = arguments.sample("values", np.atleast_1d(values).ravel())
+        if self.binary and not np.isin(values, (0.0, 1.0)).all():
+            raise ValueError(f"a binary SequentialTest takes 0/1 outcomes; got {values[~np.isin(values, (0.0, 1.0))][:3]}")
         self._sums[arm] += (values.size, values.sum(), (values**2).sum())
 
     def look(self):

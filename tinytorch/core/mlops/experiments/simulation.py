@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .distributions import normal_ppf
+from scipy.special import ndtri
+
+from . import arguments
 from .sequential import mixture_variance_ratio, msprt_log_likelihood_ratio
 
 
@@ -50,11 +52,20 @@ def _arm_totals(rng, n_experiments, n_units, look_every, rate):
 
 def simulate_peeking(n_experiments=2000, n_units=10_000, look_every=100, rate=0.1, alpha=0.05,
                      seed=0, chunk=250):
-    """Run ``n_experiments`` A/A experiments and measure false-positive rates under peeking."""
+    """Run ``n_experiments`` A/A experiments and measure false-positive rates under peeking.
+
+    Counts are whole numbers >= 1 (``n_units`` a multiple of ``look_every``); rate and alpha are
+    in (0, 1).
+    """
+    n_experiments = arguments.count("n_experiments", n_experiments, minimum=1)
+    n_units = arguments.count("n_units", n_units, minimum=1)
+    look_every = arguments.count("look_every", look_every, minimum=1)
+    chunk = arguments.count("chunk", chunk, minimum=1)
+    rate, alpha = arguments.probability("rate", rate), arguments.probability("alpha", alpha)
     if n_units % look_every:
         raise ValueError(f"n_units ({n_units}) must be a multiple of look_every ({look_every})")
     rng = np.random.default_rng(seed)
-    crit = normal_ppf(1 - alpha / 2)
+    crit = float(ndtri(1 - alpha / 2))
     ratio = mixture_variance_ratio(alpha)
     naive_hits, sequential_hits, fixed_hits = [], [], []
     for start in range(0, n_experiments, chunk):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import arguments
 from .assignment import validate_split
 from .stats import (
     Interval,
@@ -109,13 +110,14 @@ class ExperimentTracker:
 
     ``split`` ({variant: weight}) is the configured traffic split; with it the analysis checks
     for sample ratio mismatch. The control is the first variant of the split (or ``control``).
+    ``alpha`` and ``srm_threshold`` are significance levels in (0, 1).
     """
 
     def __init__(self, split=None, control=None, alpha=0.05, srm_threshold=0.001):
         self.split = dict(validate_split(split)) if split is not None else None
         self.control = control or (next(iter(self.split)) if self.split else None)
-        self.alpha = alpha
-        self.srm_threshold = srm_threshold
+        self.alpha = arguments.probability("alpha", alpha)
+        self.srm_threshold = arguments.probability("srm_threshold", srm_threshold)
         self._units = defaultdict(set)          # variant -> unit ids exposed
         self._variant_of = {}                   # unit id -> first variant it was exposed to
         self._multiple_exposures = set()        # units seen in more than one variant
