@@ -124,7 +124,7 @@ def cmd_collect(args) -> int:
     from autograder.collect import REPORT, CollectError, collect, table
 
     try:
-        fates = collect(Path(args.archive), lms=args.lms, replace=args.replace)
+        fates = collect(Path(args.archive), lms=args.lms, replace=args.replace, timestamps=args.timestamps)
     except CollectError as error:
         print(f"error: {error}")
         return 2
@@ -161,6 +161,9 @@ def main(argv=None) -> int:
                                 help="whose file names to read (default: auto, both)")
     collect_parser.add_argument("--replace", action="store_true",
                                 help="replace submissions already in submitted/ (the old ones are kept under downloaded/)")
+    collect_parser.add_argument("--timestamps", type=Path, default=None,
+                                help="submission times: Moodle's grading worksheet, or a CSV with student,submitted "
+                                     "columns; nbgrader computes lateness from them")
     export = sub.add_parser("export")
     export.add_argument("--out", default="grades.csv")
     args = parser.parse_args(argv)
