@@ -25,6 +25,9 @@ c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "tinytorch-mlops"
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "assignments"
+# nbgrader copies a submission's other files into autograded/ and feedback/; the grading log
+# (autograded/<student>/mlops/autograde.log) stays out of the students' feedback.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "autograde.log"]
 
 # Submissions: read-only cells a student edited or deleted are reported, then restored.
 c.Autograde.sanitize_preprocessors = [

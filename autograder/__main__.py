@@ -9,9 +9,10 @@
                                       nbgrader autograde every submission in submitted/, N at a time;
                                       resumable: already graded submissions are skipped
     python -m autograder feedback     nbgrader generate_feedback (hidden checks' source never shown)
-    python -m autograder export [--out grades.csv]
-                                      grades with a column per task
-    python -m autograder collect ARCHIVE.zip [--lms canvas|moodle] [--replace]
+    python -m autograder export [--out grades.csv] [--roster ROSTER.csv] [--lms-dir grades]
+                                      grades with a column per task; with the LMS's roster also
+                                      grades/<lms>-grades.csv to import and grades/<lms>-feedback.zip
+    python -m autograder collect ARCHIVE.zip [--lms canvas|moodle] [--replace] [--timestamps FILE]
                                       import an LMS download into submitted/; every file's fate in
                                       reports/collect.csv (see `collect --help` for the file names)
     python -m autograder selfcheck [NB ...]
@@ -114,9 +115,27 @@ def cmd_feedback(args) -> int:
 
 def cmd_export(args) -> int:
     from autograder.grades import export_csv
+    from autograder.lms_export import export_lms
+    from autograder.roster import RosterError, read_roster
 
-    rows = export_csv(course.ROOT, Path(args.out))
+    try:
+        rosters = [read_roster(path) for path in args.roster]
+    except RosterError as error:
+        print(f"error: {error}")
+        return 2
+    names = {student: person.name for roster in rosters for student, person in roster.items()}
+    rows = export_csv(course.ROOT, Path(args.out), names)
     print(f"wrote {args.out}: {rows} students")
+    unknown = None
+    for roster in rosters:
+        written = export_lms(course.ROOT, roster, Path(args.lms_dir))
+        for path in written.files:
+            print(f"wrote {path}")
+        if written.not_graded:
+            print(f"on the roster but not graded: {', '.join(written.not_graded)}")
+        unknown = set(written.not_in_roster) if unknown is None else unknown & set(written.not_in_roster)
+    if unknown:
+        print(f"graded but on no roster (left out of the LMS files): {', '.join(sorted(unknown))}")
     return 0
 
 
@@ -164,8 +183,12 @@ def main(argv=None) -> int:
     collect_parser.add_argument("--timestamps", type=Path, default=None,
                                 help="submission times: Moodle's grading worksheet, or a CSV with student,submitted "
                                      "columns; nbgrader computes lateness from them")
-    export = sub.add_parser("export")
+    export = sub.add_parser("export", help="grades.csv, and with --roster the files the LMS imports")
     export.add_argument("--out", default="grades.csv")
+    export.add_argument("--roster", type=Path, action="append", default=[],
+                        help="Canvas's gradebook export or Moodle's grading worksheet: adds names, and writes "
+                             "the LMS's grade import CSV and a feedback zip for bulk upload (repeatable)")
+    export.add_argument("--lms-dir", default="grades", help="where the LMS files go (default: grades/)")
     args = parser.parse_args(argv)
     return globals()[f"cmd_{args.command}"](args)
 

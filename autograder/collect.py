@@ -20,7 +20,8 @@ Submission times: Canvas's download holds none (only a LATE flag in the name); M
 worksheet has them. ``--timestamps FILE`` (the worksheet, or a CSV with ``student,submitted``)
 writes each student's time into ``submitted/<student>/mlops/timestamp.txt``, nbgrader's own form,
 from which nbgrader computes lateness against the due date (``autograder.deadlines``). Every file in the download gets a fate,
-recorded in ``reports/collect.csv`` (file, student, notebook, status, reason):
+recorded in ``reports/collect.csv`` and kept in ``reports/collected/<zip name>.csv`` (file,
+student, notebook, status, reason, and the LMS's name prefix, LATE flag and submission time):
 
     collected          copied to submitted/
     duplicate          an older copy of a notebook the same student re-uploaded; the newest is collected
@@ -58,6 +59,7 @@ from autograder.notebooks import templates
 from autograder.roster import RosterError, submission_times
 
 REPORT = Path("reports") / "collect.csv"
+ARCHIVE_REPORTS = Path("reports") / "collected"  # one report per archive, kept: the export reads their names
 PATTERNS = {
     "canvas": re.compile(r"(?:^|/)(?P<name>[^/_]+)_(?P<late>LATE_)?(?P<student>\d+)_(?P<submission>\d+)_(?P<file>[^/]+)$"),
     "moodle": re.compile(r"(?:^|/)(?P<name>[^/]+)_(?P<student>\d+)_assignsubmission_file_?[/_](?P<file>[^/]+)$"),
@@ -240,7 +242,20 @@ def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool =
         if fate.status == "collected" and (not target.exists() or target.read_bytes() != (extracted / fate.file).read_bytes()):
             fate.status, fate.reason = "error", f"nbgrader did not copy it to {target.relative_to(root)}"
     write_report(root, fates)
+    (root / ARCHIVE_REPORTS).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / REPORT, root / ARCHIVE_REPORTS / f"{archive.stem}.csv")
     return fates
+
+
+def collected(root: Path) -> dict[tuple[str, str], Fate]:
+    """(student, notebook) -> the fate of the file now in submitted/, over every archive collected."""
+    found = {}
+    for report in sorted((root / ARCHIVE_REPORTS).glob("*.csv"), key=lambda p: p.stat().st_mtime):
+        with open(report, newline="") as f:
+            for fate in (Fate(**row) for row in csv.DictReader(f)):
+                if fate.status == "collected":
+                    found[fate.student, fate.notebook] = fate
+    return found
 
 
 def table(fates: list[Fate]) -> str:
