@@ -15,6 +15,9 @@
     python -m autograder collect ARCHIVE.zip [--lms canvas|moodle] [--replace] [--timestamps FILE]
                                       import an LMS download into submitted/; every file's fate in
                                       reports/collect.csv (see `collect --help` for the file names)
+    python -m autograder similarity [--threshold 0.8]
+                                      flag answers unusually similar between students or to the
+                                      reference solution; a report per task in reports/similarity/
     python -m autograder selfcheck [NB ...]
                                       grade synthetic submissions and compare with expected scores
 """
@@ -152,6 +155,17 @@ def cmd_collect(args) -> int:
     return 0 if all(f.status == "collected" for f in fates) else 1
 
 
+def cmd_similarity(args) -> int:
+    from autograder.similarity import THRESHOLD, check_class
+
+    out = Path(args.out) if args.out else course.ROOT / "reports" / "similarity"
+    pairs = check_class(course.ROOT, out, threshold=args.threshold or THRESHOLD)
+    for pair in sorted((p for p in pairs if p.flagged), key=lambda p: (p.notebook, p.task, p.a, p.b)):
+        print(f"{pair.notebook}/{pair.task}: {pair.a} ~ {pair.b} ({pair.share_a:.0%} / {pair.share_b:.0%})")
+    print(f"{sum(p.flagged for p in pairs)} of {len(pairs)} pairs flagged; a report per task in {out}")
+    return 0
+
+
 def cmd_selfcheck(args) -> int:
     return 0 if selfcheck.run(args.notebook or None) else 1
 
@@ -183,6 +197,10 @@ def main(argv=None) -> int:
     collect_parser.add_argument("--timestamps", type=Path, default=None,
                                 help="submission times: Moodle's grading worksheet, or a CSV with student,submitted "
                                      "columns; nbgrader computes lateness from them")
+    similarity = sub.add_parser("similarity", help="flag answers unusually similar to another student's or to the reference")
+    similarity.add_argument("--threshold", type=float, default=None,
+                            help="flag a pair when this share of one answer is found in the other (default 0.8)")
+    similarity.add_argument("--out", default=None, help="report folder (default: reports/similarity)")
     export = sub.add_parser("export", help="grades.csv, and with --roster the files the LMS imports")
     export.add_argument("--out", default="grades.csv")
     export.add_argument("--roster", type=Path, action="append", default=[],
