@@ -55,6 +55,7 @@ import nbformat
 
 from autograder import course
 from autograder.course import ASSIGNMENT, ROOT
+from autograder.deadlines import apply_duedate, configured_duedate
 from autograder.notebooks import templates
 from autograder.roster import RosterError, submission_times
 
@@ -233,6 +234,9 @@ def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool =
                     f"--LMSCollector.lms={lms}", f"--LMSCollector.replace={replace}",
                     f"--ZipCollectApp.archive_directory=archive/{archive.stem}",
                     f"--ZipCollectApp.extracted_directory=extracted/{archive.stem}", *options, root=root, quiet=True)
+    duedate = configured_duedate()
+    if duedate is not None and (root / "gradebook.db").exists():
+        apply_duedate(root, duedate)  # so that any grader of these submissions (a pod too) sees it
     if not (root / REPORT).exists():
         return []  # nbgrader found no file to ask about: the zip was empty
     fates = read_report(root)
