@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from autograder.collect import collected
 from autograder.course import ASSIGNMENT, gradebook_url
 
 
@@ -54,14 +55,18 @@ def class_grades(root: Path) -> tuple[dict[str, float], list[StudentGrades]]:
 
 
 def export_csv(root: Path, out: Path, names: dict[str, str] | None = None) -> int:
-    """Write the instructor's grades.csv; ``names``: student id -> name, from the LMS roster."""
+    """Write the instructor's grades.csv; ``names``: student id -> name, from the LMS roster.
+    "LMS late" is the LMS's own flag (Canvas's LATE_), shown even when no submission time was given."""
     columns, rows = class_grades(root)
     names = names or {}
-    header = ["student", "name", "submitted", "hours late", "late penalty", "raw score", "total", "max"] + list(columns)
+    flagged = {student for (student, _), fate in collected(root).items() if fate.late_flag}
+    header = ["student", "name", "submitted", "hours late", "LMS late", "late penalty", "raw score", "total", "max"]
+    header += list(columns)
     with open(out, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         for row in sorted(rows, key=lambda r: (names.get(r.student, ""), r.student)):
-            writer.writerow([row.student, names.get(row.student, ""), row.submitted, row.hours_late, row.penalty,
-                             row.raw_score, row.score, row.max_score] + list(row.tasks.values()))
+            writer.writerow([row.student, names.get(row.student, ""), row.submitted, row.hours_late,
+                             "LATE" if row.student in flagged else "", row.penalty, row.raw_score, row.score,
+                             row.max_score] + list(row.tasks.values()))
     return len(rows)

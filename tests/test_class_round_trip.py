@@ -116,6 +116,7 @@ def test_lateness_and_penalties_as_configured(graded):
         "501": (full, full, 0.0),                                    # later than max_days: zero
     }
     assert float(rows["102"]["hours late"]) == pytest.approx(32.02, abs=0.01)
+    assert {s: r["LMS late"] for s, r in rows.items()} == {"101": "", "102": "LATE", "501": ""}  # Canvas's own flag
 
 
 def test_grades_go_back_in_the_lms_formats(graded):
