@@ -19,9 +19,11 @@ read. Of several copies, the one with the highest number (Canvas submission id, 
 Submission times: Canvas's download holds none (only a LATE flag in the name); Moodle's grading
 worksheet has them. ``--timestamps FILE`` (the worksheet, or a CSV with ``student,submitted``)
 writes each student's time into ``submitted/<student>/mlops/timestamp.txt``, nbgrader's own form,
-from which nbgrader computes lateness against the due date (``autograder.deadlines``). Every file in the download gets a fate,
-recorded in ``reports/collect.csv`` and kept in ``reports/collected/<zip name>.csv`` (file,
-student, notebook, status, reason, and the LMS's name prefix, LATE flag and submission time):
+from which nbgrader computes lateness against the due date (``autograder.deadlines``).
+
+Every file in the download gets a fate, recorded in ``reports/collect.csv`` and kept in
+``reports/collected/<zip name>.csv`` (file, student, notebook, status, reason, and the LMS's name
+prefix, LATE flag and submission time):
 
     collected          copied to submitted/
     duplicate          an older copy of a notebook the same student re-uploaded; the newest is collected

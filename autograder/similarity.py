@@ -10,8 +10,12 @@ For each pair of students, copydetect reports the share of each answer's fingerp
 in the other; a pair is flagged when either share reaches ``threshold`` (so padding a copy with
 extra code does not hide it). Independently written answers to the same task share common idioms
 only: about 15-20% on ``compare_metrics``, against 100% for a copy with every name changed. An
-answer is flagged against the reference solution the same way. Answers whose code after removing the boilerplate is shorter
-than ``min_chars`` are too short to tell a copy from the obvious answer and are listed as such.
+answer is flagged against the reference solution the same way. Answers whose code, once the
+boilerplate is removed, is shorter than ``min_chars`` are too short to tell a copy from the
+obvious answer and are listed as such.
+
+Cost: about 0.6 ms of CPU per pair for the longest task (``AliasHistory``), so a class of 100
+(4,950 pairs) takes on the order of a minute for all tasks.
 
 A flag is a reason to read two answers side by side, not a verdict. The report per task lists the
 flagged pairs, their shares and the shared lines; ``summary.csv`` lists every pair compared.
