@@ -109,12 +109,15 @@ def validate(nb) -> list[str]:
 
 def run(nb, workdir: Path, timeout: int = 300) -> tuple[list[tuple[str, str, str]], list[str]]:
     """Run ``nb`` top to bottom in a fresh kernel: ([(cell, error name, message)], the visible tests that passed)."""
+    from jupyter_client.kernelspec import find_kernel_specs
     from nbclient import NotebookClient
 
     executed = nbformat.from_dict(nb)
+    kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")  # the kernel the student chose
+    kernel = kernel if kernel in find_kernel_specs() else "python3"
     os.environ[SKIP_ENV] = "1"  # the kernel inherits it, so this notebook's own last cell does nothing
     try:
-        NotebookClient(executed, timeout=timeout, kernel_name="python3", allow_errors=True,
+        NotebookClient(executed, timeout=timeout, kernel_name=kernel, allow_errors=True,
                        resources={"metadata": {"path": str(workdir)}}).execute()
     finally:
         os.environ.pop(SKIP_ENV, None)
