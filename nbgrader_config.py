@@ -16,6 +16,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
+from autograder.deadlines import LatePenalty  # noqa: E402
 from autograder.preprocessors import JudgedExecute, LimitOutputSize, ReportTampering  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by nbgrader
@@ -24,6 +25,9 @@ c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "tinytorch-mlops"
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "assignments"
+# nbgrader copies a submission's other files into autograded/ and feedback/; the grading log
+# (autograded/<student>/mlops/autograde.log) stays out of the students' feedback.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "autograde.log"]
 
 # Submissions: read-only cells a student edited or deleted are reported, then restored.
 c.Autograde.sanitize_preprocessors = [
@@ -49,6 +53,14 @@ c.JudgedExecute.test_timeout = 30
 c.JudgedExecute.timeout = 600
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 40
+
+# Due date and late policy (autograder/deadlines.py). nbgrader computes each submission's lateness
+# from the time `collect` writes into submitted/<student>/mlops/timestamp.txt; the export shows it.
+c.Deadline.duedate = ""  # e.g. "2027-03-05 23:59:00 Europe/London"; empty: nothing is late
+c.AssignLatePenalties.plugin_class = LatePenalty
+c.LatePenalty.percent_per_day = 10  # of a late notebook's score, per started day
+c.LatePenalty.max_days = 5  # later than this scores zero
+c.LMSCollector.timezone = "UTC"  # the zone your LMS shows submission times in (Moodle's worksheet has no zone)
 
 # Feedback shows each check's name and message, never the hidden tests' source.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -9,11 +9,15 @@
                                       nbgrader autograde every submission in submitted/, N at a time;
                                       resumable: already graded submissions are skipped
     python -m autograder feedback     nbgrader generate_feedback (hidden checks' source never shown)
-    python -m autograder export [--out grades.csv]
-                                      grades with a column per task
-    python -m autograder collect ARCHIVE.zip [--lms canvas|moodle] [--replace]
+    python -m autograder export [--out grades.csv] [--roster ROSTER.csv] [--lms-dir grades]
+                                      grades with a column per task; with the LMS's roster also
+                                      grades/<lms>-grades.csv to import and grades/<lms>-feedback.zip
+    python -m autograder collect ARCHIVE.zip [--lms canvas|moodle] [--replace] [--timestamps FILE]
                                       import an LMS download into submitted/; every file's fate in
                                       reports/collect.csv (see `collect --help` for the file names)
+    python -m autograder similarity [--threshold 0.8]
+                                      flag answers unusually similar between students or to the
+                                      reference solution; a report per task in reports/similarity/
     python -m autograder selfcheck [NB ...]
                                       grade synthetic submissions and compare with expected scores
 """
@@ -115,9 +119,27 @@ def cmd_feedback(args) -> int:
 
 def cmd_export(args) -> int:
     from autograder.grades import export_csv
+    from autograder.lms_export import export_lms
+    from autograder.roster import RosterError, read_roster
 
-    rows = export_csv(course.ROOT, Path(args.out))
+    try:
+        rosters = [read_roster(path) for path in args.roster]
+    except RosterError as error:
+        print(f"error: {error}")
+        return 2
+    names = {student: person.name for roster in rosters for student, person in roster.items()}
+    rows = export_csv(course.ROOT, Path(args.out), names)
     print(f"wrote {args.out}: {rows} students")
+    unknown = None
+    for roster in rosters:
+        written = export_lms(course.ROOT, roster, Path(args.lms_dir))
+        for path in written.files:
+            print(f"wrote {path}")
+        if written.not_graded:
+            print(f"on the roster but not graded: {', '.join(written.not_graded)}")
+        unknown = set(written.not_in_roster) if unknown is None else unknown & set(written.not_in_roster)
+    if unknown:
+        print(f"graded but on no roster (left out of the LMS files): {', '.join(sorted(unknown))}")
     return 0
 
 
@@ -125,13 +147,24 @@ def cmd_collect(args) -> int:
     from autograder.collect import REPORT, CollectError, collect, table
 
     try:
-        fates = collect(Path(args.archive), lms=args.lms, replace=args.replace)
+        fates = collect(Path(args.archive), lms=args.lms, replace=args.replace, timestamps=args.timestamps)
     except CollectError as error:
         print(f"error: {error}")
         return 2
     print(table(fates))
     print(f"report: {REPORT}")
     return 0 if all(f.status == "collected" for f in fates) else 1
+
+
+def cmd_similarity(args) -> int:
+    from autograder.similarity import THRESHOLD, check_class
+
+    out = Path(args.out) if args.out else course.ROOT / "reports" / "similarity"
+    pairs = check_class(course.ROOT, out, threshold=args.threshold or THRESHOLD)
+    for pair in sorted((p for p in pairs if p.flagged), key=lambda p: (p.notebook, p.task, p.a, p.b)):
+        print(f"{pair.notebook}/{pair.task}: {pair.a} ~ {pair.b} ({pair.share_a:.0%} / {pair.share_b:.0%})")
+    print(f"{sum(p.flagged for p in pairs)} of {len(pairs)} pairs flagged; a report per task in {out}")
+    return 0
 
 
 def cmd_selfcheck(args) -> int:
@@ -162,8 +195,19 @@ def main(argv=None) -> int:
                                 help="whose file names to read (default: auto, both)")
     collect_parser.add_argument("--replace", action="store_true",
                                 help="replace submissions already in submitted/ (the old ones are kept under downloaded/)")
-    export = sub.add_parser("export")
+    collect_parser.add_argument("--timestamps", type=Path, default=None,
+                                help="submission times: Moodle's grading worksheet, or a CSV with student,submitted "
+                                     "columns; nbgrader computes lateness from them")
+    similarity = sub.add_parser("similarity", help="flag answers unusually similar to another student's or to the reference")
+    similarity.add_argument("--threshold", type=float, default=None,
+                            help="flag a pair when this share of one answer is found in the other (default 0.8)")
+    similarity.add_argument("--out", default=None, help="report folder (default: reports/similarity)")
+    export = sub.add_parser("export", help="grades.csv, and with --roster the files the LMS imports")
     export.add_argument("--out", default="grades.csv")
+    export.add_argument("--roster", type=Path, action="append", default=[],
+                        help="Canvas's gradebook export or Moodle's grading worksheet: adds names, and writes "
+                             "the LMS's grade import CSV and a feedback zip for bulk upload (repeatable)")
+    export.add_argument("--lms-dir", default="grades", help="where the LMS files go (default: grades/)")
     args = parser.parse_args(argv)
     return globals()[f"cmd_{args.command}"](args)
 

@@ -7,7 +7,12 @@ connection waits up to a minute for the write lock instead of failing with "data
 SQLite serialises the writes, so the gradebook stays consistent.
 
 Resumable: nbgrader skips a submission whose autograded copy is newer than the submission, so
-re-running after an interruption grades only what is left (``force=True`` regrades everything).
+re-running after an interruption grades only what is left (``force=True`` regrades everything);
+such students are reported as skipped. Each graded student's nbgrader log is kept beside the
+results, in ``autograded/<student>/mlops/autograde.log`` (the course config keeps it out of feedback).
+
+Before grading, the due date of the course config (``c.Deadline.duedate``) is written into the
+gradebook, so nbgrader computes lateness and the late penalty (``autograder.deadlines``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import ASSIGNMENT, ROOT, gradebook_url, nbgrader_env
+from autograder.deadlines import apply_duedate, configured_duedate
 
 LOCK_WAIT_SECONDS = 60
+LOG_NAME = "autograde.log"
+SKIPPED = "Skipping existing assignment"  # what nbgrader logs when the autograded copy is up to date
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Outcome:
     ok: bool
     seconds: float
     log: str
+    skipped: bool = False
 
 
 def enable_wal(root: Path) -> None:
@@ -54,7 +63,23 @@ def grade_student(root: Path, student: str, force: bool = False, extra: tuple[st
     started = time.perf_counter()
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                           env=nbgrader_env())
-    return Outcome(student, proc.returncode == 0, time.perf_counter() - started, proc.stdout + proc.stderr)
+    log = proc.stdout + proc.stderr
+    outcome = Outcome(student, proc.returncode == 0, time.perf_counter() - started, log, skipped=SKIPPED in log)
+    results = root / "autograded" / student / ASSIGNMENT
+    if not outcome.skipped and results.is_dir():
+        (results / LOG_NAME).write_text(log)
+    return outcome
+
+
+def describe(outcome: Outcome, root: Path) -> str:
+    if outcome.skipped:
+        return "skipped: already graded (--force regrades)"
+    log = root / "autograded" / outcome.student / ASSIGNMENT / LOG_NAME
+    where = log.relative_to(root) if log.exists() else "not kept: nbgrader made no results folder"
+    if outcome.ok:
+        return f"graded in {outcome.seconds:.1f} s (log: {where})"
+    tail = "\n".join("      " + line for line in outcome.log.strip().splitlines()[-5:])
+    return f"FAILED in {outcome.seconds:.1f} s (log: {where})\n{tail}"
 
 
 def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = False,
@@ -65,6 +90,9 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
         raise FileNotFoundError(f"{root / 'gradebook.db'} does not exist: release the assignment first "
                                 "(python -m autograder release)")
     enable_wal(root)
+    duedate = configured_duedate()
+    if duedate is not None:
+        apply_duedate(root, duedate)
     jobs = jobs or os.cpu_count() or 1
     outcomes = []
     started = time.perf_counter()
@@ -73,7 +101,8 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             outcomes.append(outcome)
-            status = "ok" if outcome.ok else "FAILED (see its log: nbgrader autograde --student)"
-            report(f"[{done}/{len(names)}] {outcome.student}: {status} in {outcome.seconds:.1f} s")
-    report(f"graded {len(names)} students with {jobs} at a time in {time.perf_counter() - started:.1f} s")
+            report(f"[{done}/{len(names)}] {outcome.student}: {describe(outcome, root)}")
+    skipped = sum(o.skipped for o in outcomes)
+    report(f"graded {len(names) - skipped} students ({skipped} skipped) with {jobs} at a time "
+           f"in {time.perf_counter() - started:.1f} s")
     return sorted(outcomes, key=lambda o: o.student)

@@ -9,10 +9,23 @@ instructor downloads every submission as one zip. File names in those zips:
             or, with "download submissions in folders", Full Name_participantid_assignsubmission_file/originalname.ipynb
 
 Each notebook lands in ``submitted/<studentid>/mlops/NN_name.ipynb``, where ``NN_name`` is one of
-the course's notebooks (``source/templates/NN_*.py``). Every file in the download gets a fate,
-recorded in ``reports/collect.csv`` (file, student, notebook, status, reason):
+the course's notebooks (``source/templates/NN_*.py``). The original name may carry what Colab, Drive,
+browsers and students add: ``Copy of 01_registry.ipynb`` (Colab's "Save a copy in Drive"),
+``01_registry (1).ipynb`` (a browser's second download), ``jdoe_01_registry.ipynb`` (a prefix); a
+name that holds exactly one course notebook's name is placed there, and the report says how it was
+read. Of several copies, the one with the highest number (Canvas submission id, then ``-N`` or
+``(N)``) is collected.
 
-    collected          copied to submitted/ (a Canvas re-upload -N is read as the file without -N)
+Submission times: Canvas's download holds none (only a LATE flag in the name); Moodle's grading
+worksheet has them. ``--timestamps FILE`` (the worksheet, or a CSV with ``student,submitted``)
+writes each student's time into ``submitted/<student>/mlops/timestamp.txt``, nbgrader's own form,
+from which nbgrader computes lateness against the due date (``autograder.deadlines``).
+
+Every file in the download gets a fate, recorded in ``reports/collect.csv`` and kept in
+``reports/collected/<zip name>.csv`` (file, student, notebook, status, reason, and the LMS's name
+prefix, LATE flag and submission time):
+
+    collected          copied to submitted/
     duplicate          an older copy of a notebook the same student re-uploaded; the newest is collected
     ambiguous          several copies and none is newer: none collected, the instructor picks one
     misnamed           the name does not follow the LMS pattern
@@ -37,15 +50,19 @@ import re
 import shutil
 import zipfile
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
 
 from autograder import course
 from autograder.course import ASSIGNMENT, ROOT
+from autograder.deadlines import apply_duedate, configured_duedate
 from autograder.notebooks import templates
+from autograder.roster import RosterError, submission_times
 
 REPORT = Path("reports") / "collect.csv"
+ARCHIVE_REPORTS = Path("reports") / "collected"  # one report per archive, kept: the export reads their names
 PATTERNS = {
     "canvas": re.compile(r"(?:^|/)(?P<name>[^/_]+)_(?P<late>LATE_)?(?P<student>\d+)_(?P<submission>\d+)_(?P<file>[^/]+)$"),
     "moodle": re.compile(r"(?:^|/)(?P<name>[^/]+)_(?P<student>\d+)_assignsubmission_file_?[/_](?P<file>[^/]+)$"),
@@ -54,7 +71,8 @@ HOW = {
     "canvas": "lastfirst_[LATE_]studentid_submissionid_NN_name.ipynb",
     "moodle": "Full Name_participantid_assignsubmission_file_NN_name.ipynb",
 }
-CANVAS_REUPLOAD = re.compile(r"^(?P<stem>.+?)-(?P<copy>\d+)$")
+COPY_OF = re.compile(r"^(?:copy of\s+)+", re.IGNORECASE)  # Colab/Drive, possibly repeated
+NUMBERED = re.compile(r"^(?P<stem>.+?)(?:-(?P<reupload>\d+)| ?\((?P<download>\d+)\))$")  # Canvas -1, browser (1)
 
 
 class CollectError(RuntimeError):
@@ -68,6 +86,10 @@ class Fate:
     notebook: str = ""
     status: str = ""
     reason: str = ""
+    lms: str = ""
+    prefix: str = ""      # the LMS's name prefix, reused to name feedback files for bulk upload
+    late_flag: str = ""   # "LATE" when the LMS marked the file late
+    submitted: str = ""   # the submission time given to nbgrader (UTC, ISO 8601), if known
 
 
 def course_notebooks() -> list[str]:
@@ -83,9 +105,33 @@ def read_name(relative: str, lms: str) -> tuple[str, dict] | None:
     return None
 
 
-def classify(extracted: Path, lms: str = "auto", notebooks: list[str] | None = None) -> list[Fate]:
-    """The fate of every file under ``extracted``; of several copies of a notebook, the newest is collected."""
+def place(stem: str, notebooks: list[str]) -> tuple[str | None, int]:
+    """(the course notebook a file name stands for, its copy number), or (None, 0).
+
+    ``Copy of 01_registry (2)`` -> ("01_registry", 2); ``jdoe_01-Registry`` -> ("01_registry", 0).
+    """
+    stem, copy = COPY_OF.sub("", stem.strip()), 0
+    numbered = NUMBERED.match(stem)
+    if numbered:
+        stem, copy = numbered["stem"], int(numbered["reupload"] or numbered["download"])
+    key = re.sub(r"[\s\-]+", "_", stem.casefold())
+    found = [n for n in notebooks if re.search(rf"(?:^|[^a-z0-9]){re.escape(n.casefold())}(?:$|[^a-z0-9])", key)]
+    return (found[0], copy) if len(found) == 1 else (None, 0)
+
+
+def prefix_of(system: str, groups: dict) -> str:
+    """The part of an LMS file name that identifies the submission (LATE_ dropped)."""
+    if system == "canvas":
+        return f"{groups['name']}_{groups['student']}_{groups['submission']}_"
+    return f"{groups['name']}_{groups['student']}_assignsubmission_file_"
+
+
+def classify(extracted: Path, lms: str = "auto", notebooks: list[str] | None = None,
+             times: dict[str, datetime] | None = None) -> list[Fate]:
+    """The fate of every file under ``extracted``; of several copies of a notebook, the newest is
+    collected. ``times``: student id -> submission time, recorded with each collected file."""
     notebooks = notebooks if notebooks is not None else course_notebooks()
+    times = times or {}
     fates, claims = [], {}
     for path in sorted(p for p in extracted.rglob("*") if p.is_file()):
         fate = Fate(path.relative_to(extracted).as_posix())
@@ -99,12 +145,11 @@ def classify(extracted: Path, lms: str = "auto", notebooks: list[str] | None = N
             fate.status, fate.reason = "misnamed", f"expected {patterns}; copy it by hand to submitted/<studentid>/{ASSIGNMENT}/NN_name.ipynb"
             continue
         system, groups = found
-        fate.student, stem, rank = groups["student"], Path(groups["file"]).stem, (0, 0)
-        if system == "canvas":
-            reupload = CANVAS_REUPLOAD.match(stem)
-            stem, copy = (reupload["stem"], int(reupload["copy"])) if reupload else (stem, 0)
-            rank = (int(groups["submission"]), copy)
-        if stem not in notebooks:
+        fate.student, fate.lms, fate.prefix = groups["student"], system, prefix_of(system, groups)
+        stem = Path(groups["file"]).stem
+        notebook, copy = place(stem, notebooks)
+        rank = (int(groups.get("submission") or 0), copy)
+        if notebook is None:
             guess = [n for n in notebooks if n in stem or stem in n]
             hint = f"; it looks like {guess[0]}: rename it" if len(guess) == 1 else ""
             fate.status = "unknown-notebook"
@@ -115,9 +160,16 @@ def classify(extracted: Path, lms: str = "auto", notebooks: list[str] | None = N
         except Exception as error:  # nbformat raises JSON, validation and encoding errors alike
             fate.status, fate.reason = "unreadable", f"not a notebook: {str(error).splitlines()[0][:120]}"
             continue
-        fate.notebook, fate.status = stem, "collected"
-        fate.reason = "marked LATE by Canvas" if groups.get("late") else ""
-        claims.setdefault((fate.student, stem), []).append((rank, fate))
+        fate.notebook, fate.status = notebook, "collected"
+        fate.late_flag = "LATE" if groups.get("late") else ""
+        notes = [f"'{groups['file']}' read as {notebook}.ipynb" if stem != notebook else "",
+                 "marked LATE by Canvas" if fate.late_flag else ""]
+        if fate.student in times:
+            fate.submitted = times[fate.student].isoformat()
+        elif fate.late_flag:
+            notes.append("no submission time given (--timestamps), so nbgrader cannot apply the late penalty")
+        fate.reason = "; ".join(filter(None, notes))
+        claims.setdefault((fate.student, notebook), []).append((rank, fate))
     for claimants in claims.values():
         claimants.sort(key=lambda pair: pair[0])
         newest_rank, newest = claimants[-1]
@@ -147,9 +199,21 @@ def read_report(root: Path) -> list[Fate]:
         return [Fate(**row) for row in csv.DictReader(f)]
 
 
-def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool = False) -> list[Fate]:
-    """Import ``archive`` into ``root/submitted`` and return every file's fate (also in reports/collect.csv)."""
+def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool = False,
+            timestamps: Path | None = None) -> list[Fate]:
+    """Import ``archive`` into ``root/submitted`` and return every file's fate (also in reports/collect.csv).
+
+    ``timestamps``: a Moodle grading worksheet or a ``student,submitted`` CSV; each collected
+    student's time goes to nbgrader's ``timestamp.txt``."""
     archive = Path(archive).resolve()
+    options = []
+    if timestamps is not None:
+        timestamps = Path(timestamps).resolve()
+        try:
+            submission_times(timestamps)
+        except (OSError, RosterError) as error:
+            raise CollectError(str(error)) from error
+        options.append(f"--LMSCollector.timestamps={timestamps}")
     if not archive.is_file():
         raise CollectError(f"{archive}: no such file; pass the zip downloaded from the LMS")
     if not zipfile.is_zipfile(archive):
@@ -171,7 +235,10 @@ def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool =
     course.nbgrader("zip_collect", ASSIGNMENT, "--collector=autograder.lms_collector.LMSCollector",
                     f"--LMSCollector.lms={lms}", f"--LMSCollector.replace={replace}",
                     f"--ZipCollectApp.archive_directory=archive/{archive.stem}",
-                    f"--ZipCollectApp.extracted_directory=extracted/{archive.stem}", root=root, quiet=True)
+                    f"--ZipCollectApp.extracted_directory=extracted/{archive.stem}", *options, root=root, quiet=True)
+    duedate = configured_duedate()
+    if duedate is not None and (root / "gradebook.db").exists():
+        apply_duedate(root, duedate)  # so that any grader of these submissions (a pod too) sees it
     if not (root / REPORT).exists():
         return []  # nbgrader found no file to ask about: the zip was empty
     fates = read_report(root)
@@ -181,11 +248,25 @@ def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool =
         if fate.status == "collected" and (not target.exists() or target.read_bytes() != (extracted / fate.file).read_bytes()):
             fate.status, fate.reason = "error", f"nbgrader did not copy it to {target.relative_to(root)}"
     write_report(root, fates)
+    (root / ARCHIVE_REPORTS).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / REPORT, root / ARCHIVE_REPORTS / f"{archive.stem}.csv")
     return fates
 
 
+def collected(root: Path) -> dict[tuple[str, str], Fate]:
+    """(student, notebook) -> the fate of the file now in submitted/, over every archive collected."""
+    found = {}
+    for report in sorted((root / ARCHIVE_REPORTS).glob("*.csv"), key=lambda p: p.stat().st_mtime):
+        with open(report, newline="") as f:
+            for fate in (Fate(**row) for row in csv.DictReader(f)):
+                if fate.status == "collected":
+                    found[fate.student, fate.notebook] = fate
+    return found
+
+
 def table(fates: list[Fate]) -> str:
-    rows = [["file", "student", "notebook", "status", "reason"]] + [list(asdict(f).values()) for f in fates]
+    shown = ["file", "student", "notebook", "status", "reason"]
+    rows = [shown] + [[getattr(f, column) for column in shown] for f in fates]
     widths = [min(48, max(len(row[i]) for row in rows)) for i in range(4)]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4] for row in rows]
     counts = {}

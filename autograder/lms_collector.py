@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from nbgrader.plugins import FileNameCollectorPlugin
-from traitlets import Bool, Enum
+from traitlets import Bool, Enum, Unicode
 
 from autograder.collect import Fate, classify, write_report
+from autograder.roster import submission_times
 
 
 class LMSCollector(FileNameCollectorPlugin):
@@ -28,6 +29,9 @@ class LMSCollector(FileNameCollectorPlugin):
                help="which LMS's file names to read; auto accepts both").tag(config=True)
     replace = Bool(False, help="replace submissions already in submitted/ (the old ones are moved to "
                                "downloaded/<assignment>/replaced/<time>/)").tag(config=True)
+    timestamps = Unicode("", help="a Moodle grading worksheet or a student,submitted CSV: each student's "
+                                  "submission time, written to nbgrader's timestamp.txt").tag(config=True)
+    timezone = Unicode("UTC", help="the zone of submission times written without one").tag(config=True)
 
     _fates: dict[str, Fate] | None = None
 
@@ -38,13 +42,15 @@ class LMSCollector(FileNameCollectorPlugin):
         if fate.status != "collected":
             self.log.warning("Not collected (%s): %s: %s", fate.status, fate.file, fate.reason)
             return None
-        return {"student_id": fate.student, "file_id": f"{fate.notebook}.ipynb"}
+        found = {"student_id": fate.student, "file_id": f"{fate.notebook}.ipynb"}
+        return dict(found, timestamp=fate.submitted) if fate.submitted else found
 
     def _decide(self) -> dict[str, Fate]:
         app = self.parent
         extracted = Path(app._format_collect_path(app.extracted_directory))  # nbgrader 0.9's layout
         root = Path(app.coursedir.root)
-        fates = classify(extracted, self.lms)
+        times = submission_times(Path(self.timestamps), self.timezone) if self.timestamps else {}
+        fates = classify(extracted, self.lms, times=times)
         set_aside = root / app.downloaded_directory / app.coursedir.assignment_id / "replaced" / time.strftime("%Y%m%dT%H%M%S")
         for student in sorted({f.student for f in fates if f.status == "collected"}):
             previous = Path(app.coursedir.format_path(app.coursedir.submitted_directory, student, app.coursedir.assignment_id))

@@ -10,7 +10,7 @@ import pytest
 
 from autograder import __main__ as cli
 from autograder import course
-from autograder.collect import REPORT, CollectError, classify, collect, table
+from autograder.collect import REPORT, CollectError, classify, collect, place, table
 
 NOTEBOOKS = ["01_registry", "02_serving"]
 
@@ -70,16 +70,44 @@ def test_canvas_names_reuploads_and_rejects(tmp_path):
         "leeann_103_9003_02_serving.ipynb": "unreadable",
     }
     assert "doejane_101_9001_01_registry-1.ipynb" in fates["doejane_101_9001_01_registry.ipynb"].reason
-    assert fates["smithbob_LATE_102_9002_01_registry.ipynb"].reason == "marked LATE by Canvas"
+    late = fates["smithbob_LATE_102_9002_01_registry.ipynb"]
+    assert late.late_flag == "LATE" and late.reason.startswith("marked LATE by Canvas; no submission time")
+    assert late.prefix == "smithbob_102_9002_"
     assert (fates["doejane_101_9001_01_registry-1.ipynb"].student, fates["doejane_101_9001_01_registry-1.ipynb"].notebook) == ("101", "01_registry")
 
 
 def test_moodle_names_flat_and_in_folders(tmp_path):
     fates = by_file(classify(extract(tmp_path, MOODLE), "moodle", NOTEBOOKS))
-    assert [(f.student, f.notebook, f.status) for f in fates.values() if f.status == "collected"] == [
-        ("502", "02_serving", "collected"), ("501", "01_registry", "collected")]
+    assert sorted((f.student, f.notebook) for f in fates.values() if f.status == "collected") == [
+        ("501", "01_registry"), ("502", "02_serving"), ("503", "01_registry")]
     copy = fates["Bob Smith_503_assignsubmission_file_Copy of 01_registry.ipynb"]
-    assert copy.status == "unknown-notebook" and "looks like 01_registry" in copy.reason
+    assert "'Copy of 01_registry.ipynb' read as 01_registry.ipynb" in copy.reason
+    assert copy.prefix == "Bob Smith_503_assignsubmission_file_"
+
+
+@pytest.mark.parametrize("stem, placed", [
+    ("01_registry", ("01_registry", 0)),
+    ("Copy of 01_registry", ("01_registry", 0)),             # Colab's "Save a copy in Drive"
+    ("Copy of Copy of 01_registry", ("01_registry", 0)),
+    ("01_registry (1)", ("01_registry", 1)),                 # a browser's second download
+    ("Copy of 01_registry (2)", ("01_registry", 2)),
+    ("01_registry-3", ("01_registry", 3)),                   # Canvas re-upload
+    ("jdoe_01_registry", ("01_registry", 0)),                # a student's prefix
+    ("01-Registry", ("01_registry", 0)),
+    ("registry_final", (None, 0)),                           # no course notebook's full name
+    ("01_registry_and_02_serving", (None, 0)),               # two: not guessed
+    ("101_registry", (None, 0)),
+])
+def test_names_that_colab_browsers_and_students_produce(stem, placed):
+    assert place(stem, NOTEBOOKS) == placed
+
+
+def test_a_numbered_download_supersedes_the_first(tmp_path):
+    fates = by_file(classify(extract(tmp_path, {
+        "Ann Lee_502_assignsubmission_file_02_serving.ipynb": notebook("first"),
+        "Ann Lee_502_assignsubmission_file_02_serving (1).ipynb": notebook("second download")}), "moodle", NOTEBOOKS))
+    assert fates["Ann Lee_502_assignsubmission_file_02_serving (1).ipynb"].status == "collected"
+    assert fates["Ann Lee_502_assignsubmission_file_02_serving.ipynb"].status == "duplicate"
 
 
 def test_equal_copies_are_ambiguous_not_guessed(tmp_path):
@@ -113,7 +141,7 @@ def test_canvas_zip_lands_in_submitted_and_every_file_is_reported(scratch, tmp_p
     with open(scratch / REPORT, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["file"].split("/", 1)[1] for r in rows] == sorted(CANVAS)  # nbgrader extracts into canvas/
-    assert list(rows[0]) == ["file", "student", "notebook", "status", "reason"]
+    assert list(rows[0])[:5] == ["file", "student", "notebook", "status", "reason"]
     assert [r["status"] for r in rows] == [f.status for f in fates]
     kept = scratch / "downloaded" / course.ASSIGNMENT / "extracted" / "canvas"
     assert sorted(p.name for p in (kept / "canvas").iterdir()) == sorted(CANVAS)
@@ -123,7 +151,7 @@ def test_canvas_zip_lands_in_submitted_and_every_file_is_reported(scratch, tmp_p
 
 def test_moodle_zip_and_recollecting_never_overwrites_silently(scratch, tmp_path):
     fates = collect(make_zip(tmp_path / "moodle.zip", MOODLE), scratch, lms="moodle")
-    assert sum(f.status == "collected" for f in fates) == 2
+    assert sum(f.status == "collected" for f in fates) == 3
     assert json.loads(submitted(scratch, "502", "02_serving")) == json.loads(MOODLE["Ann Lee_502_assignsubmission_file/02_serving.ipynb"])
 
     newer = {"Jane Doe_501_assignsubmission_file_01_registry.ipynb": notebook("moodle jane, second download")}

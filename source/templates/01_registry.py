@@ -476,3 +476,13 @@ for hostile in ["../../etc/passwd", "/tmp/x", "", "a/b"]:
 #    different machines may still produce different bytes. Why, and does it matter?
 # 5. `rollback` returns to the *previous target* of the alias. When is that not the version you
 #    want to serve (think of a deleted version, or a champion whose data has since drifted)?
+
+# %% code
+# Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook
+# from the top in a fresh kernel, as the grader will, lists what the grader would find wrong,
+# and writes the file to upload, whatever your copy is called (in Colab it is downloaded too):
+# submission/01_registry.ipynb
+# From a terminal: python -m tinytorch.submission "Copy of 01_registry.ipynb"
+from tinytorch.submission import check_and_package
+
+check_and_package("01_registry")

@@ -414,3 +414,13 @@ print(server)
 #    and then version 1 in two consecutive answers? When would that matter?
 # 5. `BatchInference` through the server sends 2,048 rows per request. What limits that number
 #    (think of `max_body_bytes`, JSON size, and the latency of other clients sharing the server)?
+
+# %% code
+# Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook
+# from the top in a fresh kernel, as the grader will, lists what the grader would find wrong,
+# and writes the file to upload, whatever your copy is called (in Colab it is downloaded too):
+# submission/02_serving.ipynb
+# From a terminal: python -m tinytorch.submission "Copy of 02_serving.ipynb"
+from tinytorch.submission import check_and_package
+
+check_and_package("02_serving")

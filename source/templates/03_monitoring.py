@@ -427,3 +427,13 @@ plot_drift(centre_report, X_train[:, centre], new_scanner(X_test)[:, centre])
 #    many columns at once? And for a fraud model where one false page a week is one too many?
 # 5. The drift detector says the inputs moved, but the accuracy (when labels arrive) is unchanged.
 #    Give two reasons this happens, and decide whether you would retrain.
+
+# %% code
+# Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook
+# from the top in a fresh kernel, as the grader will, lists what the grader would find wrong,
+# and writes the file to upload, whatever your copy is called (in Colab it is downloaded too):
+# submission/03_monitoring.ipynb
+# From a terminal: python -m tinytorch.submission "Copy of 03_monitoring.ipynb"
+from tinytorch.submission import check_and_package
+
+check_and_package("03_monitoring")

@@ -374,3 +374,13 @@ for event, share in rollout.history:
 # 5. The canary above measured accuracy with labels available immediately. In production labels
 #    arrive hours or weeks later. Which guardrails can you check at 5 % traffic in the first
 #    minutes, and which must wait?
+
+# %% code
+# Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook
+# from the top in a fresh kernel, as the grader will, lists what the grader would find wrong,
+# and writes the file to upload, whatever your copy is called (in Colab it is downloaded too):
+# submission/04_ab_testing.ipynb
+# From a terminal: python -m tinytorch.submission "Copy of 04_ab_testing.ipynb"
+from tinytorch.submission import check_and_package
+
+check_and_package("04_ab_testing")

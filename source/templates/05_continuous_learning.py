@@ -261,3 +261,13 @@ for event in pilot.learner.audit.events():
 #    with the old champion's accuracy last week not good enough?
 # 4. A gate margin of 1 point refused two challengers that were probably as good as the champion.
 #    What does a larger margin cost, and what does a smaller one cost?
+
+# %% code
+# Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook
+# from the top in a fresh kernel, as the grader will, lists what the grader would find wrong,
+# and writes the file to upload, whatever your copy is called (in Colab it is downloaded too):
+# submission/05_continuous_learning.ipynb
+# From a terminal: python -m tinytorch.submission "Copy of 05_continuous_learning.ipynb"
+from tinytorch.submission import check_and_package
+
+check_and_package("05_continuous_learning")

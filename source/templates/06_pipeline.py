@@ -362,3 +362,13 @@ print("alias history:", [(e["alias"], e["version"]) for e in loop.pipeline.regis
 #    changed irreversibly). How do real systems handle those?
 # 5. The deployments/ folder scales the same server with Kubernetes. Which part of this
 #    notebook's loop does Kubernetes do for you, and which does it not?
+
+# %% code
+# Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook
+# from the top in a fresh kernel, as the grader will, lists what the grader would find wrong,
+# and writes the file to upload, whatever your copy is called (in Colab it is downloaded too):
+# submission/06_pipeline.ipynb
+# From a terminal: python -m tinytorch.submission "Copy of 06_pipeline.ipynb"
+from tinytorch.submission import check_and_package
+
+check_and_package("06_pipeline")
