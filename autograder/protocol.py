@@ -68,6 +68,16 @@ class Policy:
     lookup: dict | None = None  # the namespace "lookup" reads, or None to refuse lookups
 
 
+class by_reference:  # noqa: N801 - reads as a function at the call site: f(by_reference(d))
+    """Send ``obj`` as a handle even if it is plain data, so the other end changes this very
+    object (a dict a function must fill in place, say)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+
 class Remote:
     """A handle to an object living on the other end of a :class:`Peer`."""
 
@@ -223,12 +233,8 @@ def _is_model(obj) -> bool:
 class Peer:
     """One end of the connection: encodes, sends, receives, and serves the other end's requests."""
 
-    def __init__(self, rfd: int, wfd: int, policy: Policy | None = None, paths: tuple[str, str] | None = None):
-        """``paths``: (a directory here, the same directory as the other end sees it), for a peer
-        that shares a directory with this end under another name; paths that cross are mapped,
-        and a path from the other end outside it is refused."""
+    def __init__(self, rfd: int, wfd: int, policy: Policy | None = None):
         self.rfd, self.wfd = rfd, wfd
-        self.paths = paths
         self.policy = policy or Policy()
         self.lock = threading.RLock()
         self.deadline: float | None = None  # monotonic time after which a call raises CallTimeout
@@ -250,6 +256,8 @@ class Peer:
             return value if math.isfinite(value) else {"$": "float", "v": repr(value)}
         if isinstance(value, Remote) and value._peer is self:
             return {"$": "yours", "id": value._id}
+        if type(value) is by_reference:
+            return {"$": "ref", "id": self._handle(value.obj), "label": f"{type(value.obj).__name__} object"}
         if type(value) in (list, tuple, set, frozenset):
             items = [self.encode(v, depth + 1) for v in value]
             return items if type(value) is list else {"$": type(value).__name__, "v": items}
@@ -271,7 +279,7 @@ class Peer:
             return {"$": "dc", "type": _type_path(cls),
                     "v": {f.name: self.encode(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value)}}
         if isinstance(value, pathlib.PurePath):
-            return {"$": "path", "v": self._path_out(str(value))}
+            return {"$": "path", "v": str(value)}
         if _is_model(value):
             from tinytorch.core.serialization import model_to_bytes
 
@@ -325,7 +333,7 @@ class Peer:
                     object.__setattr__(obj, name, self.decode(field))
             return obj
         if tag == "path":
-            return pathlib.Path(self._path_in(str(v)))
+            return pathlib.Path(str(v))
         if tag == "model":
             from tinytorch.core.serialization import model_from_bytes
 
@@ -338,40 +346,29 @@ class Peer:
             return Remote(self, int(data["id"]), str(data.get("label", "remote object"))[:80])
         raise ProtocolError(f"unknown value tag {tag!r}")
 
-    def _path_out(self, path: str) -> str:
-        if self.paths is None:
-            return path
-        here, there = self.paths
-        relative = os.path.relpath(os.path.abspath(path), here)
-        return path if relative.startswith("..") else os.path.normpath(os.path.join(there, relative))
-
-    def _path_in(self, path: str) -> str:
-        if self.paths is None:
-            return path
-        here, there = self.paths
-        relative = os.path.relpath(os.path.normpath(os.path.join(there, path)), there)
-        if relative.startswith(".."):
-            raise ProtocolError(f"the path {path[:200]} is outside the shared directory {there}")
-        return os.path.join(here, relative)
-
     def encode_error(self, error: BaseException) -> dict:
         attrs = {}
         for name, value in vars(error).items() if hasattr(error, "__dict__") else ():
             if not name.startswith("_") and isinstance(value, (int, float, str, bool, type(None))):
                 attrs[name] = value
         cls = type(error)
+        args = [a[:MAX_TEXT] if isinstance(a, str) else a for a in error.args
+                if isinstance(a, (int, float, str, bool, type(None)))]
         return {"type": cls.__name__, "path": _type_path(cls), "bases": [c.__name__ for c in cls.__mro__[1:]],
-                "message": str(error)[:MAX_TEXT], "attrs": attrs}
+                "message": str(error)[:MAX_TEXT], "args": args if len(args) == len(error.args) else None,
+                "attrs": attrs}
 
     @staticmethod
     def decode_error(info: dict) -> BaseException:
         """The exception to raise here for an error raised there: the library's own type when it
         is a ``tinytorch`` exception, the nearest built-in type otherwise (with the original name)."""
         name, message = str(info.get("type", "Error"))[:80], str(info.get("message", ""))[:MAX_TEXT]
+        args = info.get("args")
+        args = tuple(a for a in args if isinstance(a, (int, float, str, bool, type(None)))) if isinstance(args, list) else (message,)
         cls = _library_type(str(info.get("path", "")))
         if cls is not None and issubclass(cls, Exception):
             error = cls.__new__(cls)
-            error.args = (message,)
+            error.args = args
             for key, value in (info.get("attrs") or {}).items():
                 if isinstance(key, str) and not key.startswith("_"):
                     setattr(error, key, value)
@@ -382,8 +379,8 @@ class Peer:
             base = getattr(builtins, str(base_name), None)
             if isinstance(base, type) and issubclass(base, Exception):
                 if base_name == name:
-                    return base(message)
-                return type(name, (base,), {"__module__": "submission"})(message)
+                    return base(*args)
+                return type(name, (base,), {"__module__": "submission"})(*args)
         return RemoteError(f"{name}: {message}")
 
     # -- messages --------------------------------------------------------------------------------

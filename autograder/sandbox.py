@@ -4,7 +4,8 @@ The worker (``autograder.worker``) runs under bubblewrap (``bwrap``), in new PID
 UTS namespaces:
 - it sees a read-only system (``/usr``, ``/etc``, the Python installation and its packages), the
   student edition of ``tinytorch``, a copy of the worker's two modules, and one writable scratch
-  directory (also its ``/tmp`` and ``$HOME``); the course, its checks, solutions, gradebook and the
+  directory, at the same path as outside (so a path means the same file to the judge and the
+  worker), which is also its ``$HOME`` and, through a sub-directory, its ``/tmp``; the course, its checks, solutions, gradebook and the
   other submissions are not in its file system at all;
 - it has no network (only its own loopback);
 - when the grader runs as root (CI, a grading server) it runs as the unprivileged user
@@ -116,11 +117,11 @@ def command(library: Path, grader: Path, scratch: Path) -> list[str]:
     for path in _python_roots():
         cmd += _parents(path) + ["--ro-bind", path, path]
     cmd += ["--perms", "0755", "--dir", "/opt", "--ro-bind", str(library), "/opt/student", "--ro-bind", str(grader), "/opt/grader",
-            "--bind", str(scratch), "/scratch", "--bind", str(scratch / "tmp"), "/tmp",
-            "--proc", "/proc", "--dev", "/dev", "--chdir", "/scratch", "--clearenv"]
-    env = {"HOME": "/scratch", "TMPDIR": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "--bind", str(scratch / "tmp"), "/tmp", *_parents(str(scratch)), "--bind", str(scratch), str(scratch),
+            "--proc", "/proc", "--dev", "/dev", "--chdir", str(scratch), "--clearenv"]
+    env = {"HOME": str(scratch), "TMPDIR": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin",
            "PYTHONPATH": "/opt/student:/opt/grader", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-           "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/scratch/.matplotlib", "TINYTORCH_ANSWERS": "/scratch/answers", "OPENBLAS_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{scratch}/.matplotlib", "TINYTORCH_ANSWERS": f"{scratch}/answers", "OPENBLAS_NUM_THREADS": "1",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"}
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # some CPUs need these for correct results
         if name in os.environ:
@@ -150,8 +151,8 @@ class Sandbox:
     """One worker process and the judge's end of its connection; ``restart`` gives a fresh one."""
 
     def __init__(self, library: Path, grader: Path, scratch: Path, limits: Limits = Limits()):
-        """``scratch``: the worker's writable directory (``/scratch`` inside); it outlives restarts,
-        and several sandboxes may share one."""
+        """``scratch``: the worker's writable directory; it outlives restarts, and several
+        sandboxes may share one."""
         self.library, self.grader, self.scratch, self.limits = library, grader, scratch, limits
         self.proc: subprocess.Popen | None = None
         self.peer: Peer | None = None
@@ -159,8 +160,7 @@ class Sandbox:
     def start(self) -> Peer:
         self.proc = subprocess.Popen(command(self.library, self.grader, self.scratch), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=_limit(self.limits))
-        self.peer = Peer(self.proc.stdout.fileno(), self.proc.stdin.fileno(), Policy(public_only=True, setattr=False),
-                         paths=(str(self.scratch), "/scratch"))
+        self.peer = Peer(self.proc.stdout.fileno(), self.proc.stdin.fileno(), Policy(public_only=True, setattr=False))
         return self.peer
 
     def stop(self) -> None:
@@ -187,19 +187,24 @@ class Sandbox:
 
 
 class Scratch:
-    """A worker's writable directory, shared with the judge: a check's files live here, so the
-    worker (as ``/scratch``) and the judge (by its real path) both reach them. Whatever the judge
+    """A worker's writable directory, shared with the judge: a check's files live here, and the
+    worker and the judge reach them by the same path. Whatever the judge
     creates in it the worker may change (the judge grades with ``umask`` 0)."""
 
+    ROOT = Path("/var/tmp/tinytorch-grading")  # not under /tmp: the worker's /tmp is a folder of it
+
     def __init__(self):
-        self.path = Path(tempfile.mkdtemp(prefix="worker-"))
+        self.ROOT.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix="worker-", dir=self.ROOT))
         (self.path / "tmp").mkdir()
         for path in (self.path, self.path / "tmp"):
             path.chmod(0o777)
         os.umask(0)
 
     def directory(self, prefix: str) -> Path:
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.path))
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.path))
+        path.chmod(0o777)
+        return path
 
     def remove(self) -> None:
         for directory, _, _ in os.walk(self.path):  # the worker may have left read-only folders

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
+from autograder.protocol import by_reference
+
 FEW = settings(max_examples=40, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
                report_multiple_bugs=False)
 
@@ -206,7 +208,7 @@ def test_steps_run_in_order_and_record_outputs(student):
     steps = [student.Step("a", lambda ctx: seen.append("a") or {"x": ctx["seed"] + 1}, inputs=("seed",)),
              student.Step("b", lambda ctx: seen.append("b")),
              student.Step("c", lambda ctx: {"y": ctx["x"] * 2}, inputs=("x",))]
-    records = student.run_steps(steps, context, clock=FakeClock())
+    records = student.run_steps(steps, by_reference(context), clock=FakeClock())
     assert seen == ["a", "b"] and context == {"seed": 7, "x": 8, "y": 16}, f"context is {context}"
     assert [r.name for r in records] == ["a", "b", "c"] and [r.status for r in records] == ["ok"] * 3
     assert records[0].inputs == {"seed": 7} and records[0].outputs == {"x": 8}
