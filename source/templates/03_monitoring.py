@@ -30,12 +30,13 @@
 # not depend on each other: a cell below that needs a finished piece uses the library's version.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export
 
 %matplotlib inline
 import math
@@ -138,6 +139,9 @@ assert abs(ks_statistic(sample_a, sample_b) - gap) < 1e-12, "D is the largest ga
 assert ks_statistic(sample_a, sample_b) == ks_statistic(sample_b, sample_a), "D is symmetric"
 print("ks_statistic: visible checks passed")
 
+# %% code
+export("03_monitoring", ks_statistic)
+
 # %% [markdown]
 # ## 3. From D to a p-value
 #
@@ -166,6 +170,9 @@ assert abs(ks_pvalue(0.1, 1000, 1000) - 9.079985952496105e-05) < 1e-12, "D = 0.1
 assert abs(ks_pvalue(0.05, 400, 600) - 0.5859697195590101) < 1e-12, "n_e = 400 * 600 / 1000 = 240"
 assert 0.0 <= ks_pvalue(0.001, 10, 10) <= 1.0, "near lambda = 0 the truncated series must be clipped to [0, 1]"
 print("ks_pvalue: visible checks passed")
+
+# %% code
+export("03_monitoring", ks_pvalue)
 
 # %% [markdown]
 # ### Why a p-value threshold flags everything on a million rows
@@ -261,6 +268,9 @@ assert 0.0 < psi(scores, scores + 0.1) < psi(scores, scores + 1.0), "PSI grows w
 assert psi(scores, scores + 100.0) > 5, "values beyond the reference's range must land in the outer bin"
 print("psi: visible checks passed")
 
+# %% code
+export("03_monitoring", psi, psi_from_counts)
+
 # %% [markdown]
 # PSI is often computed on the model's **output**, which summarises all features in one number:
 # here on the model's confidence (its top class probability), reference = validation images,
@@ -322,6 +332,9 @@ assert abs(p_value - 1.440694355076914e-08) < 1e-15, f"p = {p_value}, expected 1
 assert chi_square_test([10, 0], [20, 0]) == (0.0, 1.0), "one category left after dropping empty ones: no test, p = 1"
 print("chi_square_test: visible checks passed")
 
+# %% code
+export("03_monitoring", chi_square_test)
+
 # %% [markdown]
 # The model's predicted classes are a categorical feature that every model has. Their
 # distribution moves when the inputs do (library version; validation predictions as reference):
@@ -365,6 +378,9 @@ assert benjamini_hochberg([0.02, 0.03, 0.04, 0.041]).all(), "step-up: 0.041 <= 4
 assert not benjamini_hochberg([0.02, 0.03, 0.04, 0.06]).any(), "no p_(k) <= k/m * alpha: reject nothing"
 assert benjamini_hochberg([]).shape == (0,), "no tests, no rejections"
 print("benjamini_hochberg: visible checks passed")
+
+# %% code
+export("03_monitoring", benjamini_hochberg)
 
 # %% [markdown]
 # KS p-values of all 64 pixels (library versions), for validation images (no drift) and for the

@@ -24,12 +24,13 @@
 # not depend on each other: a cell below that needs a finished piece uses the library's version.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export
 
 import math
 
@@ -65,6 +66,9 @@ assert fnv1a_32("a") == 0xE40C292C, "FNV-1a reference vector for 'a'"
 assert fnv1a_32("foobar") == 0xBF9CF968, "FNV-1a reference vector for 'foobar'"
 assert 0 <= fnv1a_32("user-" * 1000) < 2**32, "keep only the low 32 bits after every multiply"
 print("fnv1a_32: visible checks passed")
+
+# %% code
+export("04_ab_testing", fnv1a_32)
 
 # %% [markdown]
 # Python's `hash()` against FNV-1a, in two fresh processes (as two server replicas would be):
@@ -134,6 +138,9 @@ except ValueError:
     pass
 print("assign_variant: visible checks passed")
 
+# %% code
+export("04_ab_testing", assign_variant)
+
 # %% [markdown]
 # What changing the weights does to 10,000 users (library version):
 
@@ -188,6 +195,9 @@ assert two_proportion_ztest(130, 1000, 100, 1000).z < 0, "z is negative when the
 assert two_proportion_ztest(0, 50, 0, 80) == (0.0, 1.0), "no conversions at all: no evidence, z = 0, p = 1"
 print("two_proportion_ztest: visible checks passed")
 
+# %% code
+export("04_ab_testing", two_proportion_ztest)
+
 # %% [markdown]
 # ## 4. Sample ratio mismatch: when not to trust a result
 #
@@ -222,6 +232,9 @@ assert abs(broken.chi2 - 16.0) < 1e-9, f"chi2 = {broken.chi2}, expected 16"
 assert abs(broken.p_value - 6.334248366623988e-05) < 1e-12 and broken.mismatch, f"5200/4800 is a mismatch, got {broken}"
 assert abs(srm_check([8100, 1900], [8, 2]).chi2 - 6.25) < 1e-9, "weights 8:2 mean 80/20"
 print("srm_check: visible checks passed")
+
+# %% code
+export("04_ab_testing", srm_check)
 
 # %% [markdown]
 # A real broken split: 10,000 users assigned 50/50 by the library, but the treatment's page
@@ -274,6 +287,9 @@ assert abs(msprt_log_likelihood_ratio(0.03, 1e-4, 8e-4) - 2.90138771133189) < 1e
 values = msprt_log_likelihood_ratio(np.array([-0.03, 0.0, 0.03]), np.array([1e-4] * 3), 8e-4)
 assert np.shape(values) == (3,) and values[0] == values[2] > values[1], "elementwise, symmetric in the sign of diff"
 print("msprt_log_likelihood_ratio: visible checks passed")
+
+# %% code
+export("04_ab_testing", msprt_log_likelihood_ratio)
 
 # %% [markdown]
 # 1,000 simulated A/A experiments (both arms convert at 10 %, so every "winner" is false), 5,000

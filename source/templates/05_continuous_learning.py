@@ -32,12 +32,13 @@
 # finished piece use the library's version.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export
 
 import tempfile
 from dataclasses import dataclass, field
@@ -127,6 +128,9 @@ assert should_retrain(too_little, policy) == (False, ["drift", "accuracy_decay"]
     "with too little new data: wait, but report the reasons"
 print("should_retrain: visible checks passed")
 
+# %% code
+export("05_continuous_learning", should_retrain)
+
 # %% [markdown]
 # ## 2. The champion/challenger gate
 #
@@ -173,6 +177,9 @@ first = challenger_passes_gate({"recent_accuracy": 0.85, "golden_accuracy": 0.5}
 assert first.passed and len(first.reasons) == 2, "first run: floor only, and say the rest was skipped"
 print("challenger_passes_gate: visible checks passed")
 
+# %% code
+export("05_continuous_learning", challenger_passes_gate)
+
 # %% [markdown]
 # ## 3. Rollback: let live traffic overrule the gate
 #
@@ -207,6 +214,9 @@ try:
 except ValueError:
     pass
 print("should_rollback: visible checks passed")
+
+# %% code
+export("05_continuous_learning", should_rollback)
 
 # %% [markdown]
 # ## 4. The loop on the stream

@@ -31,12 +31,13 @@
 # do not depend on each other: cells that need a finished piece use the library's version.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export
 
 import math
 import tempfile
@@ -128,6 +129,9 @@ assert evaluate_release_gates({**good, "signature": as_json}, limits)[3].passed,
 assert [g.name for g in evaluate_release_gates(good, {"max_size_bytes": 50_000})] == ["size_ceiling"]
 print("evaluate_release_gates: visible checks passed")
 
+# %% code
+export("06_pipeline", evaluate_release_gates)
+
 # %% [markdown]
 # The library's `ProductionValidator` measures a real model and runs these gates. The trained
 # model and its compressed and optimised versions against the same gates, plus a model that
@@ -200,6 +204,9 @@ assert canary_decision(stable, ArmStats(200, 0, 4.0, 50, 50), policy).action == 
 assert len(canary_decision(stable, ArmStats(200, 50, 30.0, 200, 100), policy).reasons) == 3
 print("canary_decision: visible checks passed")
 
+# %% code
+export("06_pipeline", canary_decision)
+
 # %% [markdown]
 # Where the decision lines fall, with the library's version: stable answers 96 % correctly;
 # each cell is a canary with that accuracy and that many labelled requests.
@@ -268,6 +275,9 @@ ok = run_steps([Step("a", lambda ctx: {"x": 2}), Step("b", lambda ctx: {"y": ctx
 assert [r.status for r in ok] == ["ok", "ok"] and ok[1].outputs == {"y": 6}
 assert run_steps([Step("needs", lambda ctx: None, inputs=("model",))], {})[0].status == "failed"
 print("run_steps: visible checks passed")
+
+# %% code
+export("06_pipeline", run_steps)
 
 # %% [markdown]
 # The library's `DeploymentManager` runs every release through `run_steps`. Here its alias step
