@@ -28,8 +28,13 @@
 #
 # **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
 # your notebook is graded, with real models trained on the digits; a task's points are shared out
-# by the hidden checks it passes. Tasks do not depend on each other: cells below that need a
-# finished piece use the library's version.
+# by the hidden checks it passes. Tasks do not depend on each other.
+#
+# **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
+# then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The
+# library's `ContinuousLearner` is complete except for your three pieces, and it keeps its
+# models in the registry you built in 01;
+# until a piece is exported, a cell that needs it stops with a message naming the task.
 
 # %% provided id=setup
 # Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
@@ -221,7 +226,7 @@ export("05_continuous_learning", should_rollback)
 # %% [markdown]
 # ## 4. The loop on the stream
 #
-# The library's `ContinuousLearner` composes the three pieces (its own versions of them) with a
+# The library's `ContinuousLearner` composes the three pieces (the ones you exported) with a
 # `DataPipeline` that quarantines bad rows, retraining with the tinytorch `Trainer` on a mix of
 # the new rows and as many replayed old ones, a registry whose `champion` alias moves on
 # promotion and rollback, and an append-only audit log. `AutoRetrainer` feeds it the stream batch
