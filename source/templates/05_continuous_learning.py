@@ -256,10 +256,7 @@ print(f"test accuracy: before drift {recovery.before:.3f}, after drift {recovery
 for step in recovery.auto.events() + pilot.auto.events():
     print(f"batch {step.index:2d}: {step.action:11s} {step.reason}")
 
-# %% [markdown]
 # Every decision is in the audit log, one JSON line each, never rewritten:
-
-# %% code
 for event in pilot.learner.audit.events():
     if event["event"] in ("gate", "promotion", "rollback"):
         print(event["time"][11:23], event["event"], {k: v for k, v in event.items()

@@ -362,6 +362,10 @@ for phase, accuracy in loop.live_accuracy.items():
 events = sorted(loop.phases + [(e.time, f"{e.action} v{e.version}") for e in loop.pipeline.manager.events])
 fig = plot_timeline(router.log, events, window=60)
 plt.show()
+champion = loop.pipeline.registry.get_alias("champion")  # the lineage of what is now serving:
+print(champion.uri, champion.tags, "parent:", champion.lineage.parent_version)
+print("trials:", [(t["config"], round(t["val_accuracy"], 3)) for t in champion.params["search"]["trials"]])
+print("alias history:", [(e["alias"], e["version"]) for e in loop.pipeline.registry.alias_history()])
 
 # %% [markdown]
 # Read the timeline top to bottom:
@@ -373,13 +377,7 @@ plt.show()
 # - **latency**: client-side, including the interpreter shared by clients, servers and training
 #   (the spikes are retraining competing for the same cores).
 #
-# The lineage of what is now serving, straight from the registry:
-
-# %% code
-champion = loop.pipeline.registry.get_alias("champion")
-print(champion.uri, champion.tags, "parent:", champion.lineage.parent_version)
-print("trials:", [(t["config"], round(t["val_accuracy"], 3)) for t in champion.params["search"]["trials"]])
-print("alias history:", [(e["alias"], e["version"]) for e in loop.pipeline.registry.alias_history()])
+# The last lines above are the lineage of what is now serving, straight from the registry.
 
 # %% [markdown]
 # ## Systems thinking
