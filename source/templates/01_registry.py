@@ -424,43 +424,6 @@ print("AliasHistory: visible checks passed")
 export("01_registry", AliasHistory)
 
 # %% [markdown]
-# The library's registry keeps exactly this log per model. Below, five real models: a small
-# network, a bigger one, its quantized copy, a regression (a run stopped after one epoch), and a
-# retrained one. The champion is promoted each time a better model arrives; the regression is
-# promoted by mistake and rolled back. The left panel shows accuracy by version (ringed: ever
-# champion; starred: champion now); the right panel replays the champion's log.
-
-# %% code
-%matplotlib inline
-from tinytorch.core.mlops.registry import plot_version_metrics
-
-digits_registry = ModelRegistry(workdir / "digits-registry", default_name="digits")
-runs = [("small", dict(hidden=(16,), epochs=3, seed=0)), ("bigger", dict(hidden=(64,), epochs=6, seed=0))]
-for label, config in runs:
-    m, _ = train_digits_classifier(**config)
-    digits_registry.register_model(m, metrics={"accuracy": accuracy(m)}, config=config, tags={"run": label})
-    digits_registry.set_alias("champion", digits_registry.latest_version().version)
-q = quantize_model(m)
-digits_registry.register_model(q, parent_version="2", metrics={"accuracy": accuracy(q)},
-                               config={**config, "quantized": "int8"}, tags={"run": "int8"})
-digits_registry.set_alias("challenger", "3")
-
-bad, _ = train_digits_classifier(hidden=(64,), epochs=1, seed=1)
-digits_registry.register_model(bad, metrics={"accuracy": accuracy(bad)}, tags={"run": "one epoch"})
-digits_registry.set_alias("champion", "4")          # promoted without looking
-before_rollback = time.time()
-time.sleep(0.01)
-digits_registry.rollback("champion")               # the on-call engineer undoes it
-good, _ = train_digits_classifier(hidden=(64,), epochs=8, seed=2)
-digits_registry.register_model(good, metrics={"accuracy": accuracy(good)}, tags={"run": "retrained"})
-digits_registry.set_alias("champion", "5")
-
-print("aliases now:", digits_registry.aliases())
-print("champion just before the rollback:", digits_registry.alias_at("champion", before_rollback))
-fig = plot_version_metrics(digits_registry, "digits", "accuracy")
-fig
-
-# %% [markdown]
 # ## 5. Comparing versions before promoting one
 #
 # A promotion decision reads a comparison: metric by metric, how does the candidate differ from
@@ -491,12 +454,49 @@ print("compare_metrics: visible checks passed")
 export("01_registry", compare_metrics)
 
 # %% [markdown]
-# The registry's `compare_models` combines these metric deltas with the parameters that differ,
-# the artifact sizes and measured latency; `search_versions` filters by tag and metric, as MLflow's
+# With your `AliasHistory` and `compare_metrics` exported, the library's registry is all yours. It
+# keeps exactly the alias log of section 4 per model. Below, five real models: a small
+# network, a bigger one, its quantized copy, a regression (a run stopped after one epoch), and a
+# retrained one. The champion is promoted each time a better model arrives; the regression is
+# promoted by mistake and rolled back. The left panel shows accuracy by version (ringed: ever
+# champion; starred: champion now); the right panel replays the champion's log.
+#
+# Then `compare_models`, which combines your metric deltas with the parameters that differ, the
+# artifact sizes and measured latency; `search_versions` filters by tag and metric, as MLflow's
 # `search_model_versions` does. Deleting a version removes the aliases that pointed at it, and the
 # alias log records that too.
 
 # %% code
+%matplotlib inline
+from IPython.display import display
+
+from tinytorch.core.mlops.registry import plot_version_metrics
+
+digits_registry = ModelRegistry(workdir / "digits-registry", default_name="digits")
+runs = [("small", dict(hidden=(16,), epochs=3, seed=0)), ("bigger", dict(hidden=(64,), epochs=6, seed=0))]
+for label, config in runs:
+    m, _ = train_digits_classifier(**config)
+    digits_registry.register_model(m, metrics={"accuracy": accuracy(m)}, config=config, tags={"run": label})
+    digits_registry.set_alias("champion", digits_registry.latest_version().version)
+q = quantize_model(m)
+digits_registry.register_model(q, parent_version="2", metrics={"accuracy": accuracy(q)},
+                               config={**config, "quantized": "int8"}, tags={"run": "int8"})
+digits_registry.set_alias("challenger", "3")
+
+bad, _ = train_digits_classifier(hidden=(64,), epochs=1, seed=1)
+digits_registry.register_model(bad, metrics={"accuracy": accuracy(bad)}, tags={"run": "one epoch"})
+digits_registry.set_alias("champion", "4")          # promoted without looking
+before_rollback = time.time()
+time.sleep(0.01)
+digits_registry.rollback("champion")               # the on-call engineer undoes it
+good, _ = train_digits_classifier(hidden=(64,), epochs=8, seed=2)
+digits_registry.register_model(good, metrics={"accuracy": accuracy(good)}, tags={"run": "retrained"})
+digits_registry.set_alias("champion", "5")
+
+print("aliases now:", digits_registry.aliases())
+print("champion just before the rollback:", digits_registry.alias_at("champion", before_rollback))
+display(plot_version_metrics(digits_registry, "digits", "accuracy"))
+
 print(registry.compare_models("1.0.0", "2.0.0", sample=X_test[:64]))
 print()
 print(digits_registry.compare_models("2", "3", sample=X_test[:64]))
