@@ -35,6 +35,7 @@ import nbformat
 from autograder.notebooks import (
     ASSIGNMENT, DIRECTIVE, ROOT, SOURCE, parse_template, repository_url, templates, write_notebook,
 )
+from tinytorch.export import not_written
 
 PYTHON = "3.11"
 """The Python the course is tested on; Binder reads it from runtime.txt."""
@@ -57,9 +58,7 @@ class GradedPiece:
     methods: tuple[str, ...] = ()
 
     def message(self, method: str | None = None) -> str:
-        what = f"{self.name}.{method}" if method else self.name
-        return (f"{what} is not written yet: finish task {self.number} ({self.task}) of {self.notebook}.ipynb "
-                f"and run its export cell")
+        return not_written(self.notebook, self.task, self.number, f"{self.name}.{method}" if method else self.name)
 
 
 def graded_pieces() -> list[GradedPiece]:

@@ -243,8 +243,9 @@ def test_launch_buttons_and_colab_lead_to_the_student_repository(tree):
     assert len(pages) == 6 and all((tree / f"{page}.ipynb").exists() for page in pages)
     for page in pages:
         setup = nbformat.read(tree / f"{page}.ipynb", as_version=4).cells[1].source
-        assert f"git+{url}" in setup and "from tinytorch.export import export" in setup
+        assert f"git+{url}" in setup and "from tinytorch.export import export" in setup, page
     assert url in (tree / "README.md").read_text()
+    assert f"git clone {url}\n" in (ROOT / "book" / "setup.md").read_text(), "book/setup.md clones another repository"
 
 
 def test_release_notebooks_import_no_reference_answer(tree):

@@ -45,7 +45,7 @@
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
-from tinytorch.export import export
+from tinytorch.export import export, require
 
 import math, tempfile
 from collections import deque
@@ -277,6 +277,7 @@ print(f"{'then a good request':>20}: {endpoint.predict(X_test[:1])}")
 # %% code
 from tinytorch.core.mlops.serving.loadtest import plot_serving_load
 
+require("02_serving", "parse_infer_request", "take_batch", "Histogram")  # the servers run in another process
 figure, runs = plot_serving_load(model, batch_sizes=(1, 8, 64), concurrency=16, seconds=0.4, x=X_test)
 for size, run in runs.items():
     print(f"max_batch_size={size:>3}: {run}")
@@ -322,6 +323,7 @@ def histogram_quantile(q, buckets):
         lower_bound, lower_count = bound, count
 
 
+require("02_serving", "parse_infer_request", "take_batch", "Histogram")
 load = run_load(server.url, "/v2/models/digits/infer", encode_infer_request(X_test[:1]), concurrency=8, seconds=0.5)
 families = {f.name: f for f in text_string_to_metric_families(endpoint.metrics_text())}
 buckets = [(float(s.labels["le"]), s.value) for s in families["tinytorch_request_duration_seconds"].samples

@@ -35,7 +35,7 @@
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
-from tinytorch.export import export
+from tinytorch.export import export, require
 
 import math
 
@@ -80,6 +80,7 @@ export("04_ab_testing", fnv1a_32)
 
 # %% code
 
+require("04_ab_testing", "fnv1a_32")  # the replicas import your exported fnv1a_32
 probe = "print(hash('user-42'), __import__('tinytorch.core.mlops.experiments', fromlist=['x']).fnv1a_32('user-42'))"
 for replica in (1, 2):
     builtin, fnv = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
