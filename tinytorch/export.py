@@ -38,7 +38,7 @@ PACKAGE = Path(__file__).resolve().parent
 TASKS = PACKAGE / "tasks.json"
 """The graded pieces, per notebook, written by the course's publish step into the student edition."""
 
-_answers: dict[str, dict | None] = {}  # notebook -> namespace of its exported file, loaded once
+_answers: dict[str, dict] = {}  # notebook -> {name: exported object}; loaded once, cleared by export
 
 
 def answers_dir() -> Path:
@@ -48,7 +48,8 @@ def answers_dir() -> Path:
 
 @functools.cache
 def tasks() -> dict:
-    """``{notebook: [{"name", "module", "task", "number", "methods"}, ...]}``; empty in the reference edition."""
+    """``{notebook: [{"name", "module", "task", "number", "methods", "revealed"}, ...]}``; empty in
+    the reference edition."""
     return json.loads(TASKS.read_text()) if TASKS.exists() else {}
 
 
@@ -63,7 +64,8 @@ def require(notebook: str, *names: str) -> None:
     For cells whose graded code runs in another process (a load generator, a server), where
     the stub's message would arrive as a dropped connection."""
     for entry in tasks().get(notebook, []):
-        if entry["name"] in names and not entry["revealed"] and not (answers_dir() / notebook / f"{entry['name']}.py").exists():
+        exported = (answers_dir() / notebook / f"{entry['name']}.py").exists()
+        if entry["name"] in names and not entry["revealed"] and not exported:
             raise NotImplementedError(not_written(notebook, entry["task"], entry["number"], entry["name"]))
 
 
