@@ -93,6 +93,18 @@ def test_the_package_imports_from_the_published_tree(student):
     assert not any(name in listed.lower() for name in ("nbgrader", "pytest", "scipy", "jupyter-book"))
 
 
+def test_a_colab_install_carries_the_task_table_and_the_dataset(student, tmp_path):
+    """Colab installs from git without -e: the wheel must hold what the student edition reads."""
+    import zipfile
+
+    tree, venv, _ = student
+    built = pip(venv, "wheel", "--no-deps", "--no-index", "--find-links", str(WHEELHOUSE), "-w", str(tmp_path),
+                str(tree), cwd=tmp_path)
+    assert built.returncode == 0, built.stderr[-2000:]
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    assert {"tinytorch/tasks.json", "tinytorch/export.py", "tinytorch/datasets/digits.csv.gz"} <= set(names)
+
+
 def test_untouched_release_runs_until_a_cell_needs_an_unfinished_task(student, monkeypatch, tmp_path):
     """Every failing cell fails with NotImplementedError: the release's own unfinished answer
     (``raise NotImplementedError()``) or the library's stub, whose message names the task."""
