@@ -20,6 +20,9 @@
                                       reference solution; a report per task in reports/similarity/
     python -m autograder selfcheck [NB ...]
                                       grade synthetic submissions and compare with expected scores
+    python -m autograder publish --out DIR [--reveal NB ...]
+                                      write the student repository (no answers, no hidden checks);
+                                      --reveal adds the reference answers of notebooks past their deadline
 """
 
 from __future__ import annotations
@@ -171,6 +174,18 @@ def cmd_selfcheck(args) -> int:
     return 0 if selfcheck.run(args.notebook or None) else 1
 
 
+def cmd_publish(args) -> int:
+    from autograder.publish import publish
+
+    try:
+        publish(Path(args.out), reveal=args.reveal)
+    except ValueError as error:
+        print(f"error: {error}")
+        return 2
+    print(f"published the student edition to {args.out}" + (f", revealing {', '.join(args.reveal)}" if args.reveal else ""))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -195,6 +210,11 @@ def main(argv=None) -> int:
                                 help="whose file names to read (default: auto, both)")
     collect_parser.add_argument("--replace", action="store_true",
                                 help="replace submissions already in submitted/ (the old ones are kept under downloaded/)")
+    publish_parser = sub.add_parser("publish", help="write the student edition of the course repository")
+    publish_parser.add_argument("--out", required=True,
+                                help="the student repository's folder (a clone's .git is kept, everything else replaced)")
+    publish_parser.add_argument("--reveal", nargs="*", default=[], metavar="NB",
+                                help="notebooks whose reference answers to release, e.g. 01_registry")
     collect_parser.add_argument("--timestamps", type=Path, default=None,
                                 help="submission times: Moodle's grading worksheet, or a CSV with student,submitted "
                                      "columns; nbgrader computes lateness from them")

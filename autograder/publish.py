@@ -35,10 +35,13 @@ import nbformat
 from autograder.notebooks import (
     ASSIGNMENT, DIRECTIVE, ROOT, SOURCE, parse_template, repository_url, templates, write_notebook,
 )
+from tinytorch.export import not_written
 
 PYTHON = "3.11"
 """The Python the course is tested on; Binder reads it from runtime.txt."""
 RELEASE = ROOT / "assignments" / ASSIGNMENT
+NOTEBOOK_PACKAGES = ["prometheus-client"]
+"""Packages the release notebooks import beside the library's own dependencies."""
 STUDENT_README = Path(__file__).resolve().parent / "student_readme.md"
 LIBRARY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "answers", "*.egg-info")
 
@@ -55,9 +58,7 @@ class GradedPiece:
     methods: tuple[str, ...] = ()
 
     def message(self, method: str | None = None) -> str:
-        what = f"{self.name}.{method}" if method else self.name
-        return (f"{what} is not written yet: finish task {self.number} ({self.task}) of {self.notebook}.ipynb "
-                f"and run its export cell")
+        return not_written(self.notebook, self.task, self.number, f"{self.name}.{method}" if method else self.name)
 
 
 def graded_pieces() -> list[GradedPiece]:
@@ -195,9 +196,10 @@ def student_pyproject() -> str:
 
 
 def student_requirements() -> str:
-    """``-e .`` and the course's pins of the library's run-time dependencies, nothing else:
-    no grading, book, test or benchmark packages in a student's Binder image."""
-    names = {re.match(r"[A-Za-z0-9_.-]+", dep).group(0).lower() for dep in _runtime_dependencies()}
+    """``-e .`` and the course's pins of the library's run-time dependencies and of the packages
+    the notebooks import, nothing else: no grading, book, test or benchmark packages in a
+    student's Binder image."""
+    names = {re.match(r"[A-Za-z0-9_.-]+", dep).group(0).lower() for dep in _runtime_dependencies() + NOTEBOOK_PACKAGES}
     pins = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
             if (m := re.match(r"[A-Za-z0-9_.-]+", line)) and m.group(0).lower() in names]
     missing = names - {re.match(r"[A-Za-z0-9_.-]+", pin).group(0).lower() for pin in pins}

@@ -38,7 +38,7 @@ PACKAGE = Path(__file__).resolve().parent
 TASKS = PACKAGE / "tasks.json"
 """The graded pieces, per notebook, written by the course's publish step into the student edition."""
 
-_answers: dict[str, dict | None] = {}  # notebook -> namespace of its exported file, loaded once
+_answers: dict[str, dict] = {}  # notebook -> {name: exported object}; loaded once, cleared by export
 
 
 def answers_dir() -> Path:
@@ -48,8 +48,25 @@ def answers_dir() -> Path:
 
 @functools.cache
 def tasks() -> dict:
-    """``{notebook: [{"name", "module", "task", "number", "methods"}, ...]}``; empty in the reference edition."""
+    """``{notebook: [{"name", "module", "task", "number", "methods", "revealed"}, ...]}``; empty in
+    the reference edition."""
     return json.loads(TASKS.read_text()) if TASKS.exists() else {}
+
+
+def not_written(notebook: str, task: str, number: int, what: str) -> str:
+    """The message of a stub whose answer is not exported yet."""
+    return f"{what} is not written yet: finish task {number} ({task}) of {notebook}.ipynb and run its export cell"
+
+
+def require(notebook: str, *names: str) -> None:
+    """Raise the stub's ``NotImplementedError`` for the first of ``names`` not exported yet.
+
+    For cells whose graded code runs in another process (a load generator, a server), where
+    the stub's message would arrive as a dropped connection."""
+    for entry in tasks().get(notebook, []):
+        exported = (answers_dir() / notebook / f"{entry['name']}.py").exists()
+        if entry["name"] in names and not entry["revealed"] and not exported:
+            raise NotImplementedError(not_written(notebook, entry["task"], entry["number"], entry["name"]))
 
 
 def graded(notebook: str, name: str, method: str | None = None):
@@ -73,22 +90,26 @@ def graded(notebook: str, name: str, method: str | None = None):
 def _exported(notebook: str, name: str, method: str | None):
     if notebook not in _answers:
         _answers[notebook] = _load(notebook)
-    namespace = _answers[notebook]
-    found = (namespace or {}).get(name)
+    found = _answers[notebook].get(name)
     if found is None or method is None:
         return found
     return found.__dict__.get(method)
 
 
-def _load(notebook: str) -> dict | None:
-    """Execute ``<answers>/<notebook>/*.py`` on top of the globals of the modules the answers replace."""
-    folder = answers_dir() / notebook
-    files = sorted(folder.glob("*.py"))
-    if not files:
-        return None
+def _module_globals(notebook: str) -> dict:
+    """The globals of the library modules whose graded objects ``notebook`` replaces: the imports
+    and helpers the reference answers use, which the exported answers may use too."""
     namespace: dict = {}
     for module in sorted({entry["module"] for entry in tasks().get(notebook, [])}):
         namespace.update((k, v) for k, v in vars(importlib.import_module(module)).items() if not k.startswith("__"))
+    return namespace
+
+
+def _load(notebook: str) -> dict:
+    """``{name: object}`` exported for ``notebook``: each ``<answers>/<notebook>/<name>.py`` is
+    executed on top of the globals of the modules the answers replace."""
+    files = sorted((answers_dir() / notebook).glob("*.py"))
+    namespace = _module_globals(notebook)
     namespace["__name__"] = f"tinytorch.answers.{notebook}"
     for path in files:
         try:
@@ -96,7 +117,7 @@ def _load(notebook: str) -> dict | None:
         except Exception as error:
             raise ImportError(f"your exported answer {path} does not run ({type(error).__name__}: {error}); "
                               f"fix its cell and run the export cell of {notebook}.ipynb again") from error
-    return namespace
+    return {path.stem: namespace[path.stem] for path in files if path.stem in namespace}
 
 
 def export(notebook: str, *objects) -> Path | None:
@@ -127,12 +148,20 @@ def export(notebook: str, *objects) -> Path | None:
         if missing:
             raise TypeError(f"class {name} must define {', '.join(missing)} (its task's methods)")
         sources[name] = source_of(obj)
+        unfinished = _unfinished(sources[name], methods)
+        if unfinished:
+            entry = graded_here.get(name)
+            task = f"task {entry['number']} ({entry['task']})" if entry else name
+            what = ", ".join(unfinished if unfinished == [name] else [f"{name}.{m}" for m in unfinished])
+            raise NotImplementedError(f"{what} still {'raises' if len(unfinished) == 1 else 'raise'} "
+                                      f"NotImplementedError: finish {task} of {notebook}.ipynb, run its cell, "
+                                      "then export again")
     folder = answers_dir() / notebook
     folder.mkdir(parents=True, exist_ok=True)
     for name, source in sources.items():
         lines = [f"# Exported from {notebook}.ipynb: your {name}, which tinytorch runs in place of its stub.",
                  "# Edit the notebook and export again rather than this file."]
-        lines += _context({name: source}, caller) + [f"\n\n{source}"]
+        lines += _context({name: source}, caller, _module_globals(notebook)) + [f"\n\n{source}"]
         (folder / f"{name}.py").write_text("\n".join(lines) + "\n")
     _answers.pop(notebook, None)
     exported = {path.stem for path in folder.glob("*.py")}
@@ -150,24 +179,26 @@ def source_of(obj) -> str:
     except (OSError, TypeError):
         if not isinstance(obj, type):
             raise
-    for member in vars(obj).values():
-        code = getattr(member, "__code__", None)
-        if code is None:
+    for filename in reversed(list(linecache.cache)):  # the cells run last come last
+        text = "".join(linecache.getlines(filename))
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
             continue
-        text = "".join(linecache.getlines(code.co_filename))
-        for node in ast.walk(ast.parse(text)):
-            if isinstance(node, ast.ClassDef) and node.name == obj.__name__ \
-                    and node.lineno <= code.co_firstlineno <= node.end_lineno:
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name == obj.__name__:
                 first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
                 return "".join(text.splitlines(keepends=True)[first - 1:node.end_lineno])
     raise OSError(f"cannot find the source of class {obj.__name__}: run the cell that defines it again")
 
 
-def _context(sources: dict[str, str], caller: dict) -> list[str]:
+def _context(sources: dict[str, str], caller: dict, library: dict) -> list[str]:
     """Import lines and helper definitions for the names the sources use from the notebook.
 
     A name the notebook imported becomes an import line; a function or class it defined becomes
-    a helper (its own names followed in turn); a plain constant becomes an assignment.
+    a helper (its own names followed in turn); a plain constant becomes an assignment. Names the
+    library module also defines (the helpers a notebook's read-only cells copy from it) are left
+    to the library, which the answers run on top of.
     """
     imports, helpers, seen = [], {}, set(sources) | set(dir(builtins))
     pending = [source for source in sources.values()]
@@ -177,6 +208,9 @@ def _context(sources: dict[str, str], caller: dict) -> list[str]:
             if name not in caller:
                 continue
             value = caller[name]
+            given = library.get(name)
+            if given is value or (given is not None and getattr(value, "__module__", None) == "__main__"):
+                continue
             if isinstance(value, types.ModuleType):
                 module = value.__name__
                 imports.append(f"import {module}" if module == name else f"import {module} as {name}")
@@ -189,6 +223,20 @@ def _context(sources: dict[str, str], caller: dict) -> list[str]:
             elif isinstance(value, (int, float, str, bool, bytes, type(None))):
                 imports.append(f"{name} = {value!r}")
     return sorted(imports) + [f"\n\n{source}" for source in helpers.values()]
+
+
+def _unfinished(source: str, methods: list[str]) -> list[str]:
+    """The functions of ``source`` (only ``methods`` of a class) whose body is still the release's
+    ``raise NotImplementedError()``."""
+    node = ast.parse(textwrap.dedent(source)).body[0]
+    functions = [n for n in node.body if isinstance(n, ast.FunctionDef) and n.name in methods] \
+        if isinstance(node, ast.ClassDef) else [node]
+    unfinished = []
+    for function in functions:
+        body = [n for n in function.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+        if len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.unparse(body[0]):
+            unfinished.append(function.name)
+    return unfinished
 
 
 def _importable(value) -> bool:

@@ -27,27 +27,30 @@
 #
 # **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
 # your notebook is graded, on real files; a task's points are shared out by the hidden checks it
-# passes. Tasks do not depend on each other: a cell below that needs a finished piece uses the
-# library's version.
+# passes. Tasks do not depend on each other.
+#
+# **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
+# then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The
+# library's `ModelRegistry` is complete except for your five pieces, so the cells that use it run
+# on exactly what you built; until a piece is exported they stop with a message naming the task.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export
 
 import hashlib, os, tempfile
 from pathlib import Path
 
 # %% [markdown]
-# ## 0. The registry in one screen
+# ## 0. What the registry stores
 #
-# First the finished library, on real models: a digits classifier (8x8 images of handwritten
-# digits, ten classes) trained in a second, and an int8-quantized copy of it. Each registration
-# stores the model's bytes once, under their hash, and writes an immutable version record with
-# metrics, lineage and the model's signature (input shape and dtype, checked on load).
+# The models are real: a digits classifier (8x8 images of handwritten digits, ten classes)
+# trained in a second, and an int8-quantized copy of it.
 
 # %% code
 import time
@@ -67,19 +70,13 @@ def accuracy(model):
 
 
 model, history = train_digits_classifier(hidden=(32,), epochs=6, seed=0)
-registry = ModelRegistry(workdir / "production")
-v1 = registry.register_model(model, version="1.0.0", metrics={"accuracy": accuracy(model)},
-                             config={"hidden": 32, "epochs": 6}, training_data=digits.train)
 small = quantize_model(model)
-v2 = registry.register_model(small, version="2.0.0", parent_version="1.0.0",
-                             metrics={"accuracy": accuracy(small)}, training_data=digits.train,
-                             config={"hidden": 32, "epochs": 6, "quantized": "int8"})
-print(registry.compare_models("1.0.0", "2.0.0", sample=X_test[:64]))
-print("lineage of 2.0.0:", v2.lineage)
-print("artifact of 2.0.0:", v2.sha256[:16], "...", v2.size_bytes, "bytes")
+print(f"float32 model: accuracy {accuracy(model):.3f}; int8 copy: accuracy {accuracy(small):.3f}")
 
 # %% [markdown]
-# The rest of the notebook opens this box. On disk it is nothing but files:
+# Each registration stores the model's bytes once, under their hash, and writes an immutable
+# version record with metrics, lineage and the model's signature (input shape and dtype, checked
+# on load). On disk it is nothing but files:
 #
 # ```
 # production/blobs/<sha256>                    the model's bytes, named by their hash, stored once
@@ -120,28 +117,19 @@ except TypeError:
     pass
 print("content_hash: visible checks passed")
 
+# %% code
+export("01_registry", content_hash)
+
 # %% [markdown]
-# What content addressing buys, with the library: registering the same weights again stores no
-# new file, and a single flipped byte in the stored artifact is caught on load.
+# Your `content_hash` on the two models' weights: the same weights always get the same name, and
+# the quantized copy another one.
 
 # %% code
-from tinytorch.core.mlops.registry import ArtifactIntegrityError
+from tinytorch.core.serialization import model_to_bytes
 
-v3 = registry.register_model(model, version="3.0.0", metrics={"accuracy": accuracy(model)})
-blobs = sorted(p.name[:12] for p in (workdir / "production" / "blobs").iterdir())
-print(f"3 versions, {len(blobs)} artifact files: {blobs}  (3.0.0 shares 1.0.0's bytes)")
+for label, m in [("float32", model), ("float32 again", model), ("int8", small)]:
+    print(f"{label:>14}: {content_hash(model_to_bytes(m))[:16]}...")
 
-tampered = workdir / "tampered"
-copy = ModelRegistry(tampered)
-record = copy.register_model(model, version="1")
-blob = tampered / "blobs" / record.sha256
-data = bytearray(blob.read_bytes())
-data[len(data) // 2] ^= 0x01  # one bit, in the middle of the weights
-blob.write_bytes(bytes(data))
-try:
-    copy.load_model("1")
-except ArtifactIntegrityError as error:
-    print("load refused:", error)
 
 # %% [markdown]
 # ## 2. Atomic writes
@@ -161,8 +149,6 @@ except ArtifactIntegrityError as error:
 # rewrites it, alternating all-`A` and all-`B` contents. Every read that is neither is a torn read.
 
 # %% code
-from tinytorch.core.mlops.registry import atomic_write_bytes as library_atomic_write_bytes
-
 READER = """
 import os, sys
 path, size, done = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -178,13 +164,15 @@ print(reads, torn)
 
 def torn_reads(write, size=65536, writes=40):
     path, done = workdir / f"torn-{write.__name__}.bin", workdir / f"done-{write.__name__}"
-    library_atomic_write_bytes(path, b"A" * size)
+    path.write_bytes(b"A" * size)
     reader = subprocess.Popen([sys.executable, "-c", READER, str(path), str(size), str(done)],
                               stdout=subprocess.PIPE, text=True)
     time.sleep(0.1)  # let the reader start
-    for i in range(writes):
-        write(path, (b"B" if i % 2 == 0 else b"A") * size)
-    done.touch()
+    try:
+        for i in range(writes):
+            write(path, (b"B" if i % 2 == 0 else b"A") * size)
+    finally:
+        done.touch()
     reads, torn = map(int, reader.communicate()[0].split())
     return reads, torn
 
@@ -194,9 +182,8 @@ def plain_write(path, data):
         f.write(data)
 
 
-for write in (plain_write, library_atomic_write_bytes):
-    reads, torn = torn_reads(write)
-    print(f"{write.__name__:>20}: {torn:4d} torn reads out of {reads} reads during 40 rewrites")
+reads, torn = torn_reads(plain_write)
+print(f"plain_write: {torn:4d} torn reads out of {reads} reads during 40 rewrites")
 
 # %% [markdown]
 # **Task 2 (3 points).** Implement `atomic_write_bytes(path, data)` following the four steps in
@@ -224,6 +211,16 @@ with tempfile.TemporaryDirectory() as d:
     assert os.listdir(d) == ["record.json"], f"temporary files left behind: {os.listdir(d)}"
 print("atomic_write_bytes: visible checks passed")
 
+# %% code
+export("01_registry", atomic_write_bytes)
+
+# %% [markdown]
+# The same measurement with your `atomic_write_bytes`:
+
+# %% code
+reads, torn = torn_reads(atomic_write_bytes)
+print(f"atomic_write_bytes: {torn:4d} torn reads out of {reads} reads during 40 rewrites")
+
 # %% [markdown]
 # ## 3. Allocating version numbers
 #
@@ -231,8 +228,8 @@ print("atomic_write_bytes: visible checks passed")
 # so far. Two training jobs that finish at the same moment both list the directory, both see `7`,
 # both write `8.json`, and one model silently replaces the other; the job that "registered
 # version 8" later deploys someone else's model. Here is that race, measured: three processes each
-# register 40 versions into one directory at the same moment, by "list, take the maximum, write";
-# and three more do the same into another directory with the library's `allocate_version`.
+# register 40 versions into one directory at the same moment, by "list, take the maximum, write".
+# (After the task, the same race runs with your `allocate_version`.)
 
 # %% code
 ALLOCATOR = """
@@ -257,16 +254,25 @@ for _ in range(40):
 print(os.getpid(), *mine)
 """
 
-races = {mode: [subprocess.Popen([sys.executable, "-c", ALLOCATOR, str(workdir / f"race-{mode}"), mode],
-                                 stdout=subprocess.PIPE, text=True) for _ in range(3)]
-         for mode in ("unlocked", "locked")}
-assert all(p.stdout.readline() == "ready\n" for procs in races.values() for p in procs)
-(workdir / "go").touch()
-for mode, procs in races.items():
-    claims = [p.communicate()[0].split() for p in procs]
-    kept = sum((workdir / f"race-{mode}" / f"{v}.json").read_text() == pid for pid, *mine in claims for v in mine)
+def race(mode, processes=3):
+    """Start ``processes`` allocators at the same moment; report how many registrations survived."""
+    directory = workdir / f"race-{mode}"
+    procs = [subprocess.Popen([sys.executable, "-c", ALLOCATOR, str(directory), mode],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(processes)]
+    ready = [p.stdout.readline() == "ready\n" for p in procs]
+    (workdir / "go").touch()
+    outputs = [p.communicate() for p in procs]
+    (workdir / "go").unlink()
+    failed = [err for (out, err), p in zip(outputs, procs) if p.returncode or not all(ready)]
+    if failed:
+        raise RuntimeError(failed[0].strip().splitlines()[-1])
+    claims = [out.split() for out, _ in outputs]
+    kept = sum((directory / f"{v}.json").read_text() == pid for pid, *mine in claims for v in mine)
     print(f"{mode:>9}: {sum(len(c) - 1 for c in claims)} registrations reported success, "
           f"{kept} of them still hold their own model")
+
+
+race("unlocked")
 
 # %% [markdown]
 # **Task 3 (4 points).** Implement `allocate_version(versions_dir, version=None)`. Hold an
@@ -300,6 +306,48 @@ with tempfile.TemporaryDirectory() as d:
     except FileExistsError:
         pass
 print("allocate_version: visible checks passed")
+
+# %% code
+export("01_registry", allocate_version)
+
+# %% [markdown]
+# The race again, now with your exported `allocate_version` (each process imports it from your
+# `tinytorch`):
+
+# %% code
+race("locked")
+
+# %% [markdown]
+# Hashing, atomic writes and version numbers are everything `register_model` needs, so the
+# library's registry now runs on your code. Registering the same weights again stores no new
+# file, and a single flipped byte in the stored artifact is caught on load.
+
+# %% code
+from tinytorch.core.mlops.registry import ArtifactIntegrityError
+
+registry = ModelRegistry(workdir / "production")
+v1 = registry.register_model(model, version="1.0.0", metrics={"accuracy": accuracy(model)},
+                             config={"hidden": 32, "epochs": 6}, training_data=digits.train)
+v2 = registry.register_model(small, version="2.0.0", parent_version="1.0.0",
+                             metrics={"accuracy": accuracy(small)}, training_data=digits.train,
+                             config={"hidden": 32, "epochs": 6, "quantized": "int8"})
+v3 = registry.register_model(model, version="3.0.0", metrics={"accuracy": accuracy(model)})
+print("lineage of 2.0.0:", v2.lineage)
+print("artifact of 2.0.0:", v2.sha256[:16], "...", v2.size_bytes, "bytes")
+blobs = sorted(p.name[:12] for p in (workdir / "production" / "blobs").iterdir())
+print(f"3 versions, {len(blobs)} artifact files: {blobs}  (3.0.0 shares 1.0.0's bytes)")
+
+tampered = workdir / "tampered"
+copy = ModelRegistry(tampered)
+record = copy.register_model(model, version="1")
+blob = tampered / "blobs" / record.sha256
+data = bytearray(blob.read_bytes())
+data[len(data) // 2] ^= 0x01  # one bit, in the middle of the weights
+blob.write_bytes(bytes(data))
+try:
+    copy.load_model("1")
+except ArtifactIntegrityError as error:
+    print("load refused:", error)
 
 # %% [markdown]
 # ## 4. Aliases with history
@@ -372,42 +420,8 @@ with tempfile.TemporaryDirectory() as d:
     assert len(log.read_text().splitlines()) == 6, "6 changes, 6 lines: the failed rollback records nothing"
 print("AliasHistory: visible checks passed")
 
-# %% [markdown]
-# The library's registry keeps exactly this log per model. Below, five real models: a small
-# network, a bigger one, its quantized copy, a regression (a run stopped after one epoch), and a
-# retrained one. The champion is promoted each time a better model arrives; the regression is
-# promoted by mistake and rolled back. The left panel shows accuracy by version (ringed: ever
-# champion; starred: champion now); the right panel replays the champion's log.
-
 # %% code
-%matplotlib inline
-from tinytorch.core.mlops.registry import plot_version_metrics
-
-digits_registry = ModelRegistry(workdir / "digits-registry", default_name="digits")
-runs = [("small", dict(hidden=(16,), epochs=3, seed=0)), ("bigger", dict(hidden=(64,), epochs=6, seed=0))]
-for label, config in runs:
-    m, _ = train_digits_classifier(**config)
-    digits_registry.register_model(m, metrics={"accuracy": accuracy(m)}, config=config, tags={"run": label})
-    digits_registry.set_alias("champion", digits_registry.latest_version().version)
-q = quantize_model(m)
-digits_registry.register_model(q, parent_version="2", metrics={"accuracy": accuracy(q)},
-                               config={**config, "quantized": "int8"}, tags={"run": "int8"})
-digits_registry.set_alias("challenger", "3")
-
-bad, _ = train_digits_classifier(hidden=(64,), epochs=1, seed=1)
-digits_registry.register_model(bad, metrics={"accuracy": accuracy(bad)}, tags={"run": "one epoch"})
-digits_registry.set_alias("champion", "4")          # promoted without looking
-before_rollback = time.time()
-time.sleep(0.01)
-digits_registry.rollback("champion")               # the on-call engineer undoes it
-good, _ = train_digits_classifier(hidden=(64,), epochs=8, seed=2)
-digits_registry.register_model(good, metrics={"accuracy": accuracy(good)}, tags={"run": "retrained"})
-digits_registry.set_alias("champion", "5")
-
-print("aliases now:", digits_registry.aliases())
-print("champion just before the rollback:", digits_registry.alias_at("champion", before_rollback))
-fig = plot_version_metrics(digits_registry, "digits", "accuracy")
-fig
+export("01_registry", AliasHistory)
 
 # %% [markdown]
 # ## 5. Comparing versions before promoting one
@@ -436,13 +450,55 @@ assert report["loss"] == {"a": 0.3, "b": None, "delta": None}, "missing on side 
 assert compare_metrics({"errors": 0.0}, {"errors": 2.0})["errors"]["delta"] == 2.0, "0.0 is a value"
 print("compare_metrics: visible checks passed")
 
+# %% code
+export("01_registry", compare_metrics)
+
 # %% [markdown]
-# The registry's `compare_models` combines these metric deltas with the parameters that differ,
-# the artifact sizes and measured latency; `search_versions` filters by tag and metric, as MLflow's
+# With your `AliasHistory` and `compare_metrics` exported, the library's registry is all yours. It
+# keeps exactly the alias log of section 4 per model. Below, five real models: a small
+# network, a bigger one, its quantized copy, a regression (a run stopped after one epoch), and a
+# retrained one. The champion is promoted each time a better model arrives; the regression is
+# promoted by mistake and rolled back. The left panel shows accuracy by version (ringed: ever
+# champion; starred: champion now); the right panel replays the champion's log.
+#
+# Then `compare_models`, which combines your metric deltas with the parameters that differ, the
+# artifact sizes and measured latency; `search_versions` filters by tag and metric, as MLflow's
 # `search_model_versions` does. Deleting a version removes the aliases that pointed at it, and the
 # alias log records that too.
 
 # %% code
+%matplotlib inline
+from IPython.display import display
+
+from tinytorch.core.mlops.registry import plot_version_metrics
+
+digits_registry = ModelRegistry(workdir / "digits-registry", default_name="digits")
+runs = [("small", dict(hidden=(16,), epochs=3, seed=0)), ("bigger", dict(hidden=(64,), epochs=6, seed=0))]
+for label, config in runs:
+    m, _ = train_digits_classifier(**config)
+    digits_registry.register_model(m, metrics={"accuracy": accuracy(m)}, config=config, tags={"run": label})
+    digits_registry.set_alias("champion", digits_registry.latest_version().version)
+q = quantize_model(m)
+digits_registry.register_model(q, parent_version="2", metrics={"accuracy": accuracy(q)},
+                               config={**config, "quantized": "int8"}, tags={"run": "int8"})
+digits_registry.set_alias("challenger", "3")
+
+bad, _ = train_digits_classifier(hidden=(64,), epochs=1, seed=1)
+digits_registry.register_model(bad, metrics={"accuracy": accuracy(bad)}, tags={"run": "one epoch"})
+digits_registry.set_alias("champion", "4")          # promoted without looking
+before_rollback = time.time()
+time.sleep(0.01)
+digits_registry.rollback("champion")               # the on-call engineer undoes it
+good, _ = train_digits_classifier(hidden=(64,), epochs=8, seed=2)
+digits_registry.register_model(good, metrics={"accuracy": accuracy(good)}, tags={"run": "retrained"})
+digits_registry.set_alias("champion", "5")
+
+print("aliases now:", digits_registry.aliases())
+print("champion just before the rollback:", digits_registry.alias_at("champion", before_rollback))
+display(plot_version_metrics(digits_registry, "digits", "accuracy"))
+
+print(registry.compare_models("1.0.0", "2.0.0", sample=X_test[:64]))
+print()
 print(digits_registry.compare_models("2", "3", sample=X_test[:64]))
 print()
 print("accuracy >= 0.9:", [r.version for r in digits_registry.search_versions(metrics="accuracy>=0.9")])

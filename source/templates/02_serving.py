@@ -32,15 +32,20 @@
 # **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
 # your notebook is graded, several of them as real HTTP round trips against a server built with
 # *your* piece; a task's points are shared out by the hidden checks it passes. Tasks do not
-# depend on each other: a cell below that needs a finished piece uses the library's version.
+# depend on each other.
+#
+# **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
+# then on your `tinytorch` runs your code. The library's `ModelServer` is complete except for your
+# pieces, so once the first three are exported, section 4 serves real traffic on what you built.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export, require
 
 import math, tempfile
 from collections import deque
@@ -50,12 +55,12 @@ import numpy as np
 import orjson
 
 # %% [markdown]
-# ## 0. A model server in one screen
+# ## 0. The model to serve
 #
-# The finished library first. A digits classifier (8x8 images, ten classes) is trained in a
-# second and served on a free port of this machine (`port=0`) from a background thread, so the
-# notebook stays usable. `InferenceEndpoint` is the client: it speaks v2 over one keep-alive
-# connection.
+# A digits classifier (8x8 images, ten classes), trained in a second. In section 4 the library's
+# server, running your pieces, serves it on a free port of this machine (`port=0`) from a
+# background thread, so the notebook stays usable; `InferenceEndpoint` is the client: it speaks
+# v2 over one keep-alive connection.
 
 # %% provided id=model
 from tinytorch.core.data import load_digits
@@ -65,28 +70,6 @@ from tinytorch.core.training import train_digits_classifier
 X_test, y_test = load_digits().test
 model, _ = train_digits_classifier(hidden=(32,), epochs=6, seed=0)
 
-# %% code
-server = ModelServer(model, name="digits", version="1", port=0)
-server.start()
-endpoint = InferenceEndpoint(server)
-served = endpoint.predict(X_test)
-print(server)
-print(f"accuracy over HTTP {(served == y_test).mean():.3f}; identical to model.predict: "
-      f"{np.array_equal(served, model.predict(X_test))}")
-print("live:", endpoint.is_live(), " ready:", endpoint.is_ready())
-print("metadata:", endpoint.metadata())
-
-# %% [markdown]
-# On the wire, an infer request names one input tensor by its shape, datatype and data (flat and
-# row-major, or nested), and may name the outputs it wants:
-
-# %% code
-body = {"id": "req-1", "inputs": [{"name": "input-0", "shape": [2, 64], "datatype": "FP32",
-                                   "data": X_test[:2].ravel().round(3).tolist()}],
-        "outputs": [{"name": "predict"}]}
-status, answer = endpoint.request("POST", "/v2/models/digits/infer", orjson.dumps(body))
-print(status, answer.decode())
-
 # %% [markdown]
 # ## 1. Validation: the model only ever sees good input
 #
@@ -95,23 +78,6 @@ print(status, answer.decode())
 # was its own fault); `NaN` passes through the network and comes back as a confident class 0;
 # `1e39` is a valid JSON number but `inf` in float32. KServe's and MLServer's first layer is
 # exactly this check, answered with `400` and a message the caller can act on.
-#
-# Here is the library's server answering mistakes. After each one it keeps serving.
-
-# %% code
-good = X_test[0].tolist()
-mistakes = {
-    "not JSON": b"{inputs: oops",
-    "no inputs": orjson.dumps({"instances": [good]}),
-    "wrong width": orjson.dumps({"inputs": [{"name": "x", "shape": [1, 63], "datatype": "FP32", "data": good[:63]}]}),
-    "text datatype": orjson.dumps({"inputs": [{"name": "x", "shape": [1, 64], "datatype": "BYTES", "data": good}]}),
-    "too few numbers": orjson.dumps({"inputs": [{"name": "x", "shape": [2, 64], "datatype": "FP32", "data": good}]}),
-    "1e39 (inf in FP32)": orjson.dumps({"inputs": [{"name": "x", "shape": [1, 64], "datatype": "FP32", "data": [1e39] + good[1:]}]}),
-}
-for what, payload in mistakes.items():
-    status, answer = endpoint.request("POST", "/v2/models/digits/infer", payload)
-    print(f"{what:>20}: {status} {orjson.loads(answer)['error']}")
-print(f"{'then a good request':>20}: {endpoint.predict(X_test[:1])}")
 
 # %% [markdown]
 # **Task 1 (4 points).** Implement `parse_infer_request(body, input_shape)`: take the decoded JSON
@@ -153,14 +119,10 @@ for bad in ([1, 2], v2([2, 5], [0] * 10), v2([1, 4], [0] * 4, "BYTES"), v2([2, 4
     except InferenceError as error:
         assert error.status == 400 and error.message, "refuse with InferenceError(400, a reason)"
 
-# The same function inside a real server: a good request, a bad one, and a good one again.
-with ModelServer(model, name="digits", port=0, parse_request=parse_infer_request) as mine:
-    client = InferenceEndpoint(mine)
-    assert np.array_equal(client.predict(X_test[:5]), model.predict(X_test[:5]))
-    status, answer = client.request("POST", "/v2/models/digits/infer", orjson.dumps(v2([1, 64], [0] * 63)))
-    assert status == 400 and "error" in orjson.loads(answer), "a bad request is a 400 JSON error"
-    assert np.array_equal(client.predict(X_test[:1]), model.predict(X_test[:1]))
 print("parse_infer_request: visible checks passed")
+
+# %% code
+export("02_serving", parse_infer_request)
 
 # %% [markdown]
 # ## 2. Micro-batching that never waits
@@ -206,37 +168,17 @@ assert len(queue) == 2 and queue[0][1] == "future-1"
 assert [f for _, f in take_batch(queue_of(9, 1), 4)] == ["future-0"], "an oversized request goes alone"
 print("take_batch: visible checks passed")
 
-# %% [markdown]
-# Now a real load run. A separate process (so it does not compete with the server for this
-# kernel's interpreter lock) opens 16 keep-alive connections and sends one-row requests as fast
-# as answers come back, as `wrk` does, against a fresh server for each `max_batch_size`. Left: the
-# latency of every request; right: requests per second.
-
 # %% code
-from tinytorch.core.mlops.serving.loadtest import plot_serving_load
-
-figure, runs = plot_serving_load(model, batch_sizes=(1, 8, 64), concurrency=16, seconds=0.4, x=X_test)
-for size, run in runs.items():
-    print(f"max_batch_size={size:>3}: {run}")
+export("02_serving", take_batch)
 
 # %% [markdown]
-# With `max_batch_size=1` every request is its own model call. With larger batches, the requests
-# that arrived while one batch computed share the next call. On a model this small, decoding JSON
-# costs more than the forward pass (about 25 us against 20 us per row), so the gain is real but
-# modest; on a GPU model, where one row and a hundred cost the same, it is an order of magnitude.
-#
 # ## 3. Metrics a scraper understands
 #
 # Averages hide the users who suffer: a p50 of 2 ms says nothing about the request that took
 # 900 ms. Production servers export **histograms**: counts of observations per latency bucket,
 # from which Prometheus computes any percentile with `histogram_quantile`. In the text exposition
 # format the buckets are *cumulative*: `le="0.01"` counts every request that took at most 10 ms,
-# and `le="+Inf"` counts them all. Here is part of our server's `/metrics` after the requests so
-# far:
-
-# %% code
-metrics_text = endpoint.metrics_text()
-print("\n".join(line for line in metrics_text.splitlines() if "duration" in line or "requests_total" in line))
+# and `le="+Inf"` counts them all. Section 4 shows them on your server's `/metrics`.
 
 # %% [markdown]
 # **Task 3 (4 points).** Complete `observe` and `render` of `Histogram`; `__init__` is given (read
@@ -276,10 +218,87 @@ assert latency.render().splitlines() == [
 ]
 print("Histogram: visible checks passed")
 
+# %% code
+export("02_serving", Histogram)
+
+# %% [markdown]
+# ## 4. Your server
+#
+# `parse_infer_request`, `take_batch` and `Histogram` are everything the library's `ModelServer`
+# needed from you. With them exported, it serves the model.
+
+# %% code
+server = ModelServer(model, name="digits", version="1", port=0)
+server.start()
+endpoint = InferenceEndpoint(server)
+served = endpoint.predict(X_test)
+print(server)
+print(f"accuracy over HTTP {(served == y_test).mean():.3f}; identical to model.predict: "
+      f"{np.array_equal(served, model.predict(X_test))}")
+print("live:", endpoint.is_live(), " ready:", endpoint.is_ready())
+print("metadata:", endpoint.metadata())
+
+# %% [markdown]
+# On the wire, an infer request names one input tensor by its shape, datatype and data (flat and
+# row-major, or nested), and may name the outputs it wants:
+
+# %% code
+body = {"id": "req-1", "inputs": [{"name": "input-0", "shape": [2, 64], "datatype": "FP32",
+                                   "data": X_test[:2].ravel().round(3).tolist()}],
+        "outputs": [{"name": "predict"}]}
+status, answer = endpoint.request("POST", "/v2/models/digits/infer", orjson.dumps(body))
+print(status, answer.decode())
+
+# %% [markdown]
+# Requests with mistakes, each answered by your `parse_infer_request`; after each one the server
+# keeps serving:
+
+# %% code
+good = X_test[0].tolist()
+mistakes = {
+    "not JSON": b"{inputs: oops",
+    "no inputs": orjson.dumps({"instances": [good]}),
+    "wrong width": orjson.dumps({"inputs": [{"name": "x", "shape": [1, 63], "datatype": "FP32", "data": good[:63]}]}),
+    "text datatype": orjson.dumps({"inputs": [{"name": "x", "shape": [1, 64], "datatype": "BYTES", "data": good}]}),
+    "too few numbers": orjson.dumps({"inputs": [{"name": "x", "shape": [2, 64], "datatype": "FP32", "data": good}]}),
+    "1e39 (inf in FP32)": orjson.dumps({"inputs": [{"name": "x", "shape": [1, 64], "datatype": "FP32", "data": [1e39] + good[1:]}]}),
+}
+for what, payload in mistakes.items():
+    status, answer = endpoint.request("POST", "/v2/models/digits/infer", payload)
+    print(f"{what:>20}: {status} {orjson.loads(answer)['error']}")
+print(f"{'then a good request':>20}: {endpoint.predict(X_test[:1])}")
+
+# %% [markdown]
+# Now a real load run. A separate process (so it does not compete with the server for this
+# kernel's interpreter lock) opens 16 keep-alive connections and sends one-row requests as fast
+# as answers come back, as `wrk` does, against a fresh server for each `max_batch_size`. Left: the
+# latency of every request; right: requests per second.
+
+# %% code
+from tinytorch.core.mlops.serving.loadtest import plot_serving_load
+
+require("02_serving", "parse_infer_request", "take_batch", "Histogram")  # the servers run in another process
+figure, runs = plot_serving_load(model, batch_sizes=(1, 8, 64), concurrency=16, seconds=0.4, x=X_test)
+for size, run in runs.items():
+    print(f"max_batch_size={size:>3}: {run}")
+
+# %% [markdown]
+# With `max_batch_size=1` every request is its own model call. With larger batches, the requests
+# that arrived while one batch computed share the next call. On a model this small, decoding JSON
+# costs more than the forward pass (about 25 us against 20 us per row), so the gain is real but
+# modest; on a GPU model, where one row and a hundred cost the same, it is an order of magnitude.
+
+# %% [markdown]
+# Part of the server's `/metrics` after those requests, written by your `Histogram`:
+
+# %% code
+metrics_text = endpoint.metrics_text()
+print("\n".join(line for line in metrics_text.splitlines() if "duration" in line or "requests_total" in line))
+
 # %% [markdown]
 # What a scraper does with these lines: `histogram_quantile(0.99, ...)` finds the bucket where the
-# cumulative count crosses 99 % of the total and interpolates linearly inside it. Below, the
-# library server's `/metrics` is read back with the parser of `prometheus_client` (the official
+# cumulative count crosses 99 % of the total and interpolates linearly inside it. Below, your
+# server's `/metrics` is read back with the parser of `prometheus_client` (the official
 # Python client) and the p50 and p99 estimated that way, next to the exact values the
 # load generator measured. The estimate can only be as fine as the buckets: choose bounds around
 # your latency objective.
@@ -304,6 +323,7 @@ def histogram_quantile(q, buckets):
         lower_bound, lower_count = bound, count
 
 
+require("02_serving", "parse_infer_request", "take_batch", "Histogram")
 load = run_load(server.url, "/v2/models/digits/infer", encode_infer_request(X_test[:1]), concurrency=8, seconds=0.5)
 families = {f.name: f for f in text_string_to_metric_families(endpoint.metrics_text())}
 buckets = [(float(s.labels["le"]), s.value) for s in families["tinytorch_request_duration_seconds"].samples
@@ -313,7 +333,7 @@ for q in (0.5, 0.99):
           f"(server side, all requests so far); measured by the client {load.percentile_ms(q * 100):.2f} ms")
 
 # %% [markdown]
-# ## 4. Changing the model without dropping a request
+# ## 5. Changing the model without dropping a request
 #
 # A new version must go live without a maintenance window. Done right (Triton, TF Serving): load
 # the new version *beside* the old one, check it answers, flip one reference, and only then let
@@ -348,7 +368,7 @@ print(f"during the swaps: {outcomes['ok']} requests answered, {outcomes['failed'
 print([line for line in endpoint.metrics_text().splitlines() if line.startswith("tinytorch_model_info")])
 
 # %% [markdown]
-# ## 5. Batch inference: scoring a file bigger than memory
+# ## 6. Batch inference: scoring a file bigger than memory
 #
 # Most predictions in production are not made over HTTP at all: nightly jobs score every
 # customer, and a new version is backfilled over last month's data. The rule there is to bound
@@ -378,6 +398,9 @@ try:
 except ValueError:
     pass
 print("iter_chunks: visible checks passed")
+
+# %% code
+export("02_serving", iter_chunks)
 
 # %% [markdown]
 # The library's `BatchInference` is built on the same chunking. It takes anything with a

@@ -27,15 +27,21 @@
 #
 # **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
 # your notebook is graded; a task's points are shared out by the hidden checks it passes. Tasks do
-# not depend on each other: a cell below that needs a finished piece uses the library's version.
+# not depend on each other.
+#
+# **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
+# then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The
+# library's `DriftDetector` is complete except for your pieces, so section 7 runs on yours;
+# until a piece is exported, a cell that needs it stops with a message naming the task.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export
 
 %matplotlib inline
 import math
@@ -138,6 +144,9 @@ assert abs(ks_statistic(sample_a, sample_b) - gap) < 1e-12, "D is the largest ga
 assert ks_statistic(sample_a, sample_b) == ks_statistic(sample_b, sample_a), "D is symmetric"
 print("ks_statistic: visible checks passed")
 
+# %% code
+export("03_monitoring", ks_statistic)
+
 # %% [markdown]
 # ## 3. From D to a p-value
 #
@@ -167,6 +176,9 @@ assert abs(ks_pvalue(0.05, 400, 600) - 0.5859697195590101) < 1e-12, "n_e = 400 *
 assert 0.0 <= ks_pvalue(0.001, 10, 10) <= 1.0, "near lambda = 0 the truncated series must be clipped to [0, 1]"
 print("ks_pvalue: visible checks passed")
 
+# %% code
+export("03_monitoring", ks_pvalue)
+
 # %% [markdown]
 # ### Why a p-value threshold flags everything on a million rows
 #
@@ -174,13 +186,11 @@ print("ks_pvalue: visible checks passed")
 # differ?". For a fixed, negligible shift, $D$ stays about the same while $\sqrt{n_e}$ grows, so
 # $p$ goes to 0 and any fixed threshold ($p < 0.05$) eventually fires. Below, the current data is
 # the reference shifted by **0.01 standard deviations** (a change no model would notice) at growing
-# sample sizes, using the library's KS functions. Beside it, the **Wasserstein distance** (the
+# sample sizes, using your KS functions. Beside it, the **Wasserstein distance** (the
 # area between the two ECDFs, in the feature's own units) divided by the reference's standard
 # deviation: an *effect size*, which does not grow with $n$.
 
 # %% code
-from tinytorch.core.mlops.drift import ks_pvalue as library_ks_pvalue
-from tinytorch.core.mlops.drift import ks_statistic as library_ks_statistic
 from tinytorch.core.mlops.drift import wasserstein_distance
 
 sizes = [1_000, 10_000, 100_000, 1_000_000]
@@ -190,8 +200,8 @@ p_values, distances = np.zeros((len(sizes), draws)), np.zeros((len(sizes), draws
 for i, n in enumerate(sizes):
     for k in range(draws):
         reference, current = rng.normal(0.0, 1.0, n), rng.normal(0.01, 1.0, n)
-        d = library_ks_statistic(reference, current)
-        p_values[i, k] = library_ks_pvalue(d, n, n)
+        d = ks_statistic(reference, current)
+        p_values[i, k] = ks_pvalue(d, n, n)
         distances[i, k] = wasserstein_distance(reference, current) / reference.std()
     print(f"n = {n:>9,}: KS p-values {', '.join(f'{p:.2g}' for p in p_values[i])}   "
           f"Wasserstein / std {', '.join(f'{w:.3f}' for w in distances[i])}")
@@ -261,18 +271,20 @@ assert 0.0 < psi(scores, scores + 0.1) < psi(scores, scores + 1.0), "PSI grows w
 assert psi(scores, scores + 100.0) > 5, "values beyond the reference's range must land in the outer bin"
 print("psi: visible checks passed")
 
+# %% code
+export("03_monitoring", psi, psi_from_counts)
+
 # %% [markdown]
 # PSI is often computed on the model's **output**, which summarises all features in one number:
 # here on the model's confidence (its top class probability), reference = validation images,
-# current = test images from the old and from the new scanner (library version):
+# current = test images from the old and from the new scanner (your `assign_variant`):
 
 # %% code
-from tinytorch.core.mlops.drift import psi as library_psi
 
 confidence = {name: model.predict_proba(images).max(axis=1) for name, images in
               [("validation", X_val), ("old scanner", X_test), ("new scanner", new_scanner(X_test))]}
 for name in ("old scanner", "new scanner"):
-    print(f"PSI of the model's confidence, {name}: {library_psi(confidence['validation'], confidence[name]):.3f}")
+    print(f"PSI of the model's confidence, {name}: {psi(confidence['validation'], confidence[name]):.3f}")
 
 # %% [markdown]
 # ## 5. Categorical features: the chi-square test
@@ -322,17 +334,19 @@ assert abs(p_value - 1.440694355076914e-08) < 1e-15, f"p = {p_value}, expected 1
 assert chi_square_test([10, 0], [20, 0]) == (0.0, 1.0), "one category left after dropping empty ones: no test, p = 1"
 print("chi_square_test: visible checks passed")
 
+# %% code
+export("03_monitoring", chi_square_test)
+
 # %% [markdown]
 # The model's predicted classes are a categorical feature that every model has. Their
-# distribution moves when the inputs do (library version; validation predictions as reference):
+# distribution moves when the inputs do (your `chi_square_test`; validation predictions as reference):
 
 # %% code
-from tinytorch.core.mlops.drift import chi_square_test as library_chi_square_test
 
 reference_classes = np.bincount(model.predict(X_val), minlength=10)
 for name, images in [("old scanner", X_test), ("new scanner", new_scanner(X_test))]:
     current_classes = np.bincount(model.predict(images), minlength=10)
-    statistic, p_value = library_chi_square_test(reference_classes, current_classes)
+    statistic, p_value = chi_square_test(reference_classes, current_classes)
     print(f"predicted classes, {name}: {current_classes.tolist()}  chi2 = {statistic:6.1f}  p = {p_value:.2g}")
 print(f"predicted classes, reference:   {reference_classes.tolist()}")
 
@@ -366,24 +380,26 @@ assert not benjamini_hochberg([0.02, 0.03, 0.04, 0.06]).any(), "no p_(k) <= k/m 
 assert benjamini_hochberg([]).shape == (0,), "no tests, no rejections"
 print("benjamini_hochberg: visible checks passed")
 
+# %% code
+export("03_monitoring", benjamini_hochberg)
+
 # %% [markdown]
-# KS p-values of all 64 pixels (library versions), for validation images (no drift) and for the
+# KS p-values of all 64 pixels (your functions), for validation images (no drift) and for the
 # new scanner, with no correction, Bonferroni and Benjamini-Hochberg:
 
 # %% code
-from tinytorch.core.mlops.drift import benjamini_hochberg as library_benjamini_hochberg
 from tinytorch.core.mlops.drift import bonferroni
 
 
 def pixel_p_values(current):
-    return np.array([library_ks_pvalue(library_ks_statistic(X_train[:, j], current[:, j]), len(X_train), len(current))
+    return np.array([ks_pvalue(ks_statistic(X_train[:, j], current[:, j]), len(X_train), len(current))
                      for j in range(X_train.shape[1])])
 
 
 for name, images in [("validation (no drift)", X_val), ("new scanner", new_scanner(X_test))]:
     p = pixel_p_values(images)
     print(f"{name:22s} pixels flagged: none {int(np.sum(p < 0.05)):2d}, Bonferroni {int(bonferroni(p).sum()):2d}, "
-          f"Benjamini-Hochberg {int(library_benjamini_hochberg(p).sum()):2d} of 64")
+          f"Benjamini-Hochberg {int(benjamini_hochberg(p).sum()):2d} of 64")
 
 # %% [markdown]
 # ## 7. The whole check: `DriftDetector` and its report

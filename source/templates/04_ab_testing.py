@@ -21,15 +21,21 @@
 #
 # **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
 # your notebook is graded; a task's points are shared out by the hidden checks it passes. Tasks do
-# not depend on each other: a cell below that needs a finished piece uses the library's version.
+# not depend on each other when graded.
+#
+# **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
+# then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The
+# library's routers assign users with your `assign_variant`;
+# until a piece is exported, a cell that needs it stops with a message naming the task.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export, require
 
 import math
 
@@ -66,17 +72,20 @@ assert fnv1a_32("foobar") == 0xBF9CF968, "FNV-1a reference vector for 'foobar'"
 assert 0 <= fnv1a_32("user-" * 1000) < 2**32, "keep only the low 32 bits after every multiply"
 print("fnv1a_32: visible checks passed")
 
+# %% code
+export("04_ab_testing", fnv1a_32)
+
 # %% [markdown]
 # Python's `hash()` against FNV-1a, in two fresh processes (as two server replicas would be):
 
 # %% code
-from tinytorch.core.mlops.experiments import fnv1a_32 as library_fnv1a_32
 
+require("04_ab_testing", "fnv1a_32")  # the replicas import your exported fnv1a_32
 probe = "print(hash('user-42'), __import__('tinytorch.core.mlops.experiments', fromlist=['x']).fnv1a_32('user-42'))"
 for replica in (1, 2):
     builtin, fnv = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     print(f"replica {replica}: hash() = {int(builtin):>20}   fnv1a_32 = {fnv}")
-print(f"this kernel: hash() = {hash('user-42'):>20}   fnv1a_32 = {library_fnv1a_32('user-42')}")
+print(f"this kernel: hash() = {hash('user-42'):>20}   fnv1a_32 = {fnv1a_32('user-42')}")
 
 # %% [markdown]
 # ## 2. Sticky assignment that respects the weights
@@ -94,8 +103,9 @@ print(f"this kernel: hash() = {hash('user-42'):>20}   fnv1a_32 = {library_fnv1a_
 # nobody else. (A classic complaint about home-grown splitters: changing 80/20 to 70/30
 # re-randomised every user and mixed the two groups' histories.)
 #
-# The helpers below are given. `bucket` comes from the library so that this task does not depend
-# on your `fnv1a_32` above.
+# The helpers below are given. `bucket` comes from your `tinytorch`, so here it runs the
+# `fnv1a_32` you exported above (grading uses the reference `bucket`, so this task is graded
+# on its own).
 
 # %% provided id=assignment_helpers
 from tinytorch.core.mlops.experiments.assignment import bucket  # fnv1a_32 twice, as above
@@ -134,15 +144,17 @@ except ValueError:
     pass
 print("assign_variant: visible checks passed")
 
+# %% code
+export("04_ab_testing", assign_variant)
+
 # %% [markdown]
-# What changing the weights does to 10,000 users (library version):
+# What changing the weights does to 10,000 users (your `assign_variant`):
 
 # %% code
-from tinytorch.core.mlops.experiments import assign_variant as library_assign_variant
 
 users = [f"user-{i}" for i in range(10_000)]
-before = [library_assign_variant("checkout-v2", u, {"control": 0.8, "treatment": 0.2}) for u in users]
-after = [library_assign_variant("checkout-v2", u, {"control": 0.7, "treatment": 0.3}) for u in users]
+before = [assign_variant("checkout-v2", u, {"control": 0.8, "treatment": 0.2}) for u in users]
+after = [assign_variant("checkout-v2", u, {"control": 0.7, "treatment": 0.3}) for u in users]
 moves = {}
 for old, new in zip(before, after):
     if old != new:
@@ -188,6 +200,9 @@ assert two_proportion_ztest(130, 1000, 100, 1000).z < 0, "z is negative when the
 assert two_proportion_ztest(0, 50, 0, 80) == (0.0, 1.0), "no conversions at all: no evidence, z = 0, p = 1"
 print("two_proportion_ztest: visible checks passed")
 
+# %% code
+export("04_ab_testing", two_proportion_ztest)
+
 # %% [markdown]
 # ## 4. Sample ratio mismatch: when not to trust a result
 #
@@ -223,21 +238,23 @@ assert abs(broken.p_value - 6.334248366623988e-05) < 1e-12 and broken.mismatch, 
 assert abs(srm_check([8100, 1900], [8, 2]).chi2 - 6.25) < 1e-9, "weights 8:2 mean 80/20"
 print("srm_check: visible checks passed")
 
+# %% code
+export("04_ab_testing", srm_check)
+
 # %% [markdown]
-# A real broken split: 10,000 users assigned 50/50 by the library, but the treatment's page
+# A real broken split: 10,000 users assigned 50/50 by your `assign_variant`, but the treatment's page
 # crashes before logging for one user in ten (those whose id ends in 7). The treatment is only
 # 5 % short, easy to miss on a dashboard:
 
 # %% code
-from tinytorch.core.mlops.experiments import srm_check as library_srm_check
 
 logged = {"control": 0, "treatment": 0}
 for i in range(10_000):
-    variant = library_assign_variant("checkout-v2", f"user-{i}", {"control": 0.5, "treatment": 0.5})
+    variant = assign_variant("checkout-v2", f"user-{i}", {"control": 0.5, "treatment": 0.5})
     crashed = variant == "treatment" and i % 10 == 7
     logged[variant] += not crashed
 print(f"logged users: {logged}")
-print(library_srm_check(list(logged.values()), [0.5, 0.5]))
+print(srm_check(list(logged.values()), [0.5, 0.5]))
 
 # %% [markdown]
 # ## 5. Peeking, and a test that allows it
@@ -275,11 +292,14 @@ values = msprt_log_likelihood_ratio(np.array([-0.03, 0.0, 0.03]), np.array([1e-4
 assert np.shape(values) == (3,) and values[0] == values[2] > values[1], "elementwise, symmetric in the sign of diff"
 print("msprt_log_likelihood_ratio: visible checks passed")
 
+# %% code
+export("04_ab_testing", msprt_log_likelihood_ratio)
+
 # %% [markdown]
 # 1,000 simulated A/A experiments (both arms convert at 10 %, so every "winner" is false), 5,000
 # users each, with a look after every 100 users. The naive analyst stops at the first $p < 0.05$;
-# the sequential one at the first $\log\Lambda \ge \log 20$ (library versions of your z-test and
-# mSPRT, vectorised):
+# the sequential one at the first $\log\Lambda \ge \log 20$ (the library's simulation, vectorised,
+# with your mSPRT):
 
 # %% code
 from tinytorch.core.mlops.experiments import plot_peeking, simulate_peeking
@@ -297,7 +317,7 @@ plot_peeking(peeking);
 # the control is a small network trained briefly and the treatment a bigger one trained longer.
 # Each test image plays one request from one user (its row index is the unit id); the manager
 # routes it by `assign_variant`, records exposure, latency and whether the prediction was right,
-# and analyses with your z-test and SRM check (library versions).
+# and analyses with your z-test and SRM check (your functions).
 
 # %% code
 from tinytorch.core.data import load_digits

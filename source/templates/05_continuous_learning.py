@@ -28,16 +28,22 @@
 #
 # **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
 # your notebook is graded, with real models trained on the digits; a task's points are shared out
-# by the hidden checks it passes. Tasks do not depend on each other: cells below that need a
-# finished piece use the library's version.
+# by the hidden checks it passes. Tasks do not depend on each other.
+#
+# **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
+# then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The
+# library's `ContinuousLearner` is complete except for your three pieces, and it keeps its
+# models in the registry you built in 01;
+# until a piece is exported, a cell that needs it stops with a message naming the task.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export
 
 import tempfile
 from dataclasses import dataclass, field
@@ -127,6 +133,9 @@ assert should_retrain(too_little, policy) == (False, ["drift", "accuracy_decay"]
     "with too little new data: wait, but report the reasons"
 print("should_retrain: visible checks passed")
 
+# %% code
+export("05_continuous_learning", should_retrain)
+
 # %% [markdown]
 # ## 2. The champion/challenger gate
 #
@@ -173,6 +182,9 @@ first = challenger_passes_gate({"recent_accuracy": 0.85, "golden_accuracy": 0.5}
 assert first.passed and len(first.reasons) == 2, "first run: floor only, and say the rest was skipped"
 print("challenger_passes_gate: visible checks passed")
 
+# %% code
+export("05_continuous_learning", challenger_passes_gate)
+
 # %% [markdown]
 # ## 3. Rollback: let live traffic overrule the gate
 #
@@ -208,10 +220,13 @@ except ValueError:
     pass
 print("should_rollback: visible checks passed")
 
+# %% code
+export("05_continuous_learning", should_rollback)
+
 # %% [markdown]
 # ## 4. The loop on the stream
 #
-# The library's `ContinuousLearner` composes the three pieces (its own versions of them) with a
+# The library's `ContinuousLearner` composes the three pieces (the ones you exported) with a
 # `DataPipeline` that quarantines bad rows, retraining with the tinytorch `Trainer` on a mix of
 # the new rows and as many replayed old ones, a registry whose `champion` alias moves on
 # promotion and rollback, and an append-only audit log. `AutoRetrainer` feeds it the stream batch
@@ -241,10 +256,7 @@ print(f"test accuracy: before drift {recovery.before:.3f}, after drift {recovery
 for step in recovery.auto.events() + pilot.auto.events():
     print(f"batch {step.index:2d}: {step.action:11s} {step.reason}")
 
-# %% [markdown]
 # Every decision is in the audit log, one JSON line each, never rewritten:
-
-# %% code
 for event in pilot.learner.audit.events():
     if event["event"] in ("gate", "promotion", "rollback"):
         print(event["time"][11:23], event["event"], {k: v for k, v in event.items()

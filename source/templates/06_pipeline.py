@@ -28,15 +28,21 @@
 #
 # **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
 # your notebook is graded; a task's points are shared out by the hidden checks it passes. Tasks
-# do not depend on each other: cells that need a finished piece use the library's version.
+# do not depend on each other.
+#
+# **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
+# then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The
+# library's `MLOpsPipeline` runs on everything you exported in 01 to 06;
+# until a piece is exported, a cell that needs it stops with a message naming the task.
 
 # %% provided id=setup
-# Set-up. Binder: requirements.txt has installed tinytorch already. Colab: this installs it from
-# the course repository (about a minute). Laptop: run `bash .ci/setup` in the repository and use
-# its .venv as the kernel.
+# Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
+# tinytorch, whose graded functions run the answers you export. Colab: this installs that
+# tinytorch from the student repository (about a minute).
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
+from tinytorch.export import export
 
 import math
 import tempfile
@@ -48,33 +54,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 # %% [markdown]
-# ## 0. The pipeline in one screen
+# ## 0. The models to release
 #
-# The library's `MLOpsPipeline` runs the seed's integration block as written: a seeded
-# hyperparameter search with the `Trainer`, int8 compression, inference optimisation, and a
-# release behind a real HTTP server on 127.0.0.1. Each call is a recorded step; the run log lives
-# in the registry next to the versions it produced.
+# A digits classifier trained with the `Trainer`, its int8-compressed copy and an inference-
+# optimised version: the three candidates the release gates below will judge. Section 4 hands the
+# same work to the library's `MLOpsPipeline`, which runs it on the pieces you exported.
 
 # %% code
 from tinytorch.core.compression import quantize_model
 from tinytorch.core.data import load_digits
 from tinytorch.core.kernels import optimize_inference
-from tinytorch.core.mlops import MLOpsPipeline
-from tinytorch.core.training import Trainer
+from tinytorch.core.training import train_digits_classifier
 
 data = load_digits()
 workdir = Path(tempfile.mkdtemp(prefix="pipeline-"))
-pipeline = MLOpsPipeline(root=workdir / "demo", search_trials=2, epochs=8)
-trained_model = pipeline.train_with_trainer(Trainer, data)
-compressed_model = pipeline.compress_model(quantize_model, trained_model)
-optimized_model = pipeline.optimize_inference(optimize_inference, compressed_model)
-deployed_model = pipeline.deploy_model(optimized_model)
-print(deployed_model.uri, "served at", deployed_model.url)
-print("over HTTP:", deployed_model.predict(data.test[0][:10]), " labels:", data.test[1][:10])
-for entry in pipeline.run_log.entries:
-    print(f"{entry['group']:>9}: " + ", ".join(f"{s['name']} {s['status']} {s['seconds'] * 1000:.0f} ms"
-                                               for s in entry["steps"]))
-pipeline.close()
+trained_model, _ = train_digits_classifier(hidden=(64,), epochs=8, seed=0, data=data)
+compressed_model = quantize_model(trained_model)
+optimized_model = optimize_inference(compressed_model)
+for name, m in [("trained", trained_model), ("compressed", compressed_model), ("optimized", optimized_model)]:
+    print(f"{name:>10}: test accuracy {(m.predict(data.test[0]) == data.test[1]).mean():.3f}")
 
 # %% [markdown]
 # ## 1. Release gates
@@ -127,6 +125,9 @@ as_json = {"input_shape": [64], "dtype": "float32", "output_shape": [10]}
 assert evaluate_release_gates({**good, "signature": as_json}, limits)[3].passed, "lists and tuples are equal"
 assert [g.name for g in evaluate_release_gates(good, {"max_size_bytes": 50_000})] == ["size_ceiling"]
 print("evaluate_release_gates: visible checks passed")
+
+# %% code
+export("06_pipeline", evaluate_release_gates)
 
 # %% [markdown]
 # The library's `ProductionValidator` measures a real model and runs these gates. The trained
@@ -200,18 +201,20 @@ assert canary_decision(stable, ArmStats(200, 0, 4.0, 50, 50), policy).action == 
 assert len(canary_decision(stable, ArmStats(200, 50, 30.0, 200, 100), policy).reasons) == 3
 print("canary_decision: visible checks passed")
 
+# %% code
+export("06_pipeline", canary_decision)
+
 # %% [markdown]
-# Where the decision lines fall, with the library's version: stable answers 96 % correctly;
+# Where the decision lines fall, with your version: stable answers 96 % correctly;
 # each cell is a canary with that accuracy and that many labelled requests.
 
 # %% code
-from tinytorch.core.mlops.pipeline import canary_decision as library_canary_decision
 
 policy = CanaryPolicy(min_requests=100, max_accuracy_drop=0.03)
 stable = ArmStats(1000, 0, 4.0, 1000, 960)
 sizes, accuracies = np.arange(20, 401, 20), np.linspace(0.85, 1.0, 31)
 codes = {"wait": 0, "rollback": 1, "advance": 2}
-grid = np.array([[codes[library_canary_decision(stable, ArmStats(n, 0, 4.0, n, round(a * n)), policy).action]
+grid = np.array([[codes[canary_decision(stable, ArmStats(n, 0, 4.0, n, round(a * n)), policy).action]
                   for n in sizes] for a in accuracies])
 fig, ax = plt.subplots(figsize=(7, 3.5))
 ax.imshow(grid, origin="lower", aspect="auto", cmap=plt.matplotlib.colors.ListedColormap(["#ccc", "tab:red", "tab:green"]),
@@ -268,6 +271,35 @@ ok = run_steps([Step("a", lambda ctx: {"x": 2}), Step("b", lambda ctx: {"y": ctx
 assert [r.status for r in ok] == ["ok", "ok"] and ok[1].outputs == {"y": 6}
 assert run_steps([Step("needs", lambda ctx: None, inputs=("model",))], {})[0].status == "failed"
 print("run_steps: visible checks passed")
+
+# %% code
+export("06_pipeline", run_steps)
+
+# %% [markdown]
+# ## The pipeline in one screen
+#
+# With release gates, canary decisions and `run_steps` exported (and the registry, server,
+# monitor and learner pieces of 01 to 05), the library's `MLOpsPipeline` runs the seed's
+# integration block as written: a seeded hyperparameter search with the `Trainer`, int8
+# compression, inference optimisation, and a release behind a real HTTP server on 127.0.0.1.
+# Each call is a recorded step; the run log lives in the registry next to the versions it
+# produced.
+
+# %% code
+from tinytorch.core.mlops import MLOpsPipeline
+from tinytorch.core.training import Trainer
+
+pipeline = MLOpsPipeline(root=workdir / "demo", search_trials=2, epochs=8)
+best_model = pipeline.train_with_trainer(Trainer, data)
+small_model = pipeline.compress_model(quantize_model, best_model)
+fast_model = pipeline.optimize_inference(optimize_inference, small_model)
+deployed_model = pipeline.deploy_model(fast_model)
+print(deployed_model.uri, "served at", deployed_model.url)
+print("over HTTP:", deployed_model.predict(data.test[0][:10]), " labels:", data.test[1][:10])
+for entry in pipeline.run_log.entries:
+    print(f"{entry['group']:>9}: " + ", ".join(f"{s['name']} {s['status']} {s['seconds'] * 1000:.0f} ms"
+                                               for s in entry["steps"]))
+pipeline.close()
 
 # %% [markdown]
 # The library's `DeploymentManager` runs every release through `run_steps`. Here its alias step
@@ -330,6 +362,10 @@ for phase, accuracy in loop.live_accuracy.items():
 events = sorted(loop.phases + [(e.time, f"{e.action} v{e.version}") for e in loop.pipeline.manager.events])
 fig = plot_timeline(router.log, events, window=60)
 plt.show()
+champion = loop.pipeline.registry.get_alias("champion")  # the lineage of what is now serving:
+print(champion.uri, champion.tags, "parent:", champion.lineage.parent_version)
+print("trials:", [(t["config"], round(t["val_accuracy"], 3)) for t in champion.params["search"]["trials"]])
+print("alias history:", [(e["alias"], e["version"]) for e in loop.pipeline.registry.alias_history()])
 
 # %% [markdown]
 # Read the timeline top to bottom:
@@ -341,13 +377,7 @@ plt.show()
 # - **latency**: client-side, including the interpreter shared by clients, servers and training
 #   (the spikes are retraining competing for the same cores).
 #
-# The lineage of what is now serving, straight from the registry:
-
-# %% code
-champion = loop.pipeline.registry.get_alias("champion")
-print(champion.uri, champion.tags, "parent:", champion.lineage.parent_version)
-print("trials:", [(t["config"], round(t["val_accuracy"], 3)) for t in champion.params["search"]["trials"]])
-print("alias history:", [(e["alias"], e["version"]) for e in loop.pipeline.registry.alias_history()])
+# The last lines above are the lineage of what is now serving, straight from the registry.
 
 # %% [markdown]
 # ## Systems thinking
