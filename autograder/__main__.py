@@ -210,14 +210,14 @@ def main(argv=None) -> int:
                                 help="whose file names to read (default: auto, both)")
     collect_parser.add_argument("--replace", action="store_true",
                                 help="replace submissions already in submitted/ (the old ones are kept under downloaded/)")
+    collect_parser.add_argument("--timestamps", type=Path, default=None,
+                                help="submission times: Moodle's grading worksheet, or a CSV with student,submitted "
+                                     "columns; nbgrader computes lateness from them")
     publish_parser = sub.add_parser("publish", help="write the student edition of the course repository")
     publish_parser.add_argument("--out", required=True,
                                 help="the student repository's folder (a clone's .git is kept, everything else replaced)")
     publish_parser.add_argument("--reveal", nargs="*", default=[], metavar="NB",
                                 help="notebooks whose reference answers to release, e.g. 01_registry")
-    collect_parser.add_argument("--timestamps", type=Path, default=None,
-                                help="submission times: Moodle's grading worksheet, or a CSV with student,submitted "
-                                     "columns; nbgrader computes lateness from them")
     similarity = sub.add_parser("similarity", help="flag answers unusually similar to another student's or to the reference")
     similarity.add_argument("--threshold", type=float, default=None,
                             help="flag a pair when this share of one answer is found in the other (default 0.8)")
