@@ -58,6 +58,40 @@ def student_library() -> Path:
     return prepared_tree(CACHE, "student-" + digest.hexdigest()[:16], build_student_library)
 
 
+class References:
+    """The reference answers, offered to the worker for the tasks not being graded right now.
+
+    The student edition stubs every graded function; read-only library code that calls one (04's
+    ``bucket`` calls ``fnv1a_32``) would fail wherever that task is unfinished, making one task's
+    points depend on another's. So a stub with no exported answer asks here, and the judge runs
+    the reference and returns the result as data. While a task's checks run, its own references
+    refuse: an answer that calls the library instead of computing earns nothing.
+    """
+
+    def __init__(self):
+        from autograder.publish import graded_pieces
+
+        self.pieces = {(p.notebook, p.name): p for p in graded_pieces() if not p.methods}
+        self.grading: set[str] = set()  # tasks whose checks are running: no reference for them
+
+    def __call__(self, notebook: str, name: str):
+        piece = self.pieces.get((notebook, name))
+        return None if piece is None else _Reference(self, piece)
+
+
+class _Reference:
+    def __init__(self, references: References, piece):
+        self.references, self.piece = references, piece
+
+    def __call__(self, *args, **kwargs):
+        if self.piece.task in self.references.grading:
+            raise NotImplementedError(f"`{self.piece.name}` is graded on the code you write in the notebook, "
+                                      "not on the library's")
+        import importlib
+
+        return getattr(importlib.import_module(self.piece.module), self.piece.name)(*args, **kwargs)
+
+
 class Session:
     """One submission's worker, restarted (with the notebook's code run again) when it is lost."""
 
@@ -66,6 +100,7 @@ class Session:
         self.own_scratch = scratch is None
         self.scratch = scratch or Scratch()
         self.sandbox = Sandbox(student_library(), grader_tree(CACHE), self.scratch.path)
+        self.references = References()
         self.broken = True
         self.direct = False  # started by the checks themselves, run directly on a solution
         self.skip: set[str] = set()  # cells that ended or hung the worker: not run again
@@ -107,6 +142,7 @@ class Session:
         """A fresh worker that has run the notebook's code (``upto`` those cells), tests excluded."""
         self.sandbox.restart()
         self.broken = False
+        self.sandbox.peer.request("provide_answers", provider=self.references)
         for cell in (self.cells if upto is None else upto) if replay else []:
             if cell["kind"] == "code" and cell["id"] not in self.skip:
                 self.run(cell)
@@ -201,15 +237,19 @@ class Verdicts:
         items[:] = selected
 
     def pytest_runtest_call(self, item):
-        if self.session is not None and self.session.sandbox.peer is not None:
-            self.session.sandbox.peer.deadline = time.monotonic() + self.test_timeout
+        if self.session is not None:
+            self.session.references.grading = {_task_of(item)}
+            if self.session.sandbox.peer is not None:
+                self.session.sandbox.peer.deadline = time.monotonic() + self.test_timeout
         signal.signal(signal.SIGALRM, _alarm)  # the judge's own code must not hang either
         signal.setitimer(signal.ITIMER_REAL, self.test_timeout + 5)
 
     def pytest_runtest_teardown(self, item):
         signal.setitimer(signal.ITIMER_REAL, 0)
-        if self.session is not None and self.session.sandbox.peer is not None:
-            self.session.sandbox.peer.deadline = None
+        if self.session is not None:
+            self.session.references.grading = set()
+            if self.session.sandbox.peer is not None:
+                self.session.sandbox.peer.deadline = None
 
     def pytest_runtest_makereport(self, item, call):
         if call.when == "call" or (call.when == "setup" and call.excinfo is not None):

@@ -1,4 +1,4 @@
-"""The course toolchain: templates -> notebooks, the out-of-kernel checks runner, cell scoring."""
+"""The course toolchain: templates -> notebooks, the judge and its sandboxed worker, cell scoring."""
 
 import json
 import textwrap
@@ -7,9 +7,8 @@ import nbformat
 import pytest
 
 from autograder import notebooks, selfcheck
-from autograder.grading import program_cells, run_checks, score_test_cells
-from autograder.student import NotYourCode, StudentCode
-from autograder.runner import execute_program
+from autograder.grading import judge_notebook, notebook_cells, score_test_cells
+from autograder.judge import NotYourCode, Session, StudentCode
 
 
 def write(tmp_path, text, name="01_demo.py"):
@@ -103,32 +102,43 @@ def test_committed_templates_build_valid_notebooks():
 
 
 def cells(*sources):
-    return [{"id": f"c{i}", "source": s} for i, s in enumerate(sources)]
+    return [{"id": f"c{i}", "source": s, "kind": "code"} for i, s in enumerate(sources)]
 
 
-def test_runner_survives_exit_loops_and_noise_and_keeps_going():
-    module, errors = execute_program(cells(
+def test_worker_survives_exit_loops_and_noise_and_keeps_going():
+    session = Session(cells(
         "import sys\nsys.exit(3)",
         "while True:\n    pass",
         "print('x' * 10_000_000)\nimport sys\nprint('warn', file=sys.stderr)",
         "%matplotlib inline\nvalue = 41 + 1",
-    ), cell_timeout=0.5)
-    assert module.value == 42
-    assert [e["cell"] for e in errors] == ["c0", "c1"]
-    assert errors[0]["error"].startswith("SystemExit") and "limit" in errors[1]["error"]
+    ), cell_timeout=2)
+    try:
+        outputs = session.run_notebook()
+        assert StudentCode(session).value == 42
+        assert outputs["c0"]["error"]["ename"] == "SystemExit"
+        assert outputs["c1"]["error"]["ename"] == "TimeoutError" and "limit" in outputs["c1"]["error"]["evalue"]
+        assert len(outputs["c2"]["stdout"]) < 25_000 and "output cut" in outputs["c2"]["stdout"]
+        assert outputs["c2"]["stderr"] == "warn\n" and outputs["c3"]["error"] is None
+    finally:
+        session.close()
 
 
-def test_student_code_refuses_imported_answers():
-    module, _ = execute_program(cells(
+def test_the_worker_sees_no_answer_and_no_check():
+    session = Session(cells(
         "from tinytorch.core.mlops.registry.storage import content_hash",
         "def mine(x):\n    return x",
-    ), cell_timeout=5)
-    student = StudentCode(module)
-    assert student.mine(3) == 3
-    with pytest.raises(NotYourCode, match="not from your notebook"):
-        student.content_hash
-    with pytest.raises(NotYourCode, match="does not define `absent`"):
-        student.absent
+        "import os, pathlib\nchecks = pathlib.Path(%r)\nvisible = checks.exists()" % str(notebooks.ROOT / "autograder"),
+    ), cell_timeout=30)
+    try:
+        session.run_notebook()
+        student = StudentCode(session)
+        assert student.mine(3) == 3 and student.visible is False
+        with pytest.raises(NotImplementedError, match="finish task"):
+            student.content_hash(b"x")
+        with pytest.raises(NotYourCode, match="does not define `absent`"):
+            student.absent
+    finally:
+        session.close()
 
 
 def graded_cell(points=4, outputs=()):
@@ -156,12 +166,23 @@ def test_score_is_the_share_of_hidden_checks_and_stderr_no_longer_zeroes():
     assert "FAIL check 3" in cell.outputs[-2].text
 
 
-def test_failed_visible_test_scores_zero_and_hides_hidden_lines():
-    error = {"output_type": "error", "ename": "AssertionError", "evalue": "",
-             "traceback": ["----> 1 assert ok\n      2 ### BEGIN HIDDEN TESTS\n      3 # hidden line"]}
+def test_failed_visible_test_scores_zero_and_the_worker_never_gets_the_hidden_block():
+    error = {"output_type": "error", "ename": "AssertionError", "evalue": "", "traceback": ["----> 1 assert ok"]}
     cell = graded_cell(outputs=[error])
     assert score_test_cells(nbformat.v4.new_notebook(cells=[cell]), results(4, 4)) == {"area": 0.0}
-    assert "hidden" not in json.dumps(cell.outputs).lower()
+    sent = notebook_cells(nbformat.v4.new_notebook(cells=[graded_cell()]))
+    assert sent[0]["kind"] == "test" and "hidden" not in sent[0]["source"]
+
+
+def test_scores_are_clamped_and_malformed_results_score_zero():
+    for passed, total in ((-5, 4), (9, 4)):
+        forged = results(4, 4)
+        forged["tasks"]["area"].update(passed=passed, total=total)
+        cell = graded_cell()
+        assert score_test_cells(nbformat.v4.new_notebook(cells=[cell]), forged) == {"area": 0.0}
+        assert "did not run" in cell.outputs[0].text
+    cell = graded_cell()
+    assert score_test_cells(nbformat.v4.new_notebook(cells=[cell]), {"tasks": {"area": "all passed"}}) == {"area": 0.0}
 
 
 def test_missing_checks_score_zero_with_a_reason():
@@ -172,11 +193,11 @@ def test_missing_checks_score_zero_with_a_reason():
 
 def test_checks_grade_the_notebook_code_not_the_library():
     nb = nbformat.read(notebooks.SOURCE / "01_registry.ipynb", as_version=4)
-    assert all(e["passed"] == e["total"] for e in run_checks(nb, "01_registry")["tasks"].values())
+    assert all(e["passed"] == e["total"] for e in judge_notebook(nb, "01_registry")["tasks"].values())
     fill = selfcheck.importing("01_registry")
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = fill(cell.metadata.nbgrader.grade_id, cell.source, "raise NotImplementedError()")
-    assert any(c["source"].startswith("from tinytorch") for c in program_cells(nb))
-    forged = run_checks(nb, "01_registry")
-    assert forged["tasks"] and all(e["passed"] == 0 for e in forged["tasks"].values())
+    assert any(c["source"].startswith("from tinytorch") for c in notebook_cells(nb))
+    forged = judge_notebook(nb, "01_registry")
+    assert not any(e["passed"] for e in forged["tasks"].values())

@@ -80,6 +80,8 @@ def graded(notebook: str, name: str, method: str | None = None):
         @functools.wraps(stub)
         def dispatch(*args, **kwargs):
             answer = _exported(notebook, name, method)
+            if answer is None and method is None and answer_provider is not None:
+                answer = answer_provider(notebook, name)
             return (answer or stub)(*args, **kwargs)
 
         return dispatch
