@@ -133,12 +133,7 @@ def _parse_header(raw, payload_nbytes):
     depth = int(np.cumsum(steps).max(initial=0))
     if depth > MAX_NESTING:
         raise ValueError(f"the header nests {depth} levels deep; the limit is {MAX_NESTING}")
-    try:
-        header = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"the header is not UTF-8 ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"the header is not JSON ({exc})") from None
+    header = strict_json(raw, "the header")
     if not isinstance(header, dict) or not {"architecture", "tensors", "payload_nbytes"} <= set(header):
         raise ValueError("the header needs the keys architecture, tensors and payload_nbytes")
     announced = header["payload_nbytes"]
@@ -148,8 +143,21 @@ def _parse_header(raw, payload_nbytes):
     return header
 
 
+def strict_json(raw: bytes, what: str):
+    """Parse UTF-8 JSON strictly: NaN and Infinity (which Python's json accepts and writes, but
+    JSON does not define) are refused, and every failure is a ValueError naming `what`."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} is not UTF-8 ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not JSON ({exc})") from None
+
+
 def _refuse_constant(name):
-    raise ValueError(f"{name} is not JSON")
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
 def _build(architecture, tensors):
