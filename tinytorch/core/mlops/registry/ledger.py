@@ -68,25 +68,23 @@ class Ledger:
 
     def _append(self, entry: dict) -> None:
         with locked(self.path.with_suffix(".lock")):
-            lines = self._lines()
-            entry["previous"] = hashlib.sha256(lines[-1][1]).hexdigest() if lines else None
+            entry["previous"] = self.head()
             append_json_line(self.path, entry)
 
-    def _read(self) -> list:
-        """[(line number, raw bytes, entry or None if malformed)] for every non-blank line.
-        Only a regular file is read, never through a symlink."""
+    def _raw_lines(self) -> list:
+        """The ledger's lines as bytes. Only a regular file is read, never through a symlink."""
         try:
             data = read_regular_file(self.path, MAX_LEDGER_BYTES, follow_symlinks=False)
         except FileNotFoundError:
             return []
         except UnreadableFileError as exc:
             raise RegistryError(f"{self.path} (the model's ledger) {exc}") from None
-        return [(number, raw, _parse_entry(raw))
-                for number, raw in enumerate(data.split(b"\n"), start=1) if raw.strip()]
+        return data.split(b"\n")
 
-    def _lines(self) -> list:
-        """[(line number, raw bytes)] of the well-formed entries, oldest first."""
-        return [(number, raw) for number, raw, entry in self._read() if entry is not None]
+    def _read(self) -> list:
+        """[(line number, raw bytes, entry or None if malformed)] for every non-blank line."""
+        return [(number, raw, _parse_entry(raw))
+                for number, raw in enumerate(self._raw_lines(), start=1) if raw.strip()]
 
     def entries(self) -> list:
         """Every well-formed entry, oldest first."""
@@ -109,9 +107,12 @@ class Ledger:
         return states
 
     def head(self) -> str | None:
-        """sha256 of the last line: the whole ledger's fingerprint, like a git commit id."""
-        lines = self._lines()
-        return hashlib.sha256(lines[-1][1]).hexdigest() if lines else None
+        """sha256 of the last well-formed line: the whole ledger's fingerprint, like a git
+        commit id. Lines are parsed from the end, so appending stays cheap as the ledger grows."""
+        for raw in reversed(self._raw_lines()):
+            if raw.strip() and _parse_entry(raw) is not None:
+                return hashlib.sha256(raw).hexdigest()
+        return None
 
     def problems(self) -> list:
         """[(line number, problem)] for malformed lines and breaks in the hash chain."""
