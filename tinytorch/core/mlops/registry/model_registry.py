@@ -118,7 +118,8 @@ class ModelRegistry:
     def _aliases(self, name) -> AliasHistory:
         return AliasHistory(self._model_dir(name) / "aliases.jsonl")
 
-    def _ledger(self, name) -> Ledger:
+    def ledger(self, name=None) -> Ledger:
+        """The ledger that seals model `name`'s version records (see `ledger.Ledger`)."""
         return Ledger(self._model_dir(name) / "ledger.jsonl")
 
     # -- registering ---------------------------------------------------------------------------
@@ -177,7 +178,7 @@ class ModelRegistry:
                 ) from None
             record = replace(record, version=version, sha256=digest, created_at=time.time())
             text = record.to_json()
-            ledger = self._ledger(name)
+            ledger = self.ledger(name)
             ledger.seal(record, text)  # sealed first: every finished record has a seal
             atomic_write_bytes(self._record_path(name, version), text)
             ledger.mark("written", version)
@@ -207,7 +208,7 @@ class ModelRegistry:
     def list_versions(self, name=None) -> list:
         """Every finished version of model `name`, oldest first. A damaged record is skipped
         with a DamagedRecordWarning naming it: the other versions stay usable."""
-        states = self._ledger(name).states()
+        states = self.ledger(name).states()
         records = []
         for version in self._version_files(name):
             try:
@@ -236,7 +237,10 @@ class ModelRegistry:
         except UnreadableFileError as error:
             raise DamagedRecordError(path, name, version, f"the record file {error}") from None
         if not data:
-            if state and state.written and not state.removed:
+            if state and state.removed:
+                raise VersionNotFoundError(f"version {version!r} of model {name!r} was "
+                                           f"{state.removed}d; its number is not reused")
+            if state and state.written:
                 raise DamagedRecordError(path, name, version, "the record is empty although its "
                                          "registration finished: the file was truncated")
             return None
@@ -255,7 +259,7 @@ class ModelRegistry:
             return self._resolve_uri(version)
         version = validate_name(str(version), "version")
         try:
-            record = self._read_record(name, version, self._ledger(name).states())
+            record = self._read_record(name, version, self.ledger(name).states())
         except VersionNotFoundError:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DamagedRecordWarning)
@@ -273,7 +277,7 @@ class ModelRegistry:
     def latest_version(self, name=None) -> ModelVersion:
         """The newest finished version. If a newer registration's record is damaged, that is
         an error naming it, never a silent fall-back to an older version."""
-        states = self._ledger(name).states()
+        states = self.ledger(name).states()
         versions = self.list_versions(name)
         listed = {r.version for r in versions}
         newest = max((states[v].order for v in listed if v in states), default=-1)
@@ -364,7 +368,7 @@ class ModelRegistry:
             record = self.get_version(version, name=name)
             removed = self._aliases(name).remove_version(record.version)
             self._record_path(name, record.version).unlink()
-            self._ledger(name).mark("delete", record.version)
+            self.ledger(name).mark("delete", record.version)
             self._remove_unreferenced_blobs()
         return removed
 
@@ -385,7 +389,7 @@ class ModelRegistry:
         collection must not destroy what recovery could restore."""
         referenced = {r.sha256 for r in self._all_versions()}
         for name in self._model_folders():
-            referenced |= {state.seal["sha256"] for state in self._ledger(name).states().values()
+            referenced |= {state.seal["sha256"] for state in self.ledger(name).states().values()
                            if state.written and not state.removed}
         unreferenced = [p for p in self.blobs.root.iterdir()
                         if p.name not in referenced and not p.name.startswith(".")]
@@ -420,19 +424,24 @@ class ModelRegistry:
         return problems
 
     def _verify_model(self, name) -> list:
-        ledger, model_dir = self._ledger(name), self._model_dir(name)
+        ledger, model_dir = self.ledger(name), self._model_dir(name)
         problems = [Problem(ledger.path, None, f"line {n} {p}") for n, p in ledger.problems()]
         states = ledger.states()
         versions = set(self._version_files(name))
         for version in sorted(versions | {v for v, s in states.items() if s.written and not s.removed}):
-            path = self._record_path(name, version)
             try:
                 record = self._read_record(name, version, states)
+            except VersionNotFoundError:  # deleted or quarantined on purpose
+                continue
+            except RegistryError as error:
+                problems.append(Problem(self._record_path(name, version), version, str(error)))
+                continue
+            try:
                 if record is not None:
                     self.blobs.get(record.sha256, what=f"version {version} of model {name!r}",
                                    size=record.size_bytes)
-            except (RegistryError, ArtifactIntegrityError) as error:
-                problems.append(Problem(path, version, str(error)))
+            except ArtifactIntegrityError as error:
+                problems.append(Problem(self.blobs.path(record.sha256), version, str(error)))
         problems += [Problem(model_dir / "aliases.jsonl", None, f"line {n} {p}")
                      for n, p in alias_log_problems(model_dir / "aliases.jsonl")]
         for alias, version in self._aliases(name).aliases().items():
@@ -445,7 +454,7 @@ class ModelRegistry:
     def ledger_head(self, name=None) -> str | None:
         """The sha256 of the last line of model `name`'s ledger. Keep it elsewhere (like a git
         commit id): a registry whose ledger was rewritten wholesale shows a different head."""
-        return self._ledger(name).head()
+        return self.ledger(name).head()
 
     # -- comparing and searching ---------------------------------------------------------------
 
