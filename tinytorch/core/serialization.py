@@ -61,6 +61,11 @@ class UnreadableFileError(ValueError):
     """A path that is not a regular file of bounded size (a FIFO, a device, a directory, a
     symlink where none may be, or a file larger than the caller allows)."""
 
+    def __init__(self, path, problem):
+        super().__init__(f"{path} {problem}")
+        self.path = path
+        self.problem = problem
+
 
 class ModelFileError(ValueError):
     """A model file (or byte string) that cannot be loaded; the message names the source and
@@ -197,7 +202,7 @@ def load_model(path):
     try:
         data = read_regular_file(path, MAX_MODEL_BYTES, check=lambda head: _check_prefix(head, path))
     except UnreadableFileError as exc:
-        raise ModelFileError(path, str(exc)) from None
+        raise ModelFileError(path, exc.problem) from None
     return model_from_bytes(data, source=path)
 
 
@@ -218,8 +223,8 @@ def read_regular_file(path, max_bytes, *, follow_symlinks=True, check=None):
         if isinstance(exc, FileNotFoundError):
             raise
         if not follow_symlinks and os.path.islink(path):
-            raise UnreadableFileError("is a symbolic link, which is never followed here") from None
-        raise UnreadableFileError(f"cannot be opened ({exc.strerror})") from None
+            raise UnreadableFileError(path, "is a symbolic link, which is never followed here") from None
+        raise UnreadableFileError(path, f"cannot be opened ({exc.strerror})") from None
     info = os.fstat(fd)
     problem = (None if stat.S_ISREG(info.st_mode) else "is not a regular file (a FIFO, device, "
                "socket or directory); only regular files are read")
@@ -227,14 +232,14 @@ def read_regular_file(path, max_bytes, *, follow_symlinks=True, check=None):
         problem = f"is {info.st_size} bytes, over the {max_bytes}-byte limit"
     if problem:
         os.close(fd)
-        raise UnreadableFileError(problem)
+        raise UnreadableFileError(path, problem)
     with os.fdopen(fd, "rb") as handle:
         if check is not None:
             check(handle.read(PREFIX.size))
             handle.seek(0)
         data = handle.read(info.st_size + 1)
     if len(data) > info.st_size:
-        raise UnreadableFileError("grew while it was being read")
+        raise UnreadableFileError(path, "grew while it was being read")
     return data
 
 

@@ -78,7 +78,7 @@ class Ledger:
         except FileNotFoundError:
             return []
         except UnreadableFileError as exc:
-            raise RegistryError(f"{self.path} (the model's ledger) {exc}") from None
+            raise RegistryError(f"{self.path} (the model's ledger) {exc.problem}") from None
         return data.split(b"\n")
 
     def _read(self) -> list:
@@ -133,7 +133,7 @@ def _parse_entry(raw: bytes):
     """The entry on one ledger line, or None if the line is not a well-formed entry."""
     try:
         entry = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not (isinstance(entry, dict) and entry.get("action") in ACTIONS
             and isinstance(entry.get("version"), str)

@@ -235,7 +235,7 @@ class ModelRegistry:
                                          "but the ledger has no delete for it") from None
             raise VersionNotFoundError(f"model {name!r} has no version {version!r}") from None
         except UnreadableFileError as error:
-            raise DamagedRecordError(path, name, version, f"the record file {error}") from None
+            raise DamagedRecordError(path, name, version, f"the record file {error.problem}") from None
         if not data:
             if state and state.removed:
                 raise VersionNotFoundError(f"version {version!r} of model {name!r} was "
@@ -425,8 +425,11 @@ class ModelRegistry:
 
     def _verify_model(self, name) -> list:
         ledger, model_dir = self.ledger(name), self._model_dir(name)
-        problems = [Problem(ledger.path, None, f"line {n} {p}") for n, p in ledger.problems()]
-        states = ledger.states()
+        try:
+            problems = [Problem(ledger.path, None, f"line {n} {p}") for n, p in ledger.problems()]
+            states = ledger.states()
+        except RegistryError as error:  # the ledger is not a regular file
+            problems, states = [Problem(ledger.path, None, str(error))], {}
         versions = set(self._version_files(name))
         for version in sorted(versions | {v for v, s in states.items() if s.written and not s.removed}):
             try:
@@ -442,9 +445,13 @@ class ModelRegistry:
                                    size=record.size_bytes)
             except ArtifactIntegrityError as error:
                 problems.append(Problem(self.blobs.path(record.sha256), version, str(error)))
-        problems += [Problem(model_dir / "aliases.jsonl", None, f"line {n} {p}")
-                     for n, p in alias_log_problems(model_dir / "aliases.jsonl")]
-        for alias, version in self._aliases(name).aliases().items():
+        log = model_dir / "aliases.jsonl"
+        try:
+            problems += [Problem(log, None, f"line {n} {p}") for n, p in alias_log_problems(log)]
+            aliases = self._aliases(name).aliases()
+        except UnreadableFileError as error:
+            return problems + [Problem(log, None, f"the alias log {error.problem}")]
+        for alias, version in aliases.items():
             if version not in versions:
                 problems.append(Problem(model_dir / "aliases.jsonl", version,
                                         f"alias {alias!r} points at version {version!r}, which "

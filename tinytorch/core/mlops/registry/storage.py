@@ -13,7 +13,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from tinytorch.core.serialization import MAX_MODEL_BYTES, read_regular_file
+from tinytorch.core.serialization import MAX_MODEL_BYTES, UnreadableFileError, read_regular_file
 
 
 MAX_LOG_BYTES = 1 << 30  # an append-only log larger than this is refused, not read
@@ -194,8 +194,8 @@ class BlobStore:
             raise ArtifactIntegrityError(
                 f"{what}: artifact file {target} is missing; the registry directory was altered"
             ) from None
-        except ValueError as exc:  # a special file, a symlink, or larger than registered
-            raise ArtifactIntegrityError(f"{what}: artifact file {target} {exc}") from None
+        except UnreadableFileError as exc:  # a special file, a symlink, or larger than registered
+            raise ArtifactIntegrityError(f"{what}: artifact file {target} {exc.problem}") from None
         actual = content_hash(data)
         if actual != digest:
             raise ArtifactIntegrityError(
