@@ -30,10 +30,8 @@ class AliasHistory:
         self.path = path
 
     def history(self, alias=None) -> list:
-        """Every well-formed event (optionally of one alias), oldest first. A line that is not
-        a well-formed event (torn by a crash, or edited) is left out: it costs only itself."""
-        return [e for e in read_json_lines(self.path)
-                if event_problem(e) is None and alias in (None, e["alias"])]
+        """Every recorded event (optionally of one alias), oldest first."""
+        return [e for e in read_json_lines(self.path) if alias in (None, e.get("alias"))]
 
     def current(self, alias):
         """The version `alias` points at now, or None."""
@@ -79,8 +77,6 @@ class AliasHistory:
 
     def _record(self, alias, action, version, when):
         at = time.time() if when is None else float(when)
-        if not math.isfinite(at):
-            raise ValueError(f"alias time {when!r} is not a finite number of epoch seconds")
         append_json_line(self.path, {"alias": alias, "action": action, "version": version, "at": at})
 
     @staticmethod
@@ -99,6 +95,24 @@ class AliasHistory:
                 if was_current and stack and stack[-1] is not None:
                     stack.append(None)
         return stack
+
+
+class CheckedAliasHistory(AliasHistory):
+    """An AliasHistory that does not trust its log (the one `ModelRegistry` uses).
+
+    The log is read only as a bounded regular file (never a FIFO, a device or a symlink), an
+    event that is not well-formed (see `event_problem`) is left out so that it costs only its
+    own line, and a time that is not a finite number is refused before it is written.
+    """
+
+    def history(self, alias=None) -> list:
+        return [e for _, e in numbered_json_lines(self.path)
+                if event_problem(e) is None and alias in (None, e["alias"])]
+
+    def _record(self, alias, action, version, when):
+        if when is not None and not math.isfinite(float(when)):
+            raise ValueError(f"alias time {when!r} is not a finite number of epoch seconds")
+        super()._record(alias, action, version, when)
 
 
 def event_problem(event) -> str | None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from tinytorch.core.serialization import (SAVABLE, UnreadableFileError, model_from_bytes,
                                           model_to_bytes, read_regular_file)
 
-from .aliases import AliasHistory, alias_log_problems
+from .aliases import CheckedAliasHistory, alias_log_problems
 from .compare import compare_metrics, diff_params, measure_latency, metric_filter_matches
 from .errors import (DamagedRecordError, RegistryError, TamperedRecordError, VersionExistsError,
                      VersionNotFoundError)
@@ -115,8 +115,8 @@ class ModelRegistry:
     def _record_path(self, name, version) -> Path:
         return self._versions_dir(name) / f"{validate_name(version, 'version')}.json"
 
-    def _aliases(self, name) -> AliasHistory:
-        return AliasHistory(self._model_dir(name) / "aliases.jsonl")
+    def _aliases(self, name) -> CheckedAliasHistory:
+        return CheckedAliasHistory(self._model_dir(name) / "aliases.jsonl")
 
     def ledger(self, name=None) -> Ledger:
         """The ledger that seals model `name`'s version records (see `ledger.Ledger`)."""

@@ -116,7 +116,19 @@ def append_json_line(path, record: dict) -> None:
 
 def read_json_lines(path) -> list:
     """The JSON objects of a JSON-lines file, skipping lines a crash left torn; [] if missing."""
-    return [record for _, record in numbered_json_lines(path) if isinstance(record, dict)]
+    try:
+        lines = Path(path).read_bytes().splitlines()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):  # torn by a crash, or nested too deeply to parse
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
 def numbered_json_lines(path) -> list:
