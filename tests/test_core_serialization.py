@@ -182,6 +182,7 @@ def set_first_shape(shape):
     (lambda header: header.update(payload_nbytes="4840"), "announces a payload of '4840'"),
     (set_first_shape([2**62, 2**62]), "needs .* bytes; only"),
     (set_first_shape([1] * 9), "invalid shape"),
+    (lambda header: header["tensors"][0].update(dtype=["float32"]), "unsupported dtype"),
     (lambda header: header["architecture"].update(type=["Sequential"]), "unknown architecture"),
     (lambda header: b'{"payload_nbytes": NaN}', "NaN is not JSON"),
 ])

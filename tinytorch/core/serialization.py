@@ -266,7 +266,8 @@ def _read_tensors(table, payload):
     for entry in table:
         if not isinstance(entry, dict):
             raise ValueError("a tensor table entry is not an object")
-        name, dtype, shape = entry.get("name"), DTYPES.get(entry.get("dtype")), entry.get("shape")
+        name, dtype_name, shape = entry.get("name"), entry.get("dtype"), entry.get("shape")
+        dtype = DTYPES.get(dtype_name) if isinstance(dtype_name, str) else None
         if not isinstance(name, str) or name in tensors:
             raise ValueError(f"tensor name {name!r} is missing or repeated")
         if dtype is None:
