@@ -78,7 +78,7 @@ def mutate_json_text(rng, data: bytes) -> bytes:
     i = rng.randrange(len(lines)) if len(lines) > 1 else 0
     try:
         value = json.loads(lines[i] if len(lines) > 1 else data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return data + b"garbage"
     target = value
     while isinstance(target, dict) and target and rng.random() < 0.4:

@@ -137,7 +137,8 @@ def _parse_entry(raw: bytes):
         return None
     if not (isinstance(entry, dict) and entry.get("action") in ACTIONS
             and isinstance(entry.get("version"), str)
-            and (entry.get("previous") is None or isinstance(entry.get("previous"), str))):
+            and "previous" in entry
+            and (entry["previous"] is None or isinstance(entry["previous"], str))):
         return None
     if entry["action"] == "seal" and not (isinstance(entry.get("record"), str)
                                           and isinstance(entry.get("sha256"), str)
