@@ -86,20 +86,25 @@ class Ledger:
         return [(number, raw, _parse_entry(raw))
                 for number, raw in enumerate(self._raw_lines(), start=1) if raw.strip()]
 
-    def entries(self) -> list:
-        """Every well-formed entry, oldest first."""
-        return [entry for _, _, entry in self._read() if entry is not None]
-
-    def states(self) -> dict:
-        """{version: VersionState} replayed from the whole ledger."""
+    def states(self, version=None) -> dict:
+        """{version: VersionState} replayed from the ledger. With `version`, only the lines that
+        mention it are parsed (found by their bytes first), so that looking up one version
+        stays cheap as the ledger grows (a line counts only if it is byte for byte what the
+        registry writes, so the filter never hides a line the full replay would use)."""
+        needle = None if version is None else json.dumps({"version": version})[1:-1].encode()
         states = {}
-        for order, entry in enumerate(self.entries()):
-            version, action = entry["version"], entry["action"]
+        for number, raw in enumerate(self._raw_lines(), start=1):
+            if needle is not None and needle not in raw:
+                continue
+            entry = _parse_entry(raw)
+            if entry is None or version not in (None, entry["version"]):
+                continue
+            action = entry["action"]
             if action == "seal":
-                states.pop(version, None)  # a version registered again after its delete
-                states[version] = VersionState(seal=entry, order=order)
-            elif version in states:
-                state = states[version]
+                states.pop(entry["version"], None)  # registered again after its delete
+                states[entry["version"]] = VersionState(seal=entry, order=number)
+            elif entry["version"] in states:
+                state = states[entry["version"]]
                 if action == "written":
                     state.written = True
                 else:
@@ -140,6 +145,8 @@ def _parse_entry(raw: bytes):
             and "previous" in entry
             and (entry["previous"] is None or isinstance(entry["previous"], str))):
         return None
+    if json.dumps(entry, sort_keys=True).encode() != raw:
+        return None  # not byte for byte what `append_json_line` writes: edited by hand
     if entry["action"] == "seal" and not (isinstance(entry.get("record"), str)
                                           and isinstance(entry.get("sha256"), str)
                                           and isinstance(entry.get("fields"), dict)):

@@ -259,7 +259,7 @@ class ModelRegistry:
             return self._resolve_uri(version)
         version = validate_name(str(version), "version")
         try:
-            record = self._read_record(name, version, self.ledger(name).states())
+            record = self._read_record(name, version, self.ledger(name).states(version))
         except VersionNotFoundError:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DamagedRecordWarning)
