@@ -85,6 +85,7 @@ print("artifact of 2.0.0:", v2.sha256[:16], "...", v2.size_bytes, "bytes")
 # production/blobs/<sha256>                    the model's bytes, named by their hash, stored once
 # production/models/model/versions/<v>.json    one immutable record per version
 # production/models/model/aliases.jsonl        every alias change ever made, one JSON line each
+# production/models/model/ledger.jsonl         a hash-chained seal of each record: edits are caught
 # ```
 #
 # ## 1. Content addressing

@@ -83,6 +83,14 @@ class ModelRegistry:
     >>> registry.register_model(model, version="1.0.0", metrics={"accuracy": 0.97})  # doctest: +SKIP
     >>> registry.set_alias("champion", "1.0.0")                      # doctest: +SKIP
     >>> registry.load_model("models:/model@champion")                # doctest: +SKIP
+
+    Errors, all ValueErrors with a message naming the file and what to do: RegistryError for a
+    request that cannot be carried out (VersionNotFoundError, VersionExistsError) and for a
+    damaged or edited record (DamagedRecordError, TamperedRecordError); ArtifactIntegrityError
+    for an artifact that is missing or changed; UnreadableFileError for a log that is not a
+    regular file; SignatureMismatchError for a model that no longer fits its signature.
+    `verify()` lists every problem at once; `python -m tinytorch.core.mlops.registry.recover
+    ROOT` says what it would quarantine.
     """
 
     def __init__(self, root, default_name: str = DEFAULT_MODEL_NAME):
