@@ -444,6 +444,10 @@ class ModelRegistry:
                 record = self._read_record(name, version, states)
             except VersionNotFoundError:  # deleted or quarantined on purpose
                 continue
+            except DamagedRecordError as error:  # its message names the path: Problem does too
+                message = f"version {version!r}: {error.problem}"
+                problems.append(Problem(error.path, version, message))
+                continue
             except RegistryError as error:
                 problems.append(Problem(self._record_path(name, version), version, str(error)))
                 continue
