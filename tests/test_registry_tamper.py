@@ -123,6 +123,26 @@ def test_editing_a_seal_breaks_the_ledger_chain(registry):
     assert any("line 2 does not chain to the line before it" in p for p in problems), problems
 
 
+def test_garbage_collection_keeps_the_artifact_of_a_damaged_record(registry, tmp_path):
+    blob = registry.root / "blobs" / registry.get_version("1").sha256
+    record_path(registry, "1").write_bytes(b"{")
+    assert registry.collect_garbage() == {"temp_files": 0, "blobs": 0}
+    assert blob.exists()  # recovery can still restore version 1 from a trusted record
+    (registry.root / "blobs" / "a-directory").mkdir()
+    registry.delete_version("2")
+    assert blob.exists() and (registry.root / "blobs" / "a-directory").is_dir()
+
+
+def test_garbage_collection_never_deletes_through_a_symlinked_blob_folder(registry, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    (registry.root / "blobs").rename(elsewhere)
+    (elsewhere / "unrelated").write_bytes(b"keep me")
+    (registry.root / "blobs").symlink_to(elsewhere)
+    with pytest.raises(RegistryError, match="symbolic link"):
+        registry.collect_garbage()
+    assert (elsewhere / "unrelated").read_bytes() == b"keep me"
+
+
 # -- special files -----------------------------------------------------------------------------
 
 LOAD_IN_CHILD = """

@@ -395,12 +395,16 @@ class ModelRegistry:
         """Delete the blobs that no version needs. A version whose registration finished but
         whose record is now damaged still needs its blob (its seal names it): garbage
         collection must not destroy what recovery could restore."""
+        if self.blobs.root.is_symlink():
+            raise RegistryError(f"{self.blobs.root} is a symbolic link; the registry deletes "
+                                "nothing through it. Replace it with the directory it points at")
         referenced = {r.sha256 for r in self._all_versions()}
         for name in self._model_folders():
             referenced |= {state.seal["sha256"] for state in self.ledger(name).states().values()
                            if state.written and not state.removed}
-        unreferenced = [p for p in self.blobs.root.iterdir()
-                        if p.name not in referenced and not p.name.startswith(".")]
+        unreferenced = [p for p in self.blobs.root.iterdir()  # directories: left to `recover`
+                        if p.name not in referenced and not p.name.startswith(".")
+                        and (p.is_symlink() or not p.is_dir())]
         for path in unreferenced:
             path.unlink()
         return len(unreferenced)
