@@ -6,6 +6,7 @@ process with a memory limit and a timeout, so that a loader that reads them fore
 test instead of exhausting the machine.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -20,6 +21,8 @@ from tinytorch.core.mlops.registry import (
     ArtifactIntegrityError, DamagedRecordError, DamagedRecordWarning, ModelRegistry,
     RegistryError, TamperedRecordError, VersionNotFoundError,
 )
+from tinytorch.core.mlops.registry.ledger import field_digests
+from tinytorch.core.mlops.registry.records import parse_record
 from tinytorch.core.mlops.registry.recover import main as recover
 
 
@@ -141,6 +144,26 @@ def test_garbage_collection_never_deletes_through_a_symlinked_blob_folder(regist
     with pytest.raises(RegistryError, match="symbolic link"):
         registry.collect_garbage()
     assert (elsewhere / "unrelated").read_bytes() == b"keep me"
+
+
+def test_a_ledger_rewritten_wholesale_shows_a_different_head(registry):
+    """The hash chain alone cannot catch a ledger rewritten from some line to its end; a head
+    kept elsewhere (like a git commit id) can."""
+    kept = registry.ledger_head()
+    ledger = registry.ledger().path
+    entries = [json.loads(line) for line in ledger.read_bytes().splitlines()]
+    edit_record(registry, "1", metrics={"accuracy": 1.0})
+    data = record_path(registry, "1").read_bytes()
+    entries[0]["record"] = hashlib.sha256(data).hexdigest()
+    entries[0]["fields"] = field_digests(parse_record(data, "model", "1"))
+    previous, lines = None, []
+    for entry in entries:  # re-chain every line, as a careful forger would
+        lines.append(json.dumps({**entry, "previous": previous}, sort_keys=True).encode())
+        previous = hashlib.sha256(lines[-1]).hexdigest()
+    ledger.write_bytes(b"\n".join(lines) + b"\n")
+    assert registry.get_version("1").metrics == {"accuracy": 1.0}  # the forgery reads clean...
+    assert registry.verify() == []
+    assert registry.ledger_head() != kept  # ...but not against the head kept elsewhere
 
 
 # -- special files -----------------------------------------------------------------------------
