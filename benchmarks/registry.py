@@ -3,7 +3,9 @@
 Baseline, measured in the same run on the same model bytes: `save` = open/write/close of the
 artifact (no fsync, no hash, no lock); `load` = read + model_from_bytes. The registry adds
 hashing, an flock, an exclusive-create reservation, atomic write (fsync file + rename + fsync
-directory) of the artifact and of the metadata, and on load a sha256 check and a signature check.
+directory) of the artifact and of the metadata, two fsynced ledger lines (the record's seal,
+then "written"), and on load the ledger lookup, the record's field checks, a sha256 check of
+the artifact and a signature check.
 
     .venv/bin/python benchmarks/registry.py
 """
@@ -56,7 +58,8 @@ def main(repeats=60):
     print(f"save: plain write {base_save * 1e3:.2f} ms | register_model {reg_save * 1e3:.2f} ms "
           f"| ratio {reg_save / base_save:.1f}x")
     print(f"      plain write + one fsync {fsync_save * 1e3:.2f} ms: register_model is "
-          f"{reg_save / fsync_save:.1f}x that (fsyncs of the metadata file and its directory, two locks, a re-hash of the stored artifact)")
+          f"{reg_save / fsync_save:.1f}x that (fsyncs of the metadata file, its directory and two ledger lines, three locks, a re-hash of "
+          "the stored artifact)")
     print(f"load: plain read  {base_load * 1e3:.2f} ms | load_model     {reg_load * 1e3:.2f} ms "
           f"| ratio {reg_load / base_load:.1f}x")
     print(f"{repeats} registrations of identical weights stored {blobs} artifact file(s)")

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import os
 import struct
 
 import numpy as np
@@ -98,7 +99,7 @@ def test_foreign_files(saved):
 
 def test_trailing_garbage(saved):
     saved.write_bytes(saved.read_bytes() + b"extra")
-    expect_error(saved, "5 unexpected bytes")
+    expect_error(saved, "checksum mismatch")
 
 
 def test_newer_format_version(saved):
@@ -157,3 +158,50 @@ def test_save_is_atomic_and_explains_missing_directory(tmp_path, model):
 def test_only_models_can_be_saved():
     with pytest.raises(TypeError, match="can only save"):
         model_to_bytes({"weights": [1, 2]})
+
+
+def reseal(data, edit):
+    """`data` with its header JSON edited by `edit` (or replaced by raw bytes) and the checksum
+    recomputed: a forged file that the checksum alone cannot catch."""
+    header_len = struct.unpack_from("<8sIQ", data)[2]
+    header = json.loads(data[20:20 + header_len])
+    raw = edit(header)
+    raw = raw if isinstance(raw, bytes) else json.dumps(header).encode()
+    body = struct.pack("<8sIQ", b"TTMODEL\x00", 1, len(raw)) + raw + data[20 + header_len:-32]
+    return body + hashlib.sha256(body).digest()
+
+
+def set_first_shape(shape):
+    return lambda header: header["tensors"][0].update(shape=shape)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda header: b"[" * 100_000 + b"]" * 100_000, "nests 100000 levels"),
+    (lambda header: json.dumps({**header, "payload_nbytes": 0}).replace(
+        '"payload_nbytes": 0', '"payload_nbytes": 1e400').encode(), "announces a payload of inf"),
+    (lambda header: header.update(payload_nbytes="4840"), "announces a payload of '4840'"),
+    (set_first_shape([2**62, 2**62]), "needs .* bytes; only"),
+    (set_first_shape([1] * 9), "invalid shape"),
+    (lambda header: header["tensors"][0].update(dtype=["float32"]), "unsupported dtype"),
+    (lambda header: header["architecture"].update(type=["Sequential"]), "unknown architecture"),
+    (lambda header: b'{"payload_nbytes": NaN}', "NaN is not JSON"),
+])
+def test_forged_headers_end_in_model_file_error(saved, edit, message):
+    saved.write_bytes(reseal(saved.read_bytes(), edit))
+    expect_error(saved, message)
+
+
+def test_checksum_is_checked_before_the_header_is_parsed(saved):
+    forged = reseal(saved.read_bytes(), lambda header: b"[" * 100_000 + b"]" * 100_000)
+    saved.write_bytes(forged[:-1] + bytes([forged[-1] ^ 1]))
+    expect_error(saved, "checksum mismatch")
+
+
+def test_special_files_are_refused_without_reading_them(tmp_path):
+    device = tmp_path / "zero.ttm"
+    device.symlink_to("/dev/zero")
+    expect_error(device, "not a regular file")
+    fifo = tmp_path / "fifo.ttm"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer appears
+    expect_error(fifo, "not a regular file")
+    expect_error(tmp_path, "not a regular file")

@@ -1,5 +1,6 @@
 """Model registry (module 01): behaviour with real tinytorch models and real files."""
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -13,9 +14,9 @@ from tinytorch.core.compression import quantize_model
 from tinytorch.core.layers import mlp
 from tinytorch.core.mlops.registry import (
     AliasHistory, ArtifactIntegrityError, InvalidNameError, ModelRegistry, ModelVersion,
-    SignatureMismatchError, VersionExistsError, VersionNotFoundError, allocate_version,
-    atomic_write_bytes, compare_metrics, content_hash, parse_metric_filter, plot_version_metrics,
-    validate_name,
+    SignatureMismatchError, TamperedRecordError, VersionExistsError, VersionNotFoundError,
+    allocate_version, atomic_write_bytes, compare_metrics, content_hash, parse_metric_filter,
+    plot_version_metrics, validate_name,
 )
 from tinytorch.core.training import accuracy, train_digits_classifier
 
@@ -140,12 +141,15 @@ def test_signature_is_checked_on_load_and_on_input(registry):
     with pytest.raises(SignatureMismatchError, match=r"\(n, 64\)"):
         record.signature.check_input(np.zeros((2, 32), np.float32))
     record.signature.check_input(np.zeros((2, 64), np.float32))
+    wrong = dataclasses.replace(record.signature, output_shape=(3,))
+    with pytest.raises(SignatureMismatchError, match=r"returns \(10,\) .* registered with"):
+        wrong.check_model(registry.load_model(record.version))
     path = registry.root / "models" / "model" / "versions" / f"{record.version}.json"
     meta = json.loads(path.read_bytes())
     meta["signature"]["output_shape"] = [3]
     path.write_bytes(json.dumps(meta).encode())
-    with pytest.raises(SignatureMismatchError, match="registered with"):
-        registry.load_model(record.version)
+    with pytest.raises(TamperedRecordError, match="fields changed since registration: signature"):
+        registry.load_model(record.version)  # an edited signature never reaches the check
 
 
 @pytest.mark.parametrize("hostile", HOSTILE_NAMES)

@@ -82,6 +82,7 @@ print(f"float32 model: accuracy {accuracy(model):.3f}; int8 copy: accuracy {accu
 # production/blobs/<sha256>                    the model's bytes, named by their hash, stored once
 # production/models/model/versions/<v>.json    one immutable record per version
 # production/models/model/aliases.jsonl        every alias change ever made, one JSON line each
+# production/models/model/ledger.jsonl         a hash-chained seal of each record: edits are caught
 # ```
 #
 # ## 1. Content addressing

@@ -12,15 +12,21 @@ Layout (all integers little-endian)::
 
 Why this shape: pickle runs code on load, so a model file from an untrusted source would be an
 exploit; here loading only parses JSON and copies numbers, and the architecture is rebuilt from
-a fixed list of known layer types. The digest catches truncation and tampering before anything
-is built; the header keeps the file readable without tinytorch (``head -c`` shows the JSON).
+a fixed list of known layer types. The digest is checked before the header is parsed, so
+truncation and tampering are caught before any of the file's contents are interpreted; a file
+forged with a valid digest still meets bounds on header size, JSON nesting, tensor shapes and
+sizes, and every malformed file ends in ``ModelFileError``. The header keeps the file readable
+without tinytorch (``head -c`` shows the JSON).
 The bytes are deterministic (sorted JSON keys, no timestamps): the same model always serializes
 to the same bytes, so a file's hash can serve as its content address.
 """
 
 import hashlib
 import json
+import math
 import os
+import re
+import stat
 import struct
 import tempfile
 from pathlib import Path
@@ -42,7 +48,23 @@ BUILDERS = {
     "InferenceModel": inference_from_config,
 }
 SAVABLE = (Sequential, QuantizedModel, InferenceModel)
-TAMPERED = "checksum mismatch: the contents were modified or corrupted after saving"
+TAMPERED = ("checksum mismatch: the file was truncated, extended, modified or corrupted after "
+            "saving; re-copy or re-save the model")
+MAX_HEADER_BYTES = 1 << 20  # 4x the header of an mlp with 1,000 Linear layers (228 KB)
+MAX_NESTING = 16  # the deepest header tinytorch writes nests 4 levels
+MAX_TENSOR_DIMS = 8
+MAX_MODEL_BYTES = 1 << 32  # 4 GiB: far beyond a NumPy course model, small enough to refuse /dev/zero
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+class UnreadableFileError(ValueError):
+    """A path that is not a regular file of bounded size (a FIFO, a device, a directory, a
+    symlink where none may be, or a file larger than the caller allows)."""
+
+    def __init__(self, path, problem):
+        super().__init__(f"{path} {problem}")
+        self.path = path
+        self.problem = problem
 
 
 class ModelFileError(ValueError):
@@ -80,38 +102,76 @@ def model_to_bytes(model):
 
 def model_from_bytes(data, source="<bytes>"):
     """Rebuild a model from ``model_to_bytes`` output. Never executes anything from ``data``;
-    raises ``ModelFileError`` naming ``source`` for truncated, tampered or foreign input."""
+    raises ``ModelFileError`` naming ``source`` for truncated, tampered, foreign or forged input.
+
+    Order matters: the fixed-size preamble and the digest are checked before a single byte of
+    the header is parsed, so a damaged file is refused by a hash, not by a JSON parser fed
+    hostile input; a file forged with a valid digest then meets the bounds in ``_parse_header``.
+    """
     data = bytes(data)
     _check_prefix(data, source)
     _, _, header_len = PREFIX.unpack_from(data)
+    if header_len > MAX_HEADER_BYTES:
+        raise ModelFileError(source, f"header of {header_len} bytes is over the "
+                                     f"{MAX_HEADER_BYTES}-byte limit; not a file tinytorch wrote")
     header_end = PREFIX.size + header_len
-    if len(data) < header_end:
-        raise ModelFileError(source, f"truncated: {len(data)} bytes, but the header alone "
-                                     f"needs {header_end}")
+    if len(data) < header_end + DIGEST_SIZE:
+        raise ModelFileError(source, f"truncated: {len(data)} bytes, but the header and "
+                                     f"checksum alone need {header_end + DIGEST_SIZE}")
     body = data[:-DIGEST_SIZE]
-    intact = hashlib.sha256(body).digest() == data[-DIGEST_SIZE:]
-    try:
-        header = json.loads(data[PREFIX.size:header_end].decode("utf-8"))
-        expected = header_end + int(header["payload_nbytes"]) + DIGEST_SIZE
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise ModelFileError(source, TAMPERED if not intact else f"corrupt header ({exc})") from None
-    if len(data) < expected:
-        raise ModelFileError(source, f"truncated: {len(data)} bytes, the header announces "
-                                     f"{expected}; re-copy or re-save the model")
-    if len(data) > expected:
-        raise ModelFileError(source, f"{len(data) - expected} unexpected bytes after the end of "
-                                     f"the model")
-    if not intact:
+    if hashlib.sha256(body).digest() != data[-DIGEST_SIZE:]:
         raise ModelFileError(source, TAMPERED)
     try:
-        tensors = _read_tensors(header.get("tensors"), body[header_end:])
-        architecture = header.get("architecture")
-        builder = BUILDERS.get(architecture.get("type") if isinstance(architecture, dict) else None)
-        if builder is None:
-            raise ValueError(f"unknown architecture; this tinytorch loads {sorted(BUILDERS)}")
-        return builder(architecture, tensors)
+        header = _parse_header(data[PREFIX.size:header_end], len(body) - header_end)
+        tensors = _read_tensors(header["tensors"], body[header_end:])
+        return _build(header["architecture"], tensors)
     except ValueError as exc:
         raise ModelFileError(source, f"invalid model: {exc}") from None
+
+
+def _parse_header(raw, payload_nbytes):
+    """The header's JSON object, after bounding its nesting (a deeply nested header would
+    otherwise exhaust the parser's recursion) and checking ``payload_nbytes``; ValueError."""
+    without_strings = np.frombuffer(_JSON_STRING.sub(b'""', raw), dtype=np.uint8)
+    steps = (np.isin(without_strings, (ord("["), ord("{"))).astype(np.int64)
+             - np.isin(without_strings, (ord("]"), ord("}"))))
+    depth = int(np.cumsum(steps).max(initial=0))
+    if depth > MAX_NESTING:
+        raise ValueError(f"the header nests {depth} levels deep; the limit is {MAX_NESTING}")
+    header = strict_json(raw, "the header")
+    if not isinstance(header, dict) or not {"architecture", "tensors", "payload_nbytes"} <= set(header):
+        raise ValueError("the header needs the keys architecture, tensors and payload_nbytes")
+    announced = header["payload_nbytes"]
+    if type(announced) is not int or announced != payload_nbytes:
+        raise ValueError(f"the header announces a payload of {announced!r} bytes; the file "
+                         f"holds {payload_nbytes}")
+    return header
+
+
+def strict_json(raw: bytes, what: str):
+    """Parse UTF-8 JSON strictly: NaN and Infinity (which Python's json accepts and writes, but
+    JSON does not define) are refused, and every failure is a ValueError naming `what`."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} is not UTF-8 ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not JSON ({exc})") from None
+
+
+def _refuse_constant(name):
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+def _build(architecture, tensors):
+    """Rebuild the model from a known architecture type only; ValueError for anything else."""
+    kind = architecture.get("type") if isinstance(architecture, dict) else None
+    builder = BUILDERS.get(kind) if isinstance(kind, str) else None
+    if builder is None:
+        raise ValueError(f"unknown architecture {kind!r}; this tinytorch loads {sorted(BUILDERS)}")
+    return builder(architecture, tensors)
 
 
 def save_model(model, path):
@@ -139,11 +199,48 @@ def load_model(path):
     problem when it is truncated, tampered with, or not a tinytorch model file (a missing file
     raises the usual ``FileNotFoundError``)."""
     path = Path(path)
-    with open(path, "rb") as handle:
-        _check_prefix(handle.read(PREFIX.size), path)
-        handle.seek(0)
-        data = handle.read()
+    try:
+        data = read_regular_file(path, MAX_MODEL_BYTES, check=lambda head: _check_prefix(head, path))
+    except UnreadableFileError as exc:
+        raise ModelFileError(path, exc.problem) from None
     return model_from_bytes(data, source=path)
+
+
+def read_regular_file(path, max_bytes, *, follow_symlinks=True, check=None):
+    """Read a regular file of at most ``max_bytes`` bytes; ``UnreadableFileError`` otherwise.
+
+    A plain ``read_bytes()`` trusts the path: a symlink to ``/dev/zero`` reads until memory runs
+    out and a FIFO blocks forever. Here the file is opened without blocking (and, unless
+    ``follow_symlinks``, without following a symlink), checked to be a regular file of bounded
+    size with ``fstat`` on the open descriptor (so it cannot be swapped in between), and read
+    to exactly that size. ``check``, if given, is called on the first ``PREFIX.size`` bytes
+    before the rest is read. A missing file raises the usual ``FileNotFoundError``.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        if not follow_symlinks and os.path.islink(path):
+            raise UnreadableFileError(path, "is a symbolic link, which is never followed here") from None
+        raise UnreadableFileError(path, f"cannot be opened ({exc.strerror})") from None
+    info = os.fstat(fd)
+    problem = (None if stat.S_ISREG(info.st_mode) else "is not a regular file (a FIFO, device, "
+               "socket or directory); only regular files are read")
+    if problem is None and info.st_size > max_bytes:
+        problem = f"is {info.st_size} bytes, over the {max_bytes}-byte limit"
+    if problem:
+        os.close(fd)
+        raise UnreadableFileError(path, problem)
+    with os.fdopen(fd, "rb") as handle:
+        if check is not None:
+            check(handle.read(PREFIX.size))
+            handle.seek(0)
+        data = handle.read(info.st_size + 1)
+    if len(data) > info.st_size:
+        raise UnreadableFileError(path, "grew while it was being read")
+    return data
 
 
 def _check_prefix(data, source):
@@ -169,14 +266,19 @@ def _read_tensors(table, payload):
     for entry in table:
         if not isinstance(entry, dict):
             raise ValueError("a tensor table entry is not an object")
-        name, dtype, shape = entry.get("name"), DTYPES.get(entry.get("dtype")), entry.get("shape")
+        name, dtype_name, shape = entry.get("name"), entry.get("dtype"), entry.get("shape")
+        dtype = DTYPES.get(dtype_name) if isinstance(dtype_name, str) else None
         if not isinstance(name, str) or name in tensors:
             raise ValueError(f"tensor name {name!r} is missing or repeated")
         if dtype is None:
             raise ValueError(f"tensor {name!r} has unsupported dtype {entry.get('dtype')!r}")
-        if not (isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)):
+        if not (isinstance(shape, list) and len(shape) <= MAX_TENSOR_DIMS
+                and all(type(n) is int and n >= 0 for n in shape)):
             raise ValueError(f"tensor {name!r} has invalid shape {shape!r}")
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize  # Python ints: a huge shape cannot overflow
+        if nbytes > len(payload) - offset:
+            raise ValueError(f"tensor {name!r} of shape {shape} needs {nbytes} bytes; only "
+                             f"{len(payload) - offset} remain in the payload")
         if entry.get("offset") != offset or entry.get("nbytes") != nbytes:
             raise ValueError(f"tensor {name!r} does not sit at offset {offset} with {nbytes} bytes")
         array = np.frombuffer(payload, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset)

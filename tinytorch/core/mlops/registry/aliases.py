@@ -1,8 +1,13 @@
 """Aliases (champion, challenger, ...) with an append-only history."""
 
+import math
 import time
 
-from .storage import append_json_line, locked, read_json_lines
+from .storage import (
+    InvalidNameError, append_json_line, locked, numbered_json_lines, read_json_lines, validate_name,
+)
+
+ACTIONS = ("set", "rollback", "remove_version")
 
 
 class AliasHistory:
@@ -90,3 +95,51 @@ class AliasHistory:
                 if was_current and stack and stack[-1] is not None:
                     stack.append(None)
         return stack
+
+
+class CheckedAliasHistory(AliasHistory):
+    """An AliasHistory that does not trust its log (the one `ModelRegistry` uses).
+
+    The log is read only as a bounded regular file (never a FIFO, a device or a symlink), an
+    event that is not well-formed (see `event_problem`) is left out so that it costs only its
+    own line, and a time that is not a finite number is refused before it is written.
+    """
+
+    def history(self, alias=None) -> list:
+        return [e for _, e in numbered_json_lines(self.path)
+                if event_problem(e) is None and alias in (None, e["alias"])]
+
+    def _record(self, alias, action, version, when):
+        if when is not None and not math.isfinite(float(when)):
+            raise ValueError(f"alias time {when!r} is not a finite number of epoch seconds")
+        super()._record(alias, action, version, when)
+
+
+def event_problem(event) -> str | None:
+    """What is wrong with one alias-log event, or None if it is well-formed."""
+    if not isinstance(event, dict) or set(event) != {"alias", "action", "version", "at"}:
+        return "is not an event with exactly the keys alias, action, version and at"
+    if event["action"] not in ACTIONS:
+        return f"has unknown action {event['action']!r}; actions are {', '.join(ACTIONS)}"
+    at = event["at"]
+    if not (isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at)):
+        return f"has time {at!r}, which is not a finite number of epoch seconds"
+    try:
+        validate_name(event["alias"], "alias")
+        if event["version"] is not None or event["action"] != "rollback":
+            validate_name(event["version"], "version")
+    except InvalidNameError as exc:
+        return str(exc)
+    return None
+
+
+def alias_log_problems(path) -> list:
+    """[(line number, problem)] for every line of the alias log at `path` that `history`
+    leaves out."""
+    problems = []
+    for number, event in numbered_json_lines(path):
+        problem = "is not valid JSON (torn by a crash, or edited)" if event is None else \
+            event_problem(event)
+        if problem:
+            problems.append((number, problem))
+    return problems

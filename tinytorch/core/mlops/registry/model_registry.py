@@ -6,35 +6,47 @@ Layout of a registry directory (every file written atomically or appended whole)
     <root>/blobs/<sha256>                     model artifacts, content-addressed, stored once
     <root>/models/<name>/versions/<v>.json    one immutable ModelVersion record per version
     <root>/models/<name>/aliases.jsonl        the append-only alias log (AliasHistory)
+    <root>/models/<name>/ledger.jsonl         hash-chained seals of the version records (Ledger)
 
 An empty `<v>.json` is a version reserved by a registration that has not finished (or was
 killed); it is never listed and its number is never reused.
+
+Nothing read from these files is trusted: records are checked field by field (`records`) and
+against their seal in the ledger, artifacts against their sha256, alias events one by one. A
+damaged file costs only the version or alias line it holds; the error names the file, the
+version and the problem; `verify()` reports every problem in the registry at once and
+`python -m tinytorch.core.mlops.registry.recover ROOT` says what it would quarantine.
 """
 
+import hashlib
 import re
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .aliases import AliasHistory
+from tinytorch.core.serialization import (SAVABLE, UnreadableFileError, model_from_bytes,
+                                          model_to_bytes, read_regular_file)
+
+from .aliases import CheckedAliasHistory, alias_log_problems
 from .compare import compare_metrics, diff_params, measure_latency, metric_filter_matches
-from .storage import BlobStore, atomic_write_bytes, locked, validate_name
+from .errors import (DamagedRecordError, RegistryError, TamperedRecordError, VersionExistsError,
+                     VersionNotFoundError)
+from .ledger import Ledger, field_digests
+from .records import MAX_RECORD_BYTES, check_metrics, parse_record
+from .storage import (ArtifactIntegrityError, BlobStore, InvalidNameError, atomic_write_bytes,
+                      locked, validate_name)
 from .versions import Lineage, ModelSignature, ModelVersion, allocate_version, config_hash, fingerprint
 
 DEFAULT_MODEL_NAME = "model"
 _URI = re.compile(r"models:/([^/@]+)(?:/([^/@]+)|@([^/@]+))")
+__all__ = ["DamagedRecordError", "DamagedRecordWarning", "ModelComparison", "ModelRegistry",
+           "Problem", "RegistryError", "TamperedRecordError", "VersionExistsError",
+           "VersionNotFoundError"]
 
 
-class RegistryError(ValueError):
-    """A request the registry cannot carry out; the message says why and what to do."""
-
-
-class VersionExistsError(RegistryError):
-    """Registering a version that already exists: versions are immutable."""
-
-
-class VersionNotFoundError(RegistryError, LookupError):
-    """A version, alias or model that the registry does not hold."""
+class DamagedRecordWarning(UserWarning):
+    """Listing skipped a damaged version record (the warning carries the DamagedRecordError)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,14 @@ class ModelRegistry:
     >>> registry.register_model(model, version="1.0.0", metrics={"accuracy": 0.97})  # doctest: +SKIP
     >>> registry.set_alias("champion", "1.0.0")                      # doctest: +SKIP
     >>> registry.load_model("models:/model@champion")                # doctest: +SKIP
+
+    Errors, all ValueErrors with a message naming the file and what to do: RegistryError for a
+    request that cannot be carried out (VersionNotFoundError, VersionExistsError) and for a
+    damaged or edited record (DamagedRecordError, TamperedRecordError); ArtifactIntegrityError
+    for an artifact that is missing or changed; UnreadableFileError for a log that is not a
+    regular file; SignatureMismatchError for a model that no longer fits its signature.
+    `verify()` lists every problem at once; `python -m tinytorch.core.mlops.registry.recover
+    ROOT` says what it would quarantine.
     """
 
     def __init__(self, root, default_name: str = DEFAULT_MODEL_NAME):
@@ -88,11 +108,27 @@ class ModelRegistry:
     def _name(self, name):
         return validate_name(self.default_name if name is None else name, "model name")
 
-    def _versions_dir(self, name):
-        return self.root / "models" / self._name(name) / "versions"
+    def _model_dir(self, name) -> Path:
+        """`<root>/models/<name>`, refused if it (or `models/`) is a symlink leading elsewhere."""
+        path = self.root / "models" / self._name(name)
+        for part in (path.parent, path, path / "versions"):
+            if part.is_symlink():
+                raise RegistryError(f"{part} is a symbolic link; the registry never follows "
+                                    "links out of its directory. Replace it with a directory")
+        return path
 
-    def _aliases(self, name) -> AliasHistory:
-        return AliasHistory(self.root / "models" / self._name(name) / "aliases.jsonl")
+    def _versions_dir(self, name):
+        return self._model_dir(name) / "versions"
+
+    def _record_path(self, name, version) -> Path:
+        return self._versions_dir(name) / f"{validate_name(version, 'version')}.json"
+
+    def _aliases(self, name) -> CheckedAliasHistory:
+        return CheckedAliasHistory(self._model_dir(name) / "aliases.jsonl")
+
+    def ledger(self, name=None) -> Ledger:
+        """The ledger that seals model `name`'s version records (see `ledger.Ledger`)."""
+        return Ledger(self._model_dir(name) / "ledger.jsonl")
 
     # -- registering ---------------------------------------------------------------------------
 
@@ -105,16 +141,25 @@ class ModelRegistry:
         must not exist yet. Lineage: `parent_version` (must exist), `training_data` (arrays,
         hashed) and `config` (a JSON-able dict, hashed; its items are also recorded as params
         unless `params` is given). The signature is read off the model (or `input_example`).
+        Metrics must be finite numbers and params strict JSON; every input is checked before
+        a version number is reserved, so a refused registration uses up no number.
         """
-        from tinytorch.core.serialization import model_to_bytes
-
         name = self._name(name)
         if version is not None:
             validate_name(str(version), "version")
             version = str(version)
+        if not isinstance(model, SAVABLE):
+            raise TypeError(
+                f"register_model needs a tinytorch model "
+                f"({', '.join(cls.__name__ for cls in SAVABLE)}), got {type(model).__name__}; "
+                "a saved model file must be loaded first with tinytorch.core.serialization.load_model"
+            )
         if parent_version is not None:
             self.get_version(parent_version, name=name)
-        metrics = {k: float(v) for k, v in (metrics or {}).items()}
+        try:
+            metrics = check_metrics({} if metrics is None else metrics)
+        except ValueError as error:
+            raise RegistryError(f"cannot register: {error}") from None
         params = dict(params if params is not None else config or {})
         lineage = Lineage(
             parent_version=None if parent_version is None else str(parent_version),
@@ -123,6 +168,13 @@ class ModelRegistry:
         )
         signature = ModelSignature.infer(model, input_example)
         data = model_to_bytes(model)
+        record = ModelVersion(
+            name=name, version=version or "0", sha256="", size_bytes=len(data),
+            num_parameters=int(model.num_parameters), created_at=0.0,
+            signature=signature, lineage=lineage, metrics=metrics, params=params,
+            tags={str(k): str(v) for k, v in (tags or {}).items()}, description=str(description),
+        )
+        _check_writable(record)
         with locked(self._lock_path, shared=True):
             digest = self.blobs.put(data)
             try:
@@ -132,13 +184,12 @@ class ModelRegistry:
                     f"model {name!r} already has version {version!r}; versions are immutable: "
                     "register under a new version, or omit version= to get the next number"
                 ) from None
-            record = ModelVersion(
-                name=name, version=version, sha256=digest, size_bytes=len(data),
-                num_parameters=int(model.num_parameters), created_at=time.time(),
-                signature=signature, lineage=lineage, metrics=metrics, params=params,
-                tags={str(k): str(v) for k, v in (tags or {}).items()}, description=description,
-            )
-            atomic_write_bytes(self._versions_dir(name) / f"{version}.json", record.to_json())
+            record = replace(record, version=version, sha256=digest, created_at=time.time())
+            text = record.to_json()
+            ledger = self.ledger(name)
+            ledger.seal(record, text)  # sealed first: every finished record has a seal
+            atomic_write_bytes(self._record_path(name, version), text)
+            ledger.mark("written", version)
         return record
 
     # -- reading -------------------------------------------------------------------------------
@@ -148,17 +199,65 @@ class ModelRegistry:
         return [name for name in self._model_folders() if self.list_versions(name)]
 
     def _model_folders(self):
+        """Model folders whose names are valid model names (anything else is not a model)."""
         models = self.root / "models"
-        return sorted(p.name for p in models.iterdir()) if models.exists() else []
+        if not models.is_dir() or models.is_symlink():
+            return []
+        return sorted(p.name for p in models.iterdir()
+                      if _is_valid_name(p.name) and p.is_dir() and not p.is_symlink())
+
+    def _version_files(self, name) -> list:
+        """The versions that have a record file (finished, reserved or damaged)."""
+        versions_dir = self._versions_dir(name)
+        if not versions_dir.is_dir():
+            return []
+        return sorted(p.stem for p in versions_dir.glob("*.json") if _is_valid_name(p.stem))
 
     def list_versions(self, name=None) -> list:
-        """Every finished version of model `name`, oldest first."""
+        """Every finished version of model `name`, oldest first. A damaged record is skipped
+        with a DamagedRecordWarning naming it: the other versions stay usable."""
+        states = self.ledger(name).states()
         records = []
-        for path in self._versions_dir(name).glob("*.json"):
-            data = path.read_bytes()
-            if data:  # empty: reserved by a registration that has not finished
-                records.append(ModelVersion.from_json(data))
+        for version in self._version_files(name):
+            try:
+                record = self._read_record(name, version, states)
+            except DamagedRecordError as error:
+                warnings.warn(DamagedRecordWarning(str(error)), stacklevel=2)
+                continue
+            if record is not None:
+                records.append(record)
         return sorted(records, key=lambda r: (r.created_at, r.version))
+
+    def _read_record(self, name, version, states):
+        """The checked ModelVersion of `version`, or None if it is reserved by a registration
+        that never finished. Raises VersionNotFoundError if there is no record file and
+        DamagedRecordError if the record is unreadable, malformed, or not the one sealed."""
+        name = self._name(name)
+        path = self._record_path(name, version)
+        state = states.get(version)
+        try:
+            data = read_regular_file(path, MAX_RECORD_BYTES, follow_symlinks=False)
+        except FileNotFoundError:
+            if state and state.written and not state.removed:
+                raise DamagedRecordError(path, name, version, "the record file is missing, "
+                                         "but the ledger has no delete for it") from None
+            raise VersionNotFoundError(f"model {name!r} has no version {version!r}") from None
+        except UnreadableFileError as error:
+            raise DamagedRecordError(path, name, version, f"the record file {error.problem}") from None
+        if not data:
+            if state and state.removed:
+                raise VersionNotFoundError(f"version {version!r} of model {name!r} was "
+                                           f"{state.removed}d; its number is not reused")
+            if state and state.written:
+                raise DamagedRecordError(path, name, version, "the record is empty although its "
+                                         "registration finished: the file was truncated")
+            return None
+        try:
+            record = parse_record(data, name, version)
+        except ValueError as error:
+            raise DamagedRecordError(path, name, version, str(error)) from None
+        _check_seal(path, record, data, state)
+        return record
 
     def get_version(self, version, name=None) -> ModelVersion:
         """The ModelVersion record of `version` (a version string or a `models:/` URI)."""
@@ -167,22 +266,33 @@ class ModelRegistry:
         if isinstance(version, str) and version.startswith("models:/"):
             return self._resolve_uri(version)
         version = validate_name(str(version), "version")
-        path = self._versions_dir(name) / f"{version}.json"
-        data = path.read_bytes() if path.exists() else None
-        if data == b"":
+        try:
+            record = self._read_record(name, version, self.ledger(name).states(version))
+        except VersionNotFoundError:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DamagedRecordWarning)
+                known = [r.version for r in self.list_versions(name)]
+            raise VersionNotFoundError(
+                f"model {self._name(name)!r} has no version {version!r}; versions: {known or 'none'}"
+            ) from None
+        if record is None:
             raise VersionNotFoundError(
                 f"version {version!r} of model {self._name(name)!r} was reserved by a registration "
                 "that did not finish (the process died); it holds no model and is never reused"
             )
-        if data is None:
-            known = [r.version for r in self.list_versions(name)]
-            raise VersionNotFoundError(
-                f"model {self._name(name)!r} has no version {version!r}; versions: {known or 'none'}"
-            )
-        return ModelVersion.from_json(data)
+        return record
 
     def latest_version(self, name=None) -> ModelVersion:
+        """The newest finished version. If a newer registration's record is damaged, that is
+        an error naming it, never a silent fall-back to an older version."""
+        states = self.ledger(name).states()
         versions = self.list_versions(name)
+        listed = {r.version for r in versions}
+        newest = max((states[v].order for v in listed if v in states), default=-1)
+        for version, state in states.items():
+            if state.written and not state.removed and version not in listed \
+                    and state.order > newest:
+                self._read_record(name, version, states)  # raises DamagedRecordError
         if not versions:
             raise VersionNotFoundError(f"model {self._name(name)!r} has no versions yet")
         return versions[-1]
@@ -200,11 +310,10 @@ class ModelRegistry:
     def load_model(self, version=None, name=None, *, alias=None):
         """Load a version (string, `models:/` URI, or `alias=`; default: the latest).
 
-        The artifact's sha256 is verified (ArtifactIntegrityError names the version and file on
-        any change) and the loaded model is checked against the registered signature.
+        The record is checked against its seal in the ledger and the artifact against its
+        sha256 and size (ArtifactIntegrityError names the version and file on any change);
+        the loaded model is checked against the registered signature.
         """
-        from tinytorch.core.serialization import model_from_bytes
-
         if alias is not None:
             record = self.get_alias(alias, name=name)
         elif version is None:
@@ -212,7 +321,7 @@ class ModelRegistry:
         else:
             record = self.get_version(version, name=name)
         what = f"version {record.version} of model {record.name!r}"
-        data = self.blobs.get(record.sha256, what=what)
+        data = self.blobs.get(record.sha256, what=what, size=record.size_bytes)
         model = model_from_bytes(data, source=f"{what} ({self.blobs.path(record.sha256)})")
         record.signature.check_model(model, what=record.uri)
         return model
@@ -266,7 +375,8 @@ class ModelRegistry:
         with locked(self._lock_path):
             record = self.get_version(version, name=name)
             removed = self._aliases(name).remove_version(record.version)
-            (self._versions_dir(name) / f"{record.version}.json").unlink()
+            self._record_path(name, record.version).unlink()
+            self.ledger(name).mark("delete", record.version)
             self._remove_unreferenced_blobs()
         return removed
 
@@ -282,16 +392,92 @@ class ModelRegistry:
             return {"temp_files": len(temp_files), "blobs": self._remove_unreferenced_blobs()}
 
     def _remove_unreferenced_blobs(self) -> int:
+        """Delete the blobs that no version needs. A version whose registration finished but
+        whose record is now damaged still needs its blob (its seal names it): garbage
+        collection must not destroy what recovery could restore."""
+        if self.blobs.root.is_symlink():
+            raise RegistryError(f"{self.blobs.root} is a symbolic link; the registry deletes "
+                                "nothing through it. Replace it with the directory it points at")
         referenced = {r.sha256 for r in self._all_versions()}
-        unreferenced = [p for p in self.blobs.root.iterdir()
-                        if p.name not in referenced and not p.name.startswith(".")]
+        for name in self._model_folders():
+            referenced |= {state.seal["sha256"] for state in self.ledger(name).states().values()
+                           if state.written and not state.removed}
+        unreferenced = [p for p in self.blobs.root.iterdir()  # directories: left to `recover`
+                        if p.name not in referenced and not p.name.startswith(".")
+                        and (p.is_symlink() or not p.is_dir())]
         for path in unreferenced:
             path.unlink()
         return len(unreferenced)
 
     def _all_versions(self):
-        """Every version of every model, by model name (each model's versions read once)."""
-        return [r for name in self._model_folders() for r in self.list_versions(name)]
+        """Every readable version of every model (each model's versions read once)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DamagedRecordWarning)
+            return [r for name in self._model_folders() for r in self.list_versions(name)]
+
+    # -- checking ------------------------------------------------------------------------------
+
+    def verify(self) -> list:
+        """Check the whole registry and return every problem found (empty: all is well).
+
+        For each model: every record is read and checked (fields, seal, artifact sha256 and
+        size), every seal of a finished registration has its record, the ledger's hash chain
+        is unbroken, every alias-log line is a well-formed event and every alias points at a
+        readable version; stray and special files in `blobs/` are reported too."""
+        problems = []
+        for name in self._model_folders():
+            problems += self._verify_model(name)
+        for path in sorted(self.blobs.root.iterdir()):
+            if path.name.startswith("."):
+                continue
+            if not _is_digest(path.name) or path.is_symlink() or not path.is_file():
+                problems.append(Problem(path, None, "is not an artifact (artifacts are regular "
+                                                    "files named by their sha256)"))
+        return problems
+
+    def _verify_model(self, name) -> list:
+        ledger, model_dir = self.ledger(name), self._model_dir(name)
+        try:
+            problems = [Problem(ledger.path, None, f"line {n} {p}") for n, p in ledger.problems()]
+            states = ledger.states()
+        except RegistryError as error:  # the ledger is not a regular file
+            problems, states = [Problem(ledger.path, None, str(error))], {}
+        versions = set(self._version_files(name))
+        for version in sorted(versions | {v for v, s in states.items() if s.written and not s.removed}):
+            try:
+                record = self._read_record(name, version, states)
+            except VersionNotFoundError:  # deleted or quarantined on purpose
+                continue
+            except DamagedRecordError as error:  # its message names the path: Problem does too
+                message = f"version {version!r}: {error.problem}"
+                problems.append(Problem(error.path, version, message))
+                continue
+            except RegistryError as error:
+                problems.append(Problem(self._record_path(name, version), version, str(error)))
+                continue
+            try:
+                if record is not None:
+                    self.blobs.get(record.sha256, what=f"version {version} of model {name!r}",
+                                   size=record.size_bytes)
+            except ArtifactIntegrityError as error:
+                problems.append(Problem(self.blobs.path(record.sha256), version, str(error)))
+        log = model_dir / "aliases.jsonl"
+        try:
+            problems += [Problem(log, None, f"line {n} {p}") for n, p in alias_log_problems(log)]
+            aliases = self._aliases(name).aliases()
+        except UnreadableFileError as error:
+            return problems + [Problem(log, None, f"the alias log {error.problem}")]
+        for alias, version in aliases.items():
+            if version not in versions:
+                problems.append(Problem(model_dir / "aliases.jsonl", version,
+                                        f"alias {alias!r} points at version {version!r}, which "
+                                        "has no record"))
+        return problems
+
+    def ledger_head(self, name=None) -> str | None:
+        """The sha256 of the last line of model `name`'s ledger. Keep it elsewhere (like a git
+        commit id): a registry whose ledger was rewritten wholesale shows a different head."""
+        return self.ledger(name).head()
 
     # -- comparing and searching ---------------------------------------------------------------
 
@@ -323,6 +509,63 @@ class ModelRegistry:
             if all(r.tags.get(k) == str(v) for k, v in (tags or {}).items())
             and all(metric_filter_matches(r.metrics, f) for f in metrics)
         ]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem `verify()` found: the file, the version it concerns (if any), and what."""
+
+    path: Path
+    version: str | None
+    message: str
+
+    def __str__(self):
+        return f"{self.path}: {self.message}"
+
+
+def _check_seal(path, record, data, state):
+    """Raise TamperedRecordError unless `data` (the bytes of `record`) is what was sealed."""
+    name, version = record.name, record.version
+    if state is None or state.removed:
+        why = "has no seal in the ledger" if state is None else f"was {state.removed}d"
+        raise TamperedRecordError(path, name, version, f"the record {why}: it was not written "
+                                  "by this registry's register_model (or the ledger was edited)")
+    seal = state.seal
+    if hashlib.sha256(data).hexdigest() == seal["record"]:
+        return
+    changed = [k for k, v in field_digests(record).items() if seal["fields"].get(k) != v]
+    what = (f"fields changed since registration: {', '.join(changed)}" if changed else
+            "its bytes changed since registration, though every field reads the same")
+    if "sha256" in changed:
+        what += f" (the artifact was re-pointed from {seal['sha256'][:16]}... to " \
+                f"{record.sha256[:16]}...)"
+    raise TamperedRecordError(path, name, version, f"the record was edited: {what}; "
+                              "re-register the model from a trusted copy")
+
+
+def _check_writable(record):
+    """Raise RegistryError unless `record` can be written as strict JSON (checked before a
+    version number is reserved, so a refused registration uses none)."""
+    try:
+        record.to_json()
+    except (TypeError, ValueError) as error:
+        raise RegistryError(f"cannot register: params, tags and description must be strict "
+                            f"JSON (strings, finite numbers, lists, dicts): {error}") from None
+    bad_keys = [k for k in record.params if not isinstance(k, str)]
+    if bad_keys:
+        raise RegistryError(f"cannot register: param names must be strings, got {bad_keys!r}")
+
+
+def _is_valid_name(text) -> bool:
+    try:
+        validate_name(text)
+    except InvalidNameError:
+        return False
+    return True
+
+
+def _is_digest(text) -> bool:
+    return re.fullmatch(r"[0-9a-f]{64}", text) is not None
 
 
 def _as_tuple(data):

@@ -13,6 +13,11 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from tinytorch.core.serialization import MAX_MODEL_BYTES, UnreadableFileError, read_regular_file
+
+
+MAX_LOG_BYTES = 1 << 30  # an append-only log larger than this is refused, not read
+
 
 class InvalidNameError(ValueError):
     """A model name, version or alias that could escape the registry directory or is unusable."""
@@ -77,12 +82,17 @@ def locked(path, shared=False):
     the kernel releases it if the holder dies, so a killed writer never leaves the registry locked.
     """
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as f:
-        fcntl.flock(f, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+    # O_NOFOLLOW and O_NONBLOCK: a lock file replaced by a symlink or a FIFO fails here at once
+    # instead of touching a file elsewhere or blocking forever.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def append_json_line(path, record: dict) -> None:
@@ -92,7 +102,8 @@ def append_json_line(path, record: dict) -> None:
     torn last line, a newline is written first so that this record stays a line of its own.
     """
     line = json.dumps(record, sort_keys=True).encode() + b"\n"
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    # O_NOFOLLOW: a log replaced by a symlink is refused, never appended to wherever it points.
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -113,11 +124,28 @@ def read_json_lines(path) -> list:
     for line in lines:
         try:
             record = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # torn by a crash, or nested too deeply to parse
             continue
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def numbered_json_lines(path) -> list:
+    """[(line number, parsed value, or None if the line is not JSON)] for each non-blank line
+    of `path`; [] if it is missing. Only a regular file is read, never through a symlink."""
+    try:
+        data = read_regular_file(path, MAX_LOG_BYTES, follow_symlinks=False)
+    except FileNotFoundError:
+        return []
+    lines = []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.strip():
+            try:
+                lines.append((number, json.loads(line)))
+            except (ValueError, RecursionError):  # torn by a crash, edited, or nested too deep
+                lines.append((number, None))
+    return lines
 
 
 def validate_name(value, kind: str = "name", max_length: int = 128) -> str:
@@ -142,32 +170,44 @@ def validate_name(value, kind: str = "name", max_length: int = 128) -> str:
 
 
 class BlobStore:
-    """Immutable, deduplicated artifact files named by their sha256: `<root>/<sha256>`."""
+    """Immutable, deduplicated artifact files named by their sha256: `<root>/<sha256>`.
+
+    Blobs are read only as regular files inside `root` (never through a symlink, never a FIFO
+    or device) and never beyond the size their record announces."""
 
     def __init__(self, root):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, digest: str) -> Path:
+        """Where blob `digest` lives; a digest that is not 64 lowercase hex digits (such as
+        `../../file`, read from a damaged record) is refused before it becomes a path."""
+        if not (isinstance(digest, str) and re.fullmatch(r"[0-9a-f]{64}", digest)):
+            raise ArtifactIntegrityError(f"{digest!r} is not a sha256 (64 lowercase hex digits)")
         return self.root / digest
 
     def put(self, data: bytes) -> str:
         """Store `data` once and return its sha256; an existing intact copy is reused."""
         digest = content_hash(data)
-        target = self.path(digest)
-        if not (target.exists() and content_hash(target.read_bytes()) == digest):
-            atomic_write_bytes(target, data)
+        try:
+            self.get(digest, size=len(data))
+        except ArtifactIntegrityError:  # missing, damaged or not a regular file: (re)write it
+            atomic_write_bytes(self.path(digest), data)
         return digest
 
-    def get(self, digest: str, what: str = "artifact") -> bytes:
-        """Read the blob `digest` and prove it is unchanged; `what` names it in errors."""
+    def get(self, digest: str, what: str = "artifact", size: int | None = None) -> bytes:
+        """Read the blob `digest` (of `size` bytes, if known) and prove it is unchanged; `what`
+        names it in errors."""
         target = self.path(digest)
         try:
-            data = target.read_bytes()
+            data = read_regular_file(target, MAX_MODEL_BYTES if size is None else size,
+                                     follow_symlinks=False)
         except FileNotFoundError:
             raise ArtifactIntegrityError(
                 f"{what}: artifact file {target} is missing; the registry directory was altered"
             ) from None
+        except UnreadableFileError as exc:  # a special file, a symlink, or larger than registered
+            raise ArtifactIntegrityError(f"{what}: artifact file {target} {exc.problem}") from None
         actual = content_hash(data)
         if actual != digest:
             raise ArtifactIntegrityError(
