@@ -26,13 +26,42 @@ def models():
     return {"good": good, "other": other, "bad": bad}
 
 
+class RequestClock:
+    """The router's timer in these tests: every request takes 1 ms, plus ``extra[version]``
+    seconds for the versions a test slows down. Latency verdicts then depend on the versions
+    served, never on how busy the machine is."""
+
+    def __init__(self):
+        self.now, self.extra, self.calls = 0.0, {}, 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls % 2 == 0:  # the end of a request
+            self.now += 0.001
+        return self.now
+
+    def slow_down(self, backend, seconds):
+        predict = backend.predict
+
+        def slow_predict(x):
+            self.now += seconds
+            return predict(x)
+
+        backend.predict = slow_predict
+
+
 @pytest.fixture
-def manager(tmp_path, models):
+def clock():
+    return RequestClock()
+
+
+@pytest.fixture
+def manager(tmp_path, models, clock):
     registry = ModelRegistry(tmp_path / "registry", default_name="digits")
     for key in ("good", "other", "bad"):
         registry.register_model(models[key], tags={"key": key})
     with DeploymentManager(registry, name="digits", smoke_rows=X_TEST[:8],
-                           policy=CanaryPolicy(min_requests=60)) as running:
+                           policy=CanaryPolicy(min_requests=60, latency_slack_ms=2.0), timer=clock) as running:
         yield running
 
 
@@ -98,6 +127,21 @@ def test_canary_promotes_a_good_version_step_by_step(manager):
     assert manager.stable_version == "2" and manager.registry.get_alias("champion").version == "2"
     assert [e.action for e in manager.events] == ["deploy", "canary_start", "canary_advance", "promote"]
     assert manager.router.client_failures == 0
+
+
+def test_a_slow_canary_is_rolled_back_on_latency(manager, clock):
+    """Each canary request takes 5 ms more than stable's 1 ms: above 1.5 * 1 + 2 ms."""
+    manager.deploy_blue_green("1")
+    manager.start_canary("2")
+    clock.slow_down(manager.router.canary, 0.005)
+    offset = 0
+    while manager.canary_version is not None and offset < 3000:
+        drive(manager, 100, offset)
+        offset += 100
+        decision = manager.evaluate_canary()
+    assert decision.action == "rollback"
+    assert decision.reasons == ("p99 latency 6.00 ms vs stable 1.00 ms",)
+    assert manager.stable_version == "1" and manager.router.client_failures == 0
 
 
 def test_a_crashed_canary_is_rolled_back_with_no_failed_client_request(manager):
