@@ -1,9 +1,12 @@
 """MLOpsPipeline and DeploymentManager on real models, real files and real HTTP (127.0.0.1)."""
 
+import copy
+
 import numpy as np
 import pytest
 
 from tinytorch.core.data import load_digits
+from tinytorch.core.layers import mlp
 from tinytorch.core.mlops.pipeline import (
     CanaryPolicy, DeploymentError, DeploymentManager, MLOpsPipeline, PipelineStepError, ProductionValidator,
 )
@@ -229,6 +232,23 @@ def test_a_model_failing_the_gates_is_refused_and_the_champion_keeps_serving(pip
     assert pipeline.predict("u", X_TEST[0], int(Y_TEST[0])) in range(10)
 
 
+def test_a_model_is_never_released_on_another_models_report(pipeline, models):
+    """A report belongs to the model it measured: an untrained model that reuses the memory (so
+    the ``id()``) of a validated one that was since freed still faces the release gates."""
+    validated = set()
+    for _ in range(20):
+        temporary = copy.deepcopy(models["good"])
+        pipeline.validate_model(DIGITS.test, model=temporary)
+        validated.add(id(temporary))
+        del temporary
+    untrained = next(model for model in (mlp([64, 16, 10], seed=i) for i in range(2000)) if id(model) in validated)
+    assert np.mean(untrained.predict(X_TEST) == Y_TEST) < 0.5
+    versions = len(pipeline.registry.list_versions())
+    with pytest.raises(PipelineStepError, match="accuracy_floor"):
+        pipeline.deploy_model(untrained)
+    assert len(pipeline.registry.list_versions()) == versions
+
+
 def test_bad_input_gets_clear_errors(pipeline):
     with pytest.raises(ValueError, match="train, .val and .test"):
         pipeline.train_with_trainer(object, (X_TEST, Y_TEST))
@@ -299,10 +319,10 @@ def test_a_rolled_back_canary_puts_the_learner_back_on_the_serving_model(learnin
     pipeline.add_feedback(X, y)
     blessed = pipeline.retrain_if_needed().model
     pipeline.deploy_model(blessed, strategy="canary")
-    assert pipeline.continuous.learner.champion is blessed
+    assert pipeline.continuous.learner.champion is blessed.model
     pipeline.manager.rollback_canary("test")
     pipeline.add_feedback(X[:50] * 0.5, y[:50])
-    assert pipeline.continuous.learner.champion is pipeline._released["1"]["trained"]
+    assert pipeline.continuous.learner.champion is pipeline._released["1"].trained
     assert pipeline.audit_log.events("learner_reset")[0]["serving"] == "1"
 
 
