@@ -313,17 +313,41 @@ def test_feedback_is_validated_and_a_blessed_challenger_goes_out_as_a_canary(lea
     assert groups.count("feedback") == 2 and groups.count("retrain") == 2
 
 
-def test_a_rolled_back_canary_puts_the_learner_back_on_the_serving_model(learning):
+def test_a_blessed_challenger_is_the_learners_champion_only_once_its_canary_is_promoted(learning):
     pipeline = learning()
     X, y = faulty_feedback()[0]
     pipeline.add_feedback(X, y)
     blessed = pipeline.retrain_if_needed().model
+    learner = pipeline.continuous
+    serving = pipeline._released["1"].trained
     pipeline.deploy_model(blessed, strategy="canary")
-    assert pipeline.continuous.learner.champion is blessed.model
+    assert learner.champion is serving and learner.pending.model is blessed.model
     pipeline.manager.rollback_canary("test")
     pipeline.add_feedback(X[:50] * 0.5, y[:50])
-    assert pipeline.continuous.learner.champion is pipeline._released["1"].trained
-    assert pipeline.audit_log.events("learner_reset")[0]["serving"] == "1"
+    assert pipeline.continuous is learner and learner.champion is serving
+
+    canary = pipeline.deploy_model(blessed, strategy="canary")
+    pipeline.promote_canary()
+    assert pipeline.manager.stable_version == canary.version
+    assert learner.champion is blessed.model and learner.previous.model is serving
+    assert pipeline.audit_log.events("promotion")[-1]["version"] == blessed.challenger.split("/")[1]
+
+
+def test_a_learner_rollback_switches_serving_back_and_a_foreign_release_resets_the_learner(learning):
+    pipeline = learning()
+    X, y = faulty_feedback()[0]
+    pipeline.add_feedback(X, y)
+    blessed = pipeline.retrain_if_needed().model
+    learner = pipeline.continuous
+    canary = pipeline.deploy_model(blessed, strategy="canary")
+    pipeline.promote_canary()
+    assert pipeline.manager.stable_version == canary.version
+    restored = learner.release.roll_back(learner.deployment.version, learner.previous.version)
+    assert restored == learner.previous.version and pipeline.manager.stable_version == "1"
+
+    pipeline.deploy_model(pipeline.candidate)   # a release the learner did not bless
+    assert pipeline.continuous is None
+    assert pipeline.audit_log.events("learner_reset")[-1]["reason"] == "a version the learner did not bless went live"
 
 
 def test_a_challenger_refused_by_the_gate_is_never_released(learning):

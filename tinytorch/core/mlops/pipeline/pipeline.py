@@ -31,10 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinytorch.core.mlops.continuous import AuditLog, ContinuousLearner, DataPipeline
+
 from .candidate import Candidate
 from .canary import CanaryPolicy
 from .deployment import CHAMPION, DeploymentManager, failed_step_message
-from .learning import ServingLearner
+from .learning import CanaryRelease
 from .lineage import RunLog
 from .search import hyperparameter_search
 from .steps import Step, StepFailure, run_steps
@@ -100,7 +102,8 @@ class MLOpsPipeline:
         self.monitor = monitor or ModelMonitor(window=500)
         self.server_options = server_options
         self.learner_options = dict(learner_options or {})
-        self.continuous = None   # ServingLearner, made at the first feedback
+        self.continuous = None   # the ContinuousLearner of the serving model, made at the first feedback
+        self._feedback = self._audit = None  # its DataPipeline and AuditLog, kept across learners
         self.trainer_cls = Trainer
         self.data = None
         self.validation_data = None
@@ -260,6 +263,8 @@ class MLOpsPipeline:
         ctx = self._run("deploy", [Step("release_gates", gates, inputs=("model",)),
                                    Step("register", register), Step(strategy, release)],
                         {"model": model}, strategy=strategy)
+        if strategy == "blue_green":
+            self._went_live(ctx["registered_version"])
         return Deployment(self.name, ctx["registered_version"], ctx["url"], strategy, ctx["_report"],
                           tuple(self.run_log.entries[-1]["steps"]))
 
@@ -267,7 +272,36 @@ class MLOpsPipeline:
         """One canary decision on live traffic (see ``DeploymentManager.evaluate_canary``)."""
         if self.manager is None:
             raise RuntimeError("nothing deployed yet")
-        return self.manager.evaluate_canary()
+        canary = self.manager.canary_version
+        decision = self.manager.evaluate_canary()
+        if canary is not None and self.manager.stable_version == canary:
+            self._went_live(canary)
+        return decision
+
+    def promote_canary(self):
+        """Promote the running canary now, without waiting for the analysis (an operator's
+        override)."""
+        if self.manager is None or self.manager.canary_version is None:
+            raise RuntimeError("no canary is running: deploy_model(model, strategy='canary') first")
+        canary = self.manager.canary_version
+        self.manager.promote_canary()
+        self._went_live(canary)
+
+    def _went_live(self, version):
+        """Every release that changes what serves ends here: a canary of the learner's pending
+        challenger makes it the learner's champion; any other version gets a new learner (at
+        the next feedback), since the old one learns from a model that no longer serves."""
+        learner = self.continuous
+        if learner is None:
+            return
+        pending = learner.pending
+        if pending is not None and self._released[version].challenger == f"{learner.name}/{pending.version}":
+            learner.release.went_live(pending.version, version)
+            learner.went_live(pending.version)
+            return
+        self._audit.record("learner_reset", serving=str(version), learner_champion=learner.deployment.version,
+                           reason="a version the learner did not bless went live")
+        self.continuous = None
 
     # -- continuous learning -------------------------------------------------------------------
     def add_feedback(self, X, y):
@@ -289,8 +323,9 @@ class MLOpsPipeline:
         challenger is trained on the replay mix and must pass ``challenger_passes_gate``.
         Returns the ``RetrainDecision``; when the gate blessed the challenger, ``decision.model``
         is it (float) as a ``Candidate`` with the serving version's lineage: compress it and
-        ``deploy_model(..., strategy="canary")``: going live is the canary's decision. When the learner's shadow comparison rolled its last promotion
-        back (``"rolled_back"``), the restored model is released again (blue/green)."""
+        ``deploy_model(..., strategy="canary")``: going live is the canary's decision. When the
+        learner's probation finds its live champion worse than the one it replaced
+        (``"rolled_back"``), its release has already switched serving back (``CanaryRelease``)."""
         learner = self._learner()
 
         def decide(ctx):
@@ -299,62 +334,55 @@ class MLOpsPipeline:
                     "triggers": ",".join(decision.triggers)}
 
         decision = self._run("retrain", [Step("continuous_learner", decide)], {})["_decision"]
-        if decision.model is not None:
-            origin = self._released[self.continuous.serving_version]
-            return replace(decision, model=replace(
-                origin, model=decision.model, trained=decision.model, steps=("retrain",), training_data=None,
-                challenger=f"{learner.name}/{decision.version}", validation=None))
-        if decision.action == "rolled_back":
-            self._follow_learner_rollback(learner.champion, decision.reason)
-        return decision
-
-    def _follow_learner_rollback(self, restored_model, reason):
-        """The learner's shadow comparison found its promoted model worse live than the one it
-        replaced: pull the canary, or switch back to the restored model's version."""
-        if self.manager.canary_version is not None:
-            self.manager.rollback_canary(reason)
-            return
-        restored = next((v for v, c in self._released.items() if c.trained is restored_model), None)
-        if restored is not None and restored != self.manager.stable_version:
-            self.manager.deploy_blue_green(restored)
+        if decision.model is None:
+            return decision
+        origin = self._released[learner.release.serving[learner.deployment.version]]
+        return replace(decision, model=replace(
+            origin, model=decision.model, trained=decision.model, steps=("retrain",), training_data=None,
+            challenger=f"{learner.name}/{decision.version}", validation=None))
 
     def quarantine_counts(self):
         """Rows accepted and quarantined (by reason kind) over every feedback batch so far."""
-        return {} if self.continuous is None else self.continuous.quarantine_counts()
+        return {} if self._feedback is None else dict(self._feedback.counts)
 
     @property
     def audit_log(self):
         """The continuous learner's ``AuditLog`` (None before the first feedback)."""
-        return None if self.continuous is None else self.continuous.audit
+        return self._audit
 
     def _learner(self):
-        """The learner, following the serving version (left alone while its blessed challenger
-        is out as a canary)."""
+        """The continuous learner of the serving version, made at the first call after it
+        went live."""
+        if self.continuous is not None:
+            return self.continuous
         if self.manager is None or self.manager.stable_version is None:
             raise RuntimeError("nothing deployed yet: deploy_model() first; the learner learns from "
                                "the serving model")
-        if self.continuous is None:
-            if self.data is None:
-                raise ValueError("no golden set: train_with_trainer(Trainer, data) first; its .val split "
-                                 "is the fixed set the challenger gate checks for regressions")
-            self.continuous = ServingLearner(self.registry, f"{self.name}-continuous", self.data.val,
-                                             self.root / "continuous", self.data.train[0].shape[1],
-                                             **self.learner_options)
-        if self.manager.canary_version is not None and self.continuous.learner is not None:
-            return self.continuous.learner
+        if self.data is None:
+            raise ValueError("no golden set: train_with_trainer(Trainer, data) first; its .val split "
+                             "is the fixed set the challenger gate checks for regressions")
         version = self.manager.stable_version
         origin = self._released.get(version, Candidate(None))
         if origin.trained is None:
             raise ValueError(f"version {version} was not trained by this pipeline: continuous learning "
                              "needs the float model and its training data (train_with_trainer first)")
-        return self.continuous.follow(origin.trained, origin.replay, version)
+        if self._feedback is None:
+            folder = self.root / "continuous"
+            self._feedback = DataPipeline(n_features=self.data.train[0].shape[1],
+                                          quarantine_path=folder / "quarantine.jsonl")
+            self._audit = AuditLog(folder / "audit.jsonl")
+        self.continuous = ContinuousLearner(origin.trained, self.registry, golden=self.data.val,
+                                            replay=origin.replay, name=f"{self.name}-continuous",
+                                            pipeline=self._feedback, audit_log=self._audit,
+                                            release=CanaryRelease(self.manager), **self.learner_options)
+        return self.continuous
 
     def _manager(self, data):
         if self.manager is None:
             self.manager = DeploymentManager(self.registry, name=self.name, policy=self.policy,
                                              canary_steps=self.canary_steps, smoke_rows=data[0][:32],
                                              monitor=self.monitor, server_options=self.server_options,
-                                             seed=f"canary-{self.run_id}")
+                                             seed=f"canary-{self.seed}")
         return self.manager
 
     def predict(self, unit_id, x, label=None):
