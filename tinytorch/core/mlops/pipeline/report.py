@@ -9,9 +9,8 @@ EVENT_COLOURS = {"deploy": "tab:blue", "drift": "tab:red", "retrain": "tab:purpl
 
 
 def _figure(**options):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    """A figure outside pyplot: it works headless and leaves a notebook's backend alone (a
+    notebook shows it inline when it is a cell's value)."""
     from matplotlib.figure import Figure
 
     return Figure(layout="tight", **options)

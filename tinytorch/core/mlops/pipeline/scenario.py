@@ -124,7 +124,7 @@ def run_loop(root, seed=0, clients=3, search_trials=4, epochs=20, phase_requests
         compressed = pipeline.compress_model(quantize_model, trained)
         optimized = pipeline.optimize_inference(optimize_inference, compressed)
         for name, model in (("trained", trained), ("compressed", compressed), ("optimized", optimized)):
-            report = pipeline.validator.validate(model.model, data.test)
+            report = pipeline.validator.validate(model, data.test)
             result.stages[name] = {"accuracy": report.measured["accuracy"], "nbytes": int(model.nbytes),
                                    "file_bytes": report.measured["size_bytes"],
                                    "p99_latency_ms": report.measured["p99_latency_ms"]}

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .candidate import Candidate
 from .gates import evaluate_release_gates
 
 DIGITS_SIGNATURE = {"input_shape": (64,), "dtype": "float32", "output_shape": (10,)}
@@ -91,8 +92,9 @@ class ProductionValidator:
         }
 
     def validate(self, model, data):
-        """Measure ``model`` on ``data = (X, y)`` and return the ValidationReport."""
-        measured = self.measure(model, data)
+        """Measure ``model`` (a model or a pipeline ``Candidate``) on ``data = (X, y)`` and
+        return the ValidationReport."""
+        measured = self.measure(Candidate.of(model).model, data)
         return ValidationReport(measured, tuple(evaluate_release_gates(measured, self.limits)))
 
 
