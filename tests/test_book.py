@@ -162,7 +162,7 @@ def test_no_output_is_an_error_or_a_warning(html):
 def test_gallery_was_executed_and_shows_its_plots(html):
     outputs = page(html, "book/gallery").select(".cell_output")
     images = [img for output in outputs for img in output.find_all("img")]
-    assert len(images) >= 5, f"the gallery shows {len(images)} plots; expected 5 (registry, serving, dashboard, drift, peeking)"
+    assert len(images) >= 7, f"the gallery shows {len(images)} plots; expected 7 (registry, serving, dashboard, drift, peeking, stream, timeline)"
     for img in images:
         assert (html / "book" / img["src"]).resolve().is_file(), f"gallery image {img['src']} is missing"
 
