@@ -23,7 +23,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.notebooks import DEMO_PREFIX, DIRECTIVE, ROOT, TEMPLATES
+from autograder.notebooks import DEMO_PREFIX, ROOT, TEMPLATES
+from autograder.template_format import solution_targets as template_solution_targets
 
 CHECKS = ROOT / "autograder" / "checks"
 TEST_PREFIX = "test_"
@@ -55,13 +56,7 @@ def program_cells(nb) -> list[dict]:
 
 def solution_targets(notebook: str) -> list[str]:
     """Library objects whose source is this notebook's answers (its ``#| solution`` directives)."""
-    template = TEMPLATES / f"{notebook}.py"
-    targets = []
-    for line in template.read_text().splitlines():
-        match = DIRECTIVE.match(line)
-        if match and match.group("kind") == "solution":
-            targets.append(match.group("target"))
-    return targets
+    return template_solution_targets(TEMPLATES / f"{notebook}.py")
 
 
 def run_checks(nb, notebook: str, *, task: str | None = None, cell_timeout: float = 60,
