@@ -313,16 +313,22 @@ def test_feedback_is_validated_and_a_blessed_challenger_goes_out_as_a_canary(lea
     assert groups.count("feedback") == 2 and groups.count("retrain") == 2
 
 
-def test_a_blessed_challenger_is_the_learners_champion_only_once_its_canary_is_promoted(learning):
+def bless_a_challenger(learning):
+    """A pipeline whose continuous learner blessed a challenger after one feedback batch, and
+    that challenger (a Candidate)."""
     pipeline = learning()
-    X, y = faulty_feedback()[0]
-    pipeline.add_feedback(X, y)
-    blessed = pipeline.retrain_if_needed().model
+    pipeline.add_feedback(*faulty_feedback()[0])
+    return pipeline, pipeline.retrain_if_needed().model
+
+
+def test_a_blessed_challenger_is_the_learners_champion_only_once_its_canary_is_promoted(learning):
+    pipeline, blessed = bless_a_challenger(learning)
     learner = pipeline.continuous
     serving = pipeline._released["1"].trained
     pipeline.deploy_model(blessed, strategy="canary")
     assert learner.champion is serving and learner.pending.model is blessed.model
     pipeline.manager.rollback_canary("test")
+    X, y = faulty_feedback()[2]
     pipeline.add_feedback(X[:50] * 0.5, y[:50])
     assert pipeline.continuous is learner and learner.champion is serving
 
@@ -334,10 +340,7 @@ def test_a_blessed_challenger_is_the_learners_champion_only_once_its_canary_is_p
 
 
 def test_a_learner_rollback_switches_serving_back_and_a_foreign_release_resets_the_learner(learning):
-    pipeline = learning()
-    X, y = faulty_feedback()[0]
-    pipeline.add_feedback(X, y)
-    blessed = pipeline.retrain_if_needed().model
+    pipeline, blessed = bless_a_challenger(learning)
     learner = pipeline.continuous
     canary = pipeline.deploy_model(blessed, strategy="canary")
     pipeline.promote_canary()
