@@ -103,6 +103,7 @@ class MLOpsPipeline:
         self.server_options = server_options
         self.learner_options = dict(learner_options or {})
         self.continuous = None   # the ContinuousLearner of the serving model, made at the first feedback
+        self.learner_name = f"{name}-continuous"  # the registered model its challengers go to
         self._feedback = self._audit = None  # its DataPipeline and AuditLog, kept across learners
         self.trainer_cls = Trainer
         self.data = None
@@ -372,7 +373,7 @@ class MLOpsPipeline:
                                           quarantine_path=folder / "quarantine.jsonl")
             self._audit = AuditLog(folder / "audit.jsonl")
         self.continuous = ContinuousLearner(origin.trained, self.registry, golden=self.data.val,
-                                            replay=origin.replay, name=f"{self.name}-continuous",
+                                            replay=origin.replay, name=self.learner_name,
                                             pipeline=self._feedback, audit_log=self._audit,
                                             release=CanaryRelease(self.manager), **self.learner_options)
         return self.continuous
