@@ -25,7 +25,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.notebooks import DEMO_PREFIX, DIRECTIVE, ROOT, TEMPLATES
+from autograder.notebooks import DEMO_PREFIX, ROOT, TEMPLATES
+from autograder.template_format import solution_targets as template_solution_targets
 
 TEST_PREFIX = "test_"
 HIDDEN_BLOCK = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
@@ -63,13 +64,7 @@ def notebook_cells(nb) -> list[dict]:
 
 def solution_targets(notebook: str) -> list[str]:
     """Library objects whose source is this notebook's answers (its ``#| solution`` directives)."""
-    template = TEMPLATES / f"{notebook}.py"
-    targets = []
-    for line in template.read_text().splitlines():
-        match = DIRECTIVE.match(line)
-        if match and match.group("kind") == "solution":
-            targets.append(match.group("target"))
-    return targets
+    return template_solution_targets(TEMPLATES / f"{notebook}.py")
 
 
 def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout: float = 30,

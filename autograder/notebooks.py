@@ -19,7 +19,8 @@ Inside code cells two directives copy code from the library, which stays the sin
 For a class, ``#| solution module:Class methods=a,b`` limits the task to the listed methods.
 
 Cell ids are derived from the template (``id=``), never random, so rebuilding a notebook gives the
-same file and nbgrader's gradebook keeps matching cells after a rebuild.
+same file and nbgrader's gradebook keeps matching cells after a rebuild. The format itself is read
+by ``autograder/template_format.py``, shared with the grader and the book.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ import functools
 import importlib.util
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from autograder.template_format import DIRECTIVE, TemplateError, parse_template, cell_points
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "source" / "templates"
@@ -41,57 +43,11 @@ SOURCE = ROOT / "source" / ASSIGNMENT
 CONFIG = ROOT / "_config.yml"
 
 DEMO_PREFIX = "demo_"
-CELL_HEADER = re.compile(r"^# %%(?P<rest>.*)$")
-DIRECTIVE = re.compile(r"^(?P<indent>\s*)#\| (?P<kind>solution|provided) (?P<target>\S+)(?P<options>.*)$")
 HIDDEN_BLOCK = (
     "### BEGIN HIDDEN TESTS\n"
     "# Hidden checks for this task ({checks}, task {task}) run outside this kernel at grading time.\n"
     "### END HIDDEN TESTS"
 )
-
-
-class TemplateError(ValueError):
-    """A template cannot be built; the message names the file and the line."""
-
-
-@dataclass
-class Cell:
-    kind: str  # markdown | provided | code | solution | test
-    options: dict
-    lines: list[str] = field(default_factory=list)
-    line_number: int = 0
-
-
-def parse_template(path: Path) -> list[Cell]:
-    cells: list[Cell] = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        header = CELL_HEADER.match(line)
-        if header:
-            kind, options = _parse_header(header.group("rest"), path, number)
-            cells.append(Cell(kind, options, line_number=number))
-        elif cells:
-            cells[-1].lines.append(line)
-        elif line.strip() and not line.startswith("#"):
-            raise TemplateError(f"{path}:{number}: code before the first '# %%' cell header")
-    return cells
-
-
-def _parse_header(rest: str, path: Path, number: int) -> tuple[str, dict]:
-    words = rest.split()
-    if not words:
-        return "code", {}
-    kind = "markdown" if words[0] == "[markdown]" else words[0]
-    if kind not in {"markdown", "provided", "code", "solution", "test"}:
-        raise TemplateError(f"{path}:{number}: unknown cell kind {words[0]!r}")
-    options = {}
-    for word in words[1:]:
-        key, sep, value = word.partition("=")
-        if not sep:
-            raise TemplateError(f"{path}:{number}: expected key=value, got {word!r}")
-        options[key] = value
-    if kind in {"provided", "solution", "test"} and "id" not in options:
-        raise TemplateError(f"{path}:{number}: a {kind} cell needs id=...")
-    return kind, options
 
 
 def build_notebook(template: Path) -> nbformat.NotebookNode:
@@ -122,7 +78,7 @@ def build_notebook(template: Path) -> nbformat.NotebookNode:
         else:
             if cell.options["id"] not in seen:
                 raise TemplateError(f"{template}:{cell.line_number}: test for unknown task {cell.options['id']!r}")
-            meta.update(grade=True, solution=False, locked=True, points=float(cell.options.get("points", 1)))
+            meta.update(grade=True, solution=False, locked=True, points=cell_points(cell))
             source = source + "\n" + HIDDEN_BLOCK.format(checks=checks, task=cell.options["id"])
         nb_cells.append(nbformat.v4.new_code_cell(source, id=grade_id.replace("_", "-"), metadata={"nbgrader": meta}))
     _check_demos_define_nothing_needed(nb_cells, template)

@@ -1,10 +1,16 @@
 """optimize_inference and quantize_model against the training model, in the same run.
 
-Speed: the training ``Sequential.forward`` and the compiled ``InferenceModel.forward`` are timed
-on the same real digits rows at batch 1 and batch 256, alternating in rounds so that a noisy
-machine slows both alike; the figure is the ratio of the best round of each. The bare matmuls
-(the model's two float32 matrix products and nothing else) are timed alongside: no forward pass
-that computes them can beat that time, so training / bare matmuls is the ceiling on the speed-up.
+Speed: the compiled ``InferenceModel.forward`` is timed against its floor, the least work any
+forward pass of the model must do: per layer one float32 matmul, one bias add and (hidden layers)
+one ReLU pass, on operands prepared in advance (``floor_forward``). The target: the optimised
+forward within 10 % of the floor at batch 1 and batch 256, i.e. almost no per-call overhead. The
+training ``Sequential.forward`` is timed beside them for the speed-up (information).
+
+The verdict must not depend on what else the machine runs: every figure is CPU time of this
+process (``time.process_time``) with BLAS limited to one thread (threadpoolctl), so other
+processes' load does not count and BLAS does not spin threads that wait for a busy core; the
+candidates alternate in rounds and each keeps its best round. (Wall-clock timing with two
+OpenBLAS threads once moved the batch-256 ratio from 0.82x to 3.31x with unchanged code.)
 Size and accuracy: int8 per-channel quantization against the float model on the test split.
 
     .venv/bin/python benchmarks/inference.py
@@ -13,6 +19,7 @@ Size and accuracy: int8 per-channel quantization against the float model on the 
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tinytorch.core.benchmarking import benchmark_model
 from tinytorch.core.compression import quantize_model
@@ -24,11 +31,15 @@ ROUNDS = 15
 CALLS = {1: 2000, 256: 200}
 
 
+FLOOR_MARGIN = 1.10  # the optimised forward may cost at most 10 % more CPU than the floor
+
+
 def seconds_per_call(forward, x, calls):
-    started = time.perf_counter()
+    """CPU seconds per call of ``forward(x)`` (this process, all threads)."""
+    started = time.process_time()
     for _ in range(calls):
         forward(x)
-    return (time.perf_counter() - started) / calls
+    return (time.process_time() - started) / calls
 
 
 def best_times(forwards, x, calls):
@@ -40,19 +51,32 @@ def best_times(forwards, x, calls):
     return best
 
 
-def bare_matmuls(model):
-    """The model's matrix products alone: the floor under any forward pass of it."""
-    weights = [weight for weight, _, _ in model.stages]
+def floor_forward(model, rows):
+    """The least work of a forward pass of ``model`` (an InferenceModel) on ``rows`` rows: per
+    stage the matmul, one in-place bias add and one in-place ReLU, with the bias and ReLU's
+    zeros already at full shape; no input checks, nothing else."""
+    stages = [(weight, np.tile(bias, (rows, 1)), np.zeros((rows, bias.size), np.float32) if activation == "relu" else None)
+              for weight, bias, activation in model.stages]
+    if any(activation not in ("relu", None) for _, _, activation in model.stages):
+        raise ValueError("the floor is defined for ReLU networks")
 
     def forward(x):
-        for weight in weights:
+        for weight, bias, zeros in stages:
             x = x @ weight
+            x += bias
+            if zeros is not None:
+                np.maximum(x, zeros, out=x)
         return x
 
     return forward
 
 
 def main():
+    with threadpool_limits(limits=1):
+        return run()
+
+
+def run():
     data = load_digits()
     model, _ = train_digits_classifier(hidden=(128,), data=data)
     fast, small = optimize_inference(model), quantize_model(model)
@@ -66,13 +90,12 @@ def main():
     for batch, calls in CALLS.items():
         rows = np.ascontiguousarray(np.resize(X, (batch, X.shape[1])))
         best = best_times({"training": model.forward, "inference": fast.forward,
-                           "matmuls": bare_matmuls(fast)}, rows, calls)
-        ratio = best["training"] / best["inference"]
-        ok &= ratio >= 1.5
-        print(f"  batch {batch:>3}: training forward {best['training'] * 1e6:8.1f} us, inference "
-              f"{best['inference'] * 1e6:8.1f} us, speed-up {ratio:.2f}x (target >= 1.5x); "
-              f"bare matmuls {best['matmuls'] * 1e6:8.1f} us, ceiling "
-              f"{best['training'] / best['matmuls']:.2f}x")
+                           "floor": floor_forward(fast, batch)}, rows, calls)
+        over_floor = best["inference"] / best["floor"]
+        ok &= over_floor <= FLOOR_MARGIN
+        print(f"  batch {batch:>3} (CPU time, 1 BLAS thread): inference {best['inference'] * 1e6:7.1f} us = "
+              f"{over_floor:.3f}x the floor of {best['floor'] * 1e6:7.1f} us (target <= {FLOOR_MARGIN:.2f}x); "
+              f"training forward {best['training'] * 1e6:7.1f} us, speed-up {best['training'] / best['inference']:.2f}x")
 
     float_accuracy = accuracy(model.predict(X), y)
     int8_accuracy = accuracy(small.predict(X), y)

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
+from autograder.template_format import read_tasks
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 STAMP = HTML / "book" / "intro.html"
@@ -162,7 +164,7 @@ def test_no_output_is_an_error_or_a_warning(html):
 def test_gallery_was_executed_and_shows_its_plots(html):
     outputs = page(html, "book/gallery").select(".cell_output")
     images = [img for output in outputs for img in output.find_all("img")]
-    assert len(images) >= 5, f"the gallery shows {len(images)} plots; expected 5 (registry, serving, dashboard, drift, peeking)"
+    assert len(images) >= 7, f"the gallery shows {len(images)} plots; expected 7 (registry, serving, dashboard, drift, peeking, stream, timeline)"
     for img in images:
         assert (html / "book" / img["src"]).resolve().is_file(), f"gallery image {img['src']} is missing"
 
@@ -170,14 +172,14 @@ def test_gallery_was_executed_and_shows_its_plots(html):
 @pytest.mark.parametrize("template", sorted((ROOT / "source" / "templates").glob("[0-9][0-9]_*.py")),
                          ids=lambda p: p.stem)
 def test_module_page_lists_the_templates_tasks_and_points(html, template):
-    cells = re.findall(r"^# %% test id=(\w+) points=([\d.]+)", template.read_text(), re.M)
+    tasks = read_tasks(template)
     table = page(html, f"book/modules/{template.stem}").select_one("table.course-tasks")
     assert table is not None, f"book/modules/{template.stem}.md has no course-tasks table"
     rows = {tr.find("td").get_text(strip=True): tr.find_all("td")[-1].get_text(strip=True)
             for tr in table.select("tbody tr")}
-    for task, points in cells:
-        assert rows.get(task) == f"{float(points):g}", f"task {task}: the book says {rows.get(task)} points, the template {points}"
-    assert rows["total"] == f"{sum(float(p) for _, p in cells):g}"
+    for task in tasks:
+        assert rows.get(task.id) == f"{task.points:g}", f"task {task.id}: the book says {rows.get(task.id)} points, the template {task.points}"
+    assert rows["total"] == f"{sum(task.points for task in tasks):g}"
 
 
 def test_every_page_of_the_toc_was_built(html):

@@ -67,8 +67,10 @@ def test_optimized_model_keeps_no_state_between_calls(model, digits):
     first = fast.forward(X[:3]).copy()
     fast.forward(X[3:10])
     np.testing.assert_array_equal(fast.forward(X[:3]), first)
-    assert vars(fast).keys() == {"stages", "_in_features", "_kernels"}
-    stored = [array for kernel in fast._kernels for array in kernel[1:3] if array is not None]
+    assert vars(fast).keys() == {"stages", "_in_features", "_kernels", "_kernels_by_rows"}
+    assert sorted(fast._kernels_by_rows) == [3, 7], "per batch size: views of the stored arrays only"
+    kernels = [*fast._kernels, *(k for cut in fast._kernels_by_rows.values() for k in cut)]
+    stored = [array for kernel in kernels for array in kernel[1:3] if array is not None]
     assert stored and not any(array.flags.writeable for array in stored)
 
 

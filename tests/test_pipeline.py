@@ -1,9 +1,12 @@
 """MLOpsPipeline and DeploymentManager on real models, real files and real HTTP (127.0.0.1)."""
 
+import copy
+
 import numpy as np
 import pytest
 
 from tinytorch.core.data import load_digits
+from tinytorch.core.layers import mlp
 from tinytorch.core.mlops.pipeline import (
     CanaryPolicy, DeploymentError, DeploymentManager, MLOpsPipeline, PipelineStepError, ProductionValidator,
 )
@@ -26,13 +29,42 @@ def models():
     return {"good": good, "other": other, "bad": bad}
 
 
+class RequestClock:
+    """The router's timer in these tests: every request takes 1 ms, plus ``extra[version]``
+    seconds for the versions a test slows down. Latency verdicts then depend on the versions
+    served, never on how busy the machine is."""
+
+    def __init__(self):
+        self.now, self.extra, self.calls = 0.0, {}, 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls % 2 == 0:  # the end of a request
+            self.now += 0.001
+        return self.now
+
+    def slow_down(self, backend, seconds):
+        predict = backend.predict
+
+        def slow_predict(x):
+            self.now += seconds
+            return predict(x)
+
+        backend.predict = slow_predict
+
+
 @pytest.fixture
-def manager(tmp_path, models):
+def clock():
+    return RequestClock()
+
+
+@pytest.fixture
+def manager(tmp_path, models, clock):
     registry = ModelRegistry(tmp_path / "registry", default_name="digits")
     for key in ("good", "other", "bad"):
         registry.register_model(models[key], tags={"key": key})
     with DeploymentManager(registry, name="digits", smoke_rows=X_TEST[:8],
-                           policy=CanaryPolicy(min_requests=60)) as running:
+                           policy=CanaryPolicy(min_requests=60, latency_slack_ms=2.0), timer=clock) as running:
         yield running
 
 
@@ -98,6 +130,21 @@ def test_canary_promotes_a_good_version_step_by_step(manager):
     assert manager.stable_version == "2" and manager.registry.get_alias("champion").version == "2"
     assert [e.action for e in manager.events] == ["deploy", "canary_start", "canary_advance", "promote"]
     assert manager.router.client_failures == 0
+
+
+def test_a_slow_canary_is_rolled_back_on_latency(manager, clock):
+    """Each canary request takes 5 ms more than stable's 1 ms: above 1.5 * 1 + 2 ms."""
+    manager.deploy_blue_green("1")
+    manager.start_canary("2")
+    clock.slow_down(manager.router.canary, 0.005)
+    offset = 0
+    while manager.canary_version is not None and offset < 3000:
+        drive(manager, 100, offset)
+        offset += 100
+        decision = manager.evaluate_canary()
+    assert decision.action == "rollback"
+    assert decision.reasons == ("p99 latency 6.00 ms vs stable 1.00 ms",)
+    assert manager.stable_version == "1" and manager.router.client_failures == 0
 
 
 def test_a_crashed_canary_is_rolled_back_with_no_failed_client_request(manager):
@@ -185,6 +232,23 @@ def test_a_model_failing_the_gates_is_refused_and_the_champion_keeps_serving(pip
     assert pipeline.predict("u", X_TEST[0], int(Y_TEST[0])) in range(10)
 
 
+def test_a_model_is_never_released_on_another_models_report(pipeline, models):
+    """A report belongs to the model it measured: an untrained model that reuses the memory (so
+    the ``id()``) of a validated one that was since freed still faces the release gates."""
+    validated = set()
+    for _ in range(20):
+        temporary = copy.deepcopy(models["good"])
+        pipeline.validate_model(DIGITS.test, model=temporary)
+        validated.add(id(temporary))
+        del temporary
+    untrained = next(model for model in (mlp([64, 16, 10], seed=i) for i in range(2000)) if id(model) in validated)
+    assert np.mean(untrained.predict(X_TEST) == Y_TEST) < 0.5
+    versions = len(pipeline.registry.list_versions())
+    with pytest.raises(PipelineStepError, match="accuracy_floor"):
+        pipeline.deploy_model(untrained)
+    assert len(pipeline.registry.list_versions()) == versions
+
+
 def test_bad_input_gets_clear_errors(pipeline):
     with pytest.raises(ValueError, match="train, .val and .test"):
         pipeline.train_with_trainer(object, (X_TEST, Y_TEST))
@@ -249,17 +313,44 @@ def test_feedback_is_validated_and_a_blessed_challenger_goes_out_as_a_canary(lea
     assert groups.count("feedback") == 2 and groups.count("retrain") == 2
 
 
-def test_a_rolled_back_canary_puts_the_learner_back_on_the_serving_model(learning):
+def bless_a_challenger(learning):
+    """A pipeline whose continuous learner blessed a challenger after one feedback batch, and
+    that challenger (a Candidate)."""
     pipeline = learning()
-    X, y = faulty_feedback()[0]
-    pipeline.add_feedback(X, y)
-    blessed = pipeline.retrain_if_needed().model
+    pipeline.add_feedback(*faulty_feedback()[0])
+    return pipeline, pipeline.retrain_if_needed().model
+
+
+def test_a_blessed_challenger_is_the_learners_champion_only_once_its_canary_is_promoted(learning):
+    pipeline, blessed = bless_a_challenger(learning)
+    learner = pipeline.continuous
+    serving = pipeline._released["1"].trained
     pipeline.deploy_model(blessed, strategy="canary")
-    assert pipeline.continuous.learner.champion is blessed
+    assert learner.champion is serving and learner.pending.model is blessed.model
     pipeline.manager.rollback_canary("test")
+    X, y = faulty_feedback()[2]
     pipeline.add_feedback(X[:50] * 0.5, y[:50])
-    assert pipeline.continuous.learner.champion is pipeline._released["1"]["trained"]
-    assert pipeline.audit_log.events("learner_reset")[0]["serving"] == "1"
+    assert pipeline.continuous is learner and learner.champion is serving
+
+    canary = pipeline.deploy_model(blessed, strategy="canary")
+    pipeline.promote_canary()
+    assert pipeline.manager.stable_version == canary.version
+    assert learner.champion is blessed.model and learner.previous.model is serving
+    assert pipeline.audit_log.events("promotion")[-1]["version"] == blessed.challenger.split("/")[1]
+
+
+def test_a_learner_rollback_switches_serving_back_and_a_foreign_release_resets_the_learner(learning):
+    pipeline, blessed = bless_a_challenger(learning)
+    learner = pipeline.continuous
+    canary = pipeline.deploy_model(blessed, strategy="canary")
+    pipeline.promote_canary()
+    assert pipeline.manager.stable_version == canary.version
+    restored = learner.release.roll_back(learner.deployment.version, learner.previous.version)
+    assert restored == learner.previous.version and pipeline.manager.stable_version == "1"
+
+    pipeline.deploy_model(pipeline.candidate)   # a release the learner did not bless
+    assert pipeline.continuous is None
+    assert pipeline.audit_log.events("learner_reset")[-1]["reason"] == "a version the learner did not bless went live"
 
 
 def test_a_challenger_refused_by_the_gate_is_never_released(learning):

@@ -85,12 +85,25 @@ ROW = [0.5] * 64
     ("GET", "/v2/models/digits/versions/9/ready", None, 404, "unknown version"),
     ("GET", "/v3/anything", None, 404, "no route"),
     ("POST", "/v2/models/digits/infer", b"[" + b"0," * 150_000 + b"0]", 413, "max_body_bytes"),
+    ("GET", "/v2/models/digits/infer", None, 405, "POST"),
+    ("GET", "/v2/models/digits/versions/1/infer", None, 405, "POST"),
+    ("DELETE", "/v2/health/live", None, 405, "GET"),
 ])
 def test_each_error_is_json_with_its_status_and_the_server_keeps_serving(
         server, digits_test, method, path, body, status, fragment):  # noqa: F811
     got_status, got = call(server, method, path, body)
     assert got_status == status
     assert fragment in got["error"]
+    assert good_request_succeeds(server, digits_test)
+
+
+@pytest.mark.parametrize("size", [300_000, 4_000_000])
+def test_413_reaches_a_client_that_closes_after_its_request(server, digits_test, size):  # noqa: F811
+    """With ``Connection: close`` the server must still read (and drop) the body before it
+    answers: closing a socket with unread data resets it, and the client never sees the 413."""
+    status, body = call(server, "POST", "/v2/models/digits/infer", b"[" + b"0," * (size // 2) + b"0]",
+                        headers={"Connection": "close"})
+    assert status == 413 and "max_body_bytes" in body["error"]
     assert good_request_succeeds(server, digits_test)
 
 

@@ -201,18 +201,67 @@ def test_full_queue_answers_503_at_once_and_serves_the_rest():
     assert model.calls == [1, 3]
 
 
+class CostedModel(RecordingModel):
+    """A RecordingModel whose every call advances a fake clock by a fixed cost per batch size:
+    the batcher measures exact costs, whatever else the machine is doing."""
+
+    def __init__(self, seconds_per_row_by_rows):
+        super().__init__()
+        self.cost = seconds_per_row_by_rows
+        self.now = 0.0
+
+    def clock(self):
+        return self.now
+
+    def __call__(self, x):
+        self.now += len(x) * self.cost(len(x))
+        return super().__call__(x)
+
+
 def test_expected_wait_beyond_max_latency_answers_503():
-    model = RecordingModel()
+    model = CostedModel(lambda rows: 0.0005)  # 0.5 ms per row at every batch size
 
     async def scenario():
-        batcher = MicroBatcher(model, max_batch_size=64, max_latency_ms=1.0)
-        batcher.seconds_per_row = 0.0005  # as if measured: a third queued row would wait 1.35 ms
+        batcher = MicroBatcher(model, max_batch_size=64, max_latency_ms=1.0, clock=model.clock)
+        await batcher.submit(np.ones((1, 2)))      # measures batches of 1 row
+        await asyncio.gather(*(batcher.submit(np.ones((1, 2))) for _ in range(3)))  # 1, then 2
         return await asyncio.gather(*(batcher.submit(np.ones((1, 2))) for _ in range(4)), return_exceptions=True)
 
     results = asyncio.run(scenario())
-    assert isinstance(results[3], InferenceError) and results[3].status == 503
-    assert "max_latency_ms" in results[3].message
-    assert model.calls == [1, 2]
+    # the first runs at once; then 1, 2 queued rows wait 0.5 and 1.0 ms; a third would wait 1.5 ms
+    assert [isinstance(r, InferenceError) for r in results] == [False, False, False, True]
+    assert results[3].status == 503 and "max_latency_ms" in results[3].message
+    assert model.calls == [1, 1, 2, 1, 2]
+
+
+def test_a_lone_large_request_on_an_idle_server_is_never_refused():
+    """Single-row calls cost 0.5 ms per row, so a per-row estimate from them would put 2,048 rows
+    at 1 s, ten times the budget; the model is idle, so there is nothing to wait behind."""
+    model = CostedModel(lambda rows: 0.0005 if rows == 1 else 0.00002)
+
+    async def scenario():
+        batcher = MicroBatcher(model, max_batch_size=64, max_latency_ms=100.0, clock=model.clock)
+        for _ in range(20):
+            await batcher.submit(np.ones((1, 2)))
+        return await batcher.submit(np.ones((2048, 2)))
+
+    assert len(asyncio.run(scenario())["double"]) == 2048
+
+
+def test_queued_rows_are_priced_at_the_cost_measured_for_their_batch_size():
+    """Batches of 32-63 rows cost 20 us per row and single rows 500 us: 40 queued rows are
+    admitted (0.8 ms) under a 5 ms budget, though 40 single-row costs would be 20 ms."""
+    model = CostedModel(lambda rows: 0.0005 if rows == 1 else 0.00002)
+
+    async def scenario():
+        batcher = MicroBatcher(model, max_batch_size=64, max_latency_ms=5.0, clock=model.clock)
+        await batcher.submit(np.ones((1, 2)))
+        await asyncio.gather(*(batcher.submit(np.ones((1, 2))) for _ in range(41)))  # 1, then 40
+        return await asyncio.gather(*(batcher.submit(np.ones((1, 2))) for _ in range(41)), return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    assert not any(isinstance(r, InferenceError) for r in results)
+    assert model.calls[-2:] == [1, 40]
 
 
 def test_a_failing_model_fails_its_batch_and_the_batcher_keeps_working():

@@ -63,6 +63,27 @@ def test_template_mistakes_name_file_and_line(tmp_path, text, message):
     assert str(path) in str(info.value)
 
 
+def test_every_reader_of_a_template_sees_the_same_tasks_whatever_the_option_order(tmp_path, monkeypatch):
+    """The builder, the grader and the book read templates through one parser: ``points=2 id=x``
+    is ``id=x points=2`` for all of them (the book's table once showed no points for it)."""
+    from autograder.grading import solution_targets
+    from autograder.template_format import Task, read_tasks
+
+    target = "tinytorch.core.mlops.pipeline.canary:canary_decision"
+    path = write(tmp_path, f"""\
+        # %% solution id=decide
+        #| solution {target}
+
+        # %% test points=2 id=decide
+        assert canary_decision
+        """)
+    assert read_tasks(path) == [Task("decide", target, 2.0)]
+    test_cell = notebooks.build_notebook(path).cells[1]
+    assert test_cell.metadata["nbgrader"]["points"] == 2.0
+    monkeypatch.setattr("autograder.grading.TEMPLATES", tmp_path)
+    assert solution_targets(path.stem) == [target]
+
+
 def test_solution_markers_go_after_docstrings_and_only_around_chosen_methods():
     source = textwrap.dedent('''\
         class Box:

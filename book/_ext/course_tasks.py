@@ -1,45 +1,30 @@
 """Sphinx directive ``course-tasks``: a module's graded tasks and points, read from its template.
 
-The table is built at every book build from ``source/templates/NN_name.py`` (the cells
-``# %% solution id=T``, their ``#| solution module:qualname`` line and ``# %% test id=T points=P``)
-and from the first paragraph of each library object's docstring, so the book cannot disagree
-with the notebook. Until a module's template exists, the directive's own content (the planned
-tasks, written by hand) is shown under a note saying so.
+The table is built at every book build from ``source/templates/NN_name.py``, read by the
+course's one template reader (``autograder/template_format.py``: each task's solution target and
+test points), and from the first paragraph of each library object's docstring, so the book
+cannot disagree with the notebook.
 
     ```{course-tasks} 02_serving
-    - request validation ...
     ```
 """
 
 import ast
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-CELL = re.compile(r"^# %% (solution|test) id=(\w+)(?: points=([\d.]+))?")
-SOLUTION = re.compile(r"^#\| solution ([\w.]+):([\w.]+)")
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the book is built from the repository root; make sure it imports
+    sys.path.insert(0, str(ROOT))
+
+from autograder.template_format import TemplateError, read_tasks  # noqa: E402
+
 INLINE_CODE = re.compile(r"``?([^`]+)``?")
-
-
-def read_tasks(template):
-    """``[(task_id, "module:qualname" or None, points or None)]`` in notebook order."""
-    tasks, current = {}, None
-    for line in template.read_text(encoding="utf-8").splitlines():
-        cell = CELL.match(line)
-        if cell:
-            kind, task, points = cell.groups()
-            current = task if kind == "solution" else None
-            entry = tasks.setdefault(task, {"target": None, "points": None})
-            if kind == "test" and points:
-                entry["points"] = float(points)
-            continue
-        solution = SOLUTION.match(line)
-        if solution and current:
-            tasks[current]["target"] = solution.groups()
-    return [(task, entry["target"], entry["points"]) for task, entry in tasks.items()]
 
 
 def summary(module, qualname):
@@ -57,42 +42,31 @@ def summary(module, qualname):
     return " ".join(doc.split("\n\n")[0].split())
 
 
-def points_text(points):
-    return "" if points is None else f"{points:g}"
-
-
 class CourseTasks(SphinxDirective):
     required_arguments = 1
-    has_content = True
 
     def run(self):
         name = self.arguments[0]
         template = Path(self.env.srcdir) / "source" / "templates" / f"{name}.py"
         self.env.note_dependency(str(template))
         if not template.exists():
-            return self.planned(name)
-        tasks, rows = read_tasks(template), []
-        for task, target, points in tasks:
-            if target is None:
+            raise self.error(f"course-tasks: no template source/templates/{name}.py")
+        try:
+            tasks = read_tasks(template)
+        except TemplateError as error:
+            raise self.error(str(error)) from None
+        rows = []
+        for task in tasks:
+            if task.target is None:
                 text = "(see the notebook)"
             else:
                 try:
-                    text = summary(*target)
+                    text = summary(*task.target.split(":", 1))
                 except (ValueError, SyntaxError) as error:
-                    raise self.error(f"{template.name}, task {task}: {error}") from None
-            rows.append((task, text, points_text(points)))
-        total = sum(points for _, _, points in tasks if points)
-        rows.append(("total", "", points_text(total)))
+                    raise self.error(f"{template.name}, task {task.id}: {error}") from None
+            rows.append((task.id, text, f"{task.points:g}"))
+        rows.append(("total", "", f"{sum(task.points for task in tasks):g}"))
         return [self.table(rows)]
-
-    def planned(self, name):
-        note = nodes.note()
-        note += nodes.paragraph(text=f"Planned tasks: notebook {name} is being written. This list becomes "
-                                     f"a table of tasks and points, read from source/templates/{name}.py, "
-                                     "as soon as that template exists.")
-        body = nodes.container()
-        self.state.nested_parse(self.content, self.content_offset, body)
-        return [note, *body.children]
 
     def table(self, rows):
         table = nodes.table(classes=["course-tasks"])

@@ -138,7 +138,7 @@ export("06_pipeline", evaluate_release_gates)
 from tinytorch.core.layers import mlp
 from tinytorch.core.mlops.pipeline import ProductionValidator
 
-validator = ProductionValidator(min_accuracy=0.95, max_p99_latency_ms=5.0, max_size_bytes=15_000)
+validator = ProductionValidator(min_accuracy=0.95, max_p99_latency_ms=5.0, max_size_bytes=8_000)
 for name, model in [("trained", trained_model), ("compressed", compressed_model),
                     ("optimized", optimized_model), ("32 inputs", mlp([32, 16, 10]))]:
     X = data.test[0] if name != "32 inputs" else data.test[0][:, :32]
@@ -148,9 +148,12 @@ for name, model in [("trained", trained_model), ("compressed", compressed_model)
           + f" | signature {'ok' if report.gates[-1].passed else 'FAIL'}")
 
 # %% [markdown]
-# The float models fail the 15 KB size ceiling; the int8 model passes it at the same accuracy.
-# Whether that ceiling is right is a product decision; what matters is that the log says which
-# figure decided.
+# The float models fail the 8 KB size ceiling: the trained one, and the optimised one too, because
+# `optimize_inference` turns the int8 weights back into float32 for speed. The int8 model passes
+# it at the same accuracy. Whether that ceiling is right is a product decision; what matters is
+# that the log says which figure decided. (The p99 is this thread's CPU time per prediction, so
+# a busy machine does not fail a release; waiting for a CPU is the serving system's latency,
+# which the canary measures.)
 #
 # ## 2. The canary decision
 #

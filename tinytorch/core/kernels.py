@@ -50,22 +50,33 @@ class InferenceModel(StageModel):
              None if activation == "relu" else activation)
             for weight, bias, activation in self.stages
         ]
+        self._kernels_by_rows = {}  # batch size -> the kernels cut to it (see _kernels_for)
 
     def forward(self, x):
         if not (type(x) is np.ndarray and x.dtype is FLOAT32 and x.ndim == 2
                 and x.shape[1] == self._in_features):
             x = self.check_input(x).astype(np.float32, copy=False)
-        rows = len(x)
-        if rows > BROADCAST_ROWS:
-            return self._forward_broadcast(x)
-        for weight, bias_rows, zeros, activation in self._kernels:
+        kernels = self._kernels_by_rows.get(len(x))
+        if kernels is None:
+            if len(x) > BROADCAST_ROWS:
+                return self._forward_broadcast(x)
+            kernels = self._kernels_for(len(x))
+        for weight, bias_rows, zeros, activation in kernels:
             x = x @ weight
-            x += bias_rows[:rows]
+            x += bias_rows
             if zeros is not None:
-                np.maximum(x, zeros[:rows], out=x)
+                np.maximum(x, zeros, out=x)
             elif activation is not None:
                 x = activate_inplace(x, activation)
         return x
+
+    def _kernels_for(self, rows):
+        """The stages with their bias and zeros cut to ``rows`` rows, made once per batch size
+        (slicing them on every call cost about 0.5 us of a 5.6 us call at batch 1)."""
+        kernels = [(weight, bias_rows[:rows], None if zeros is None else zeros[:rows], activation)
+                   for weight, bias_rows, zeros, activation in self._kernels]
+        self._kernels_by_rows[rows] = kernels
+        return kernels
 
     def _forward_broadcast(self, x):
         """Batches taller than the stored rows: the same arithmetic with broadcast biases."""

@@ -1,5 +1,6 @@
 """``ContinuousLearner``: collect labelled feedback, decide when to retrain, gate the challenger,
-promote it through the registry alias, and roll back a promotion that does worse live.
+promote it, and roll back a promotion that does worse live. The learner decides; its release
+(``release.py``: by default the registry's ``champion`` alias) is what changes what serves.
 
 One step of the loop (``retrain_if_needed``), every decision appended to the audit log:
 
@@ -9,7 +10,7 @@ One step of the loop (``retrain_if_needed``), every decision appended to the aud
 3. train a challenger on ``replay_mix`` of the new rows (minus a held-out share) and old rows;
 4. ``challenger_passes_gate`` on the held-out recent rows and the golden set;
 5. register the challenger (always: refused models are evidence too); if blessed, move the
-   ``champion`` alias and start its probation.
+   release promote it; once it serves, its probation starts.
 """
 
 import tempfile
@@ -25,12 +26,13 @@ from tinytorch.core.training import accuracy
 
 from .audit import AuditLog
 from .gate import GatePolicy, challenger_passes_gate
+from .release import CHAMPION, AliasRelease
 from .retraining import RetrainConfig, replay_mix, split_holdout, train_challenger
 from .rollback import RollbackPolicy, should_rollback
 from .triggers import RetrainPolicy, StreamStatus, should_retrain
 from .validation import DataPipeline
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+CHALLENGER = "challenger"
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,19 @@ class ContinuousLearner:
     ``drift_method``: the ``DriftDetector`` test per feature; Wasserstein distance by default
     (Evidently's choice for large data): exact KS p-values on 64 pixel columns cost seconds
     per check, and a p-value says how sure, not how much.
+    ``release``: what carries out promotions and rollbacks (``release.py``); default
+    ``AliasRelease(registry, name)``, the ``champion`` alias.
     """
 
     def __init__(self, model, registry=None, *, golden, replay=None, reference=None,
                  name="model", deployed=True, policy=RetrainPolicy(), gate=GatePolicy(),
                  rollback=RollbackPolicy(), config=RetrainConfig(), pipeline=None,
                  audit_log=None, window=200, buffer_size=2000, drift_method="wasserstein",
-                 clock=time.time):
+                 clock=time.time, release=None):
         if not isinstance(registry, ModelRegistry):
             registry = ModelRegistry(registry or tempfile.mkdtemp(prefix="tinytorch-continuous-"))
         self.registry, self.name, self.clock = registry, name, clock
+        self.release = release or AliasRelease(registry, name)
         self.template = model
         self.golden = _pair(golden, "golden")
         self.replay = None if replay is None else _pair(replay, "replay")
@@ -107,6 +112,7 @@ class ContinuousLearner:
         self.last_retrain_at = clock()
         self.last_accuracy = None  # the champion's accuracy on the latest batch
         self.previous = None   # the deployment a promoted champion replaced, while on probation
+        self.pending = None    # a blessed deployment its release has not put live yet
         self.probation = ([], [])
         self.live = PerformanceTracker(window=self.window, clock=clock)
         self.deployment = None
@@ -116,7 +122,7 @@ class ContinuousLearner:
                                              metrics={"golden_accuracy": self._accuracy(model, self.golden)})
             self.deployment = _Deployment(model, record.version, record.metrics["golden_accuracy"],
                                           DriftDetector(reference, method=drift_method))
-            registry.set_alias(CHAMPION, record.version, name=name)
+            self.release.deployed(record.version)
             self.audit.record("deployed", version=record.version,
                               golden_accuracy=record.metrics["golden_accuracy"])
 
@@ -225,25 +231,37 @@ class ContinuousLearner:
             return RetrainDecision(None, "refused", "gate refused the challenger: " + "; ".join(
                 r for r in verdict.reasons if r.endswith("failed")), tuple(reasons), verdict,
                 record.version, scores)
-        self.promote(challenger, record.version, baseline_accuracy=scores["recent_accuracy"],
-                     reference=self.buffer_X[-self.window:])
-        return RetrainDecision(challenger, "promoted", f"promoted version {record.version} "
-                               f"(triggers: {', '.join(reasons)})", tuple(reasons), verdict,
+        live = self.promote(challenger, record.version, baseline_accuracy=scores["recent_accuracy"],
+                            reference=self.buffer_X[-self.window:])
+        return RetrainDecision(challenger, "promoted", f"promoted version {record.version}"
+                               + ("" if live else " (its release decides when it goes live)")
+                               + f" (triggers: {', '.join(reasons)})", tuple(reasons), verdict,
                                record.version, scores)
 
     def promote(self, model, version, baseline_accuracy, reference):
-        """Make a registered ``version`` (holding ``model``) the champion: move the alias, put it
-        on probation against the model it replaces, and compare future drift with
-        ``reference``: the latest ``window`` rows, the population it was promoted to serve (its
-        training mix also holds replayed old rows, against which new data would always drift)."""
-        self.registry.set_alias(CHAMPION, version, name=self.name)
-        self.previous = self.deployment
+        """Ask the release to promote registered ``version`` (holding ``model``); once it serves
+        (at once, or when the release calls ``went_live``) it is the champion, on probation
+        against the model it replaces, and future drift is measured against ``reference``: the
+        latest ``window`` rows, the population it was promoted to serve (its training mix also
+        holds replayed old rows, against which new data would always drift). Returns True if it
+        serves now."""
+        self.pending = _Deployment(model, str(version), float(baseline_accuracy),
+                                   DriftDetector(reference, method=self.drift_method))
+        if not self.release.promote(str(version)):
+            return False
+        self.went_live(str(version))
+        return True
+
+    def went_live(self, version):
+        """The release put the pending ``version`` live: it becomes the champion, on probation."""
+        if self.pending is None or self.pending.version != str(version):
+            raise ValueError(f"version {version} is not the learner's pending promotion "
+                             f"({None if self.pending is None else self.pending.version})")
+        self.previous, self.deployment, self.pending = self.deployment, self.pending, None
         self.probation = ([], [])
-        self.deployment = _Deployment(model, str(version), float(baseline_accuracy),
-                                      DriftDetector(reference, method=self.drift_method))
         self.live = PerformanceTracker(window=self.window, clock=self.clock)
-        self.audit.record("promotion", version=str(version), replaced=None if self.previous is None
-                          else self.previous.version, baseline_accuracy=float(baseline_accuracy))
+        self.audit.record("promotion", version=self.deployment.version, replaced=None if self.previous is None
+                          else self.previous.version, baseline_accuracy=self.deployment.baseline_accuracy)
 
     def check_rollback(self):
         """Judge a champion on probation; roll the alias back if it does worse live than its
@@ -261,15 +279,15 @@ class ContinuousLearner:
             self.previous = None
             return None
         demoted = self.deployment.version
-        restored = self.registry.rollback(CHAMPION, name=self.name)
+        restored = self.release.roll_back(demoted, self.previous.version)
         self.deployment, self.previous = self.previous, None
         self.live = PerformanceTracker(window=self.window, clock=self.clock)
         self.new_samples, self.last_retrain_at = 0, self.clock()
-        reason = (f"rolled back version {demoted} to {restored.version}: live accuracy "
+        reason = (f"rolled back version {demoted} to {restored}: live accuracy "
                   f"{new_accuracy:.4f} < previous champion's {old_accuracy:.4f} on the same "
                   f"{evidence['rows']} rows")
-        self.audit.record("rollback", demoted=demoted, restored=restored.version, reason=reason, **evidence)
-        return RetrainDecision(None, "rolled_back", reason, version=restored.version, metrics=evidence)
+        self.audit.record("rollback", demoted=demoted, restored=restored, reason=reason, **evidence)
+        return RetrainDecision(None, "rolled_back", reason, version=restored, metrics=evidence)
 
     @staticmethod
     def _accuracy(model, data):

@@ -8,12 +8,14 @@ steps       run steps in order, record them, undo the finished ones on failure
 router      TrafficRouter: the service in front of stable and canary servers
 deployment  DeploymentManager: blue/green and canary releases with automatic rollback
 search      seeded hyperparameter search with the Trainer
-learning    the continuous learner (module 05) kept on the serving model: feedback, triggers, gate
+learning    CanaryRelease: the continuous learner's promotions go out as canaries
+candidate   Candidate: a model with its lineage and gate report, passed between the steps
 lineage     the run log kept in the registry
 pipeline    MLOpsPipeline: the seed's API, composed from the above
 scenario    the end-to-end loop on the digits and its report (python -m tinytorch.core.mlops.pipeline)
 """
 
+from .candidate import Candidate
 from .canary import ArmStats, CanaryDecision, CanaryPolicy, canary_decision
 from .deployment import DeploymentError, DeploymentEvent, DeploymentManager
 from .gates import RELEASE_GATES, GateResult, evaluate_release_gates, normalize_signature
@@ -25,7 +27,7 @@ from .steps import Step, StepFailure, StepRecord, run_steps, summarize
 from .validator import ProductionValidator, ValidationReport, measure_p99_latency_ms
 
 __all__ = [
-    "ArmStats", "Backend", "CanaryDecision", "CanaryPolicy", "Deployment", "DeploymentError",
+    "ArmStats", "Backend", "Candidate", "CanaryDecision", "CanaryPolicy", "Deployment", "DeploymentError",
     "DeploymentEvent", "DeploymentManager", "GateResult", "MLOpsPipeline", "PipelineStepError",
     "ProductionValidator", "RELEASE_GATES", "RunLog", "SearchResult", "ServiceUnavailable", "Step",
     "StepFailure", "StepRecord", "TrafficRouter", "ValidationReport", "canary_decision", "evaluate_release_gates",

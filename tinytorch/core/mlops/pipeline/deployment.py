@@ -51,11 +51,13 @@ class DeploymentManager:
 
     ``smoke_rows``: inputs sent over HTTP to a new server before it gets traffic; its answers
     must equal the registered model's own predictions (catches a server that loads the wrong
-    bytes or mangles inputs). ``server_options`` are passed to every ``ModelServer``.
+    bytes or mangles inputs). ``server_options`` are passed to every ``ModelServer``. ``timer``
+    times client requests (see ``TrafficRouter``).
     """
 
     def __init__(self, registry, name="model", policy=CanaryPolicy(), canary_steps=(0.1, 0.5),
-                 smoke_rows=None, monitor=None, host="127.0.0.1", server_options=None, seed="canary"):
+                 smoke_rows=None, monitor=None, host="127.0.0.1", server_options=None, seed="canary",
+                 timer=time.perf_counter):
         self.registry = registry
         self.name = name
         self.policy = policy
@@ -64,7 +66,7 @@ class DeploymentManager:
         self.host = host
         self.server_options = dict(server_options or {})
         self.seed = seed
-        self.router = TrafficRouter(monitor)
+        self.router = TrafficRouter(monitor, timer=timer)
         self.previous = None        # the blue backend kept warm after a blue/green switch
         self.baseline = None        # blue's figures just before the switch
         self.events = []

@@ -1,54 +1,44 @@
-"""Continuous learning inside the pipeline: the library's ``ContinuousLearner`` decides when to
-retrain and blesses challengers; the pipeline releases them as canaries.
+"""The continuous learner's release inside the pipeline: blessed challengers go out as canaries.
 
-The learner validates every labelled feedback batch (``DataPipeline``: bad rows are
-quarantined, never learnt), fires the retrain triggers (drift, accuracy decay, enough new data),
-trains the challenger on its documented mix of new and replayed old rows, and puts it through
-``challenger_passes_gate`` on held-out recent rows and the golden set; each decision goes to its
-audit log. Its "promotion" is the gate's blessing (TFX's Pusher pushes only blessed models);
-going live is the canary's job. So the learner must always start from the model that actually
-serves: ``ServingLearner.follow`` rebuilds it around the serving version's float model whenever
-the two differ (a blessed canary was rolled back, another release went out), keeping the one
-quarantine and the one audit log.
+The library's ``ContinuousLearner`` (module 05) decides: it validates feedback, fires the
+retrain triggers, trains the challenger and blesses it with ``challenger_passes_gate``, and
+judges a promoted champion on probation. In module 06 the learner never changes what serves
+itself: ``CanaryRelease`` is its release (see ``continuous/release.py``). A blessing only makes
+the challenger *pending*: the pipeline compresses it and releases it as a canary, and only the
+canary analysis puts it live (``MLOpsPipeline.evaluate_canary`` then tells the learner,
+``went_live``). A probation rollback switches the serving version back, blue/green.
+
+The learner registers its challengers under its own model name (``<name>-continuous``), so each
+registry alias has one owner: the ``DeploymentManager`` moves the served model's ``champion``.
 """
 
-from pathlib import Path
 
-from tinytorch.core.mlops.continuous import AuditLog, ContinuousLearner, DataPipeline
+class CanaryRelease:
+    """Carries out the learner's decisions through a ``DeploymentManager``.
 
-
-class ServingLearner:
-    """A ``ContinuousLearner`` kept in step with the serving version.
-
-    ``registry``: where challengers are registered (under ``name``, so the serving model's
-    ``champion`` alias is never touched); ``golden``: the fixed ``(X, y)`` the gate checks for
-    regressions; ``root``: directory of ``audit.jsonl`` and ``quarantine.jsonl``; ``options``:
-    the learner's ``policy``, ``gate``, ``config``, ``rollback``, ``window``...
+    ``serving`` maps each learner version that went live to the pipeline's registry version that
+    served it, recorded when it went live (what a probation rollback switches back to).
     """
 
-    def __init__(self, registry, name, golden, root, n_features, **options):
-        root = Path(root)
-        self.registry, self.name, self.golden, self.options = registry, name, golden, options
-        self.data = DataPipeline(n_features=n_features, quarantine_path=root / "quarantine.jsonl")
-        self.audit = AuditLog(root / "audit.jsonl")
-        self.learner = None
-        self.serving_version = None
+    def __init__(self, manager):
+        self.manager = manager
+        self.serving = {}
 
-    def follow(self, model, replay, version):
-        """The learner, learning from ``model`` (the float model behind serving ``version``,
-        trained on ``replay``); rebuilt around it unless it already is its champion."""
-        if self.learner is not None and self.learner.champion is model:
-            self.serving_version = version
-            return self.learner
-        if self.learner is not None:
-            self.audit.record("learner_reset", serving=str(version), learner_champion=self.serving_version,
-                              reason="the serving version changed outside the learner")
-        self.learner = ContinuousLearner(model, self.registry, golden=self.golden, replay=replay,
-                                         name=self.name, pipeline=self.data, audit_log=self.audit,
-                                         **self.options)
-        self.serving_version = version
-        return self.learner
+    def deployed(self, version):
+        """The learner's first champion is what serves now."""
+        self.serving[str(version)] = self.manager.stable_version
 
-    def quarantine_counts(self):
-        """``{"accepted": n, <reason kind>: n, ...}`` over every feedback batch so far."""
-        return dict(self.data.counts)
+    def promote(self, version):
+        """Not live yet: the pipeline releases the challenger as a canary, which decides."""
+        return False
+
+    def went_live(self, version, serving_version):
+        self.serving[str(version)] = serving_version
+
+    def roll_back(self, demoted, restored):
+        """Pull any running canary, then switch traffic back to the version that served
+        ``restored`` (blue/green, smoke-tested like any release)."""
+        if self.manager.canary_version is not None:
+            self.manager.rollback_canary(f"the continuous learner rolled back version {demoted}")
+        self.manager.deploy_blue_green(self.serving[str(restored)])
+        return str(restored)

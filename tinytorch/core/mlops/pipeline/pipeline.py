@@ -1,7 +1,7 @@
 """MLOpsPipeline: the seed's end-to-end pipeline, composed from the library's parts.
 
     pipeline = MLOpsPipeline()
-    trained_model = pipeline.train_with_trainer(Trainer, data)
+    trained_model = pipeline.train_with_trainer(Trainer, data)   # a Candidate: model + lineage
     compressed_model = pipeline.compress_model(quantize_model, trained_model)
     optimized_model = pipeline.optimize_inference(optimize_inference, compressed_model)
     benchmark_results = pipeline.benchmark_model(benchmark_model, optimized_model)
@@ -10,8 +10,13 @@
     pipeline.add_feedback(X_labelled, y_labelled)                # validated, quarantined, kept
     decision = pipeline.retrain_if_needed()                      # triggers, replay mix, gate
     if decision.model is not None:                               # blessed: release as a canary
-        pipeline.deploy_model(optimize_inference(decision.model), strategy="canary")
+        pipeline.deploy_model(pipeline.optimize_inference(optimize_inference, decision.model),
+                              strategy="canary")
     pipeline.close()
+
+Models travel as ``Candidate`` values (see ``candidate.py``): each step returns the model with
+its lineage, and ``validate_model`` returns it with its gate report, which ``deploy_model``
+then trusts; a plain model, or a candidate without a report, is measured by the gates there.
 
 Each call is a step (or a sequence of steps) run by ``run_steps``: its inputs, outputs and timing
 go to the run log in the registry, and a failure raises ``PipelineStepError`` after undoing what
@@ -21,14 +26,17 @@ the failed call had changed, so the deployment that was serving keeps serving.
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from tinytorch.core.mlops.continuous import AuditLog, ContinuousLearner, DataPipeline
+
+from .candidate import Candidate
 from .canary import CanaryPolicy
 from .deployment import CHAMPION, DeploymentManager, failed_step_message
-from .learning import ServingLearner
+from .learning import CanaryRelease
 from .lineage import RunLog
 from .search import hyperparameter_search
 from .steps import Step, StepFailure, run_steps
@@ -94,16 +102,15 @@ class MLOpsPipeline:
         self.monitor = monitor or ModelMonitor(window=500)
         self.server_options = server_options
         self.learner_options = dict(learner_options or {})
-        self.continuous = None   # ServingLearner, made at the first feedback
+        self.continuous = None   # the ContinuousLearner of the serving model, made at the first feedback
+        self.learner_name = f"{name}-continuous"  # the registered model its challengers go to
+        self._feedback = self._audit = None  # its DataPipeline and AuditLog, kept across learners
         self.trainer_cls = Trainer
         self.data = None
         self.validation_data = None
         self.manager = None
-        self.candidate = None
-        self.benchmarks = {}
-        self._provenance = {}    # id(model) -> {"model", "trained", "replay", "steps", "config", "trials", "training_data"}
-        self._released = {}      # registered version -> the provenance of the model released as it
-        self._validations = {}   # id(model) -> ValidationReport
+        self.candidate = None    # the last trained Candidate
+        self._released = {}      # registered version -> the Candidate released as it
 
     # -- running steps -------------------------------------------------------------------------
     def _run(self, group, steps, context, **details):
@@ -118,17 +125,11 @@ class MLOpsPipeline:
                 + (f"; version {serving} keeps serving" if serving else ""), records)
         return context
 
-    def _derive(self, child, parent, step):
-        """Remember that ``child`` was made from ``parent`` by ``step`` (for the lineage)."""
-        origin = self._provenance.get(id(parent), _NO_ORIGIN)
-        self._provenance[id(child)] = {**origin, "model": child, "steps": [*origin["steps"], step]}
-        return child
-
     # -- the seed's steps ----------------------------------------------------------------------
     def train_with_trainer(self, trainer_cls, data):
         """Train on ``data`` (``.train``, ``.val``, ``.test`` splits, e.g. ``load_digits()``)
-        with ``trainer_cls``, running the seeded hyperparameter search; returns the best model.
-        Its trials become lineage of the version it is registered as."""
+        with ``trainer_cls``, running the seeded hyperparameter search; returns the best model as
+        a ``Candidate``. Its trials become lineage of the version it is registered as."""
         data = _check_splits(data)
         self.trainer_cls, self.data = trainer_cls, data
         self.validation_data = data.test
@@ -142,15 +143,14 @@ class MLOpsPipeline:
         ctx = self._run("train", [Step("hyperparameter_search", train, inputs=("train_X", "val_X"))],
                         {"train_X": data.train[0], "val_X": data.val[0]}, trainer=trainer_cls.__name__)
         model = ctx["model"]
-        self._provenance[id(model)] = {"model": model, "trained": model, "replay": data.train, "steps": ["train"],
-                                       "config": ctx["config"], "trials": ctx["trials"], "training_data": data.train}
-        self.candidate = model
-        return model
+        self.candidate = Candidate(model, ("train",), trained=model, replay=data.train, config=ctx["config"],
+                                   trials=tuple(ctx["trials"]), training_data=data.train)
+        return self.candidate
 
     def train_model(self, new_data):
         """Retrain on ``new_data``: a dataset with splits, or labelled rows ``(X, y)`` (split
         80/20 into train/val, stratified, seeded). Validation data stays what it was unless
-        there was none (then the new validation split). Returns the new model."""
+        there was none (then the new validation split). Returns the new ``Candidate``."""
         from tinytorch.core.data import SplitDataset, stratified_split
 
         if not hasattr(new_data, "train"):
@@ -164,12 +164,13 @@ class MLOpsPipeline:
         return model
 
     def validate_model(self, validation_data=None, model=None):
-        """Put ``model`` (default: the last trained) through the release gates on
-        ``validation_data`` (default: the held-out test split); returns the ValidationReport and
-        makes ``validation_data`` the data later releases are gated on."""
-        model = self.candidate if model is None else model
-        if model is None:
+        """Put ``model`` (a Candidate or a plain model; default: the last trained) through the
+        release gates on ``validation_data`` (default: the held-out test split) and make that
+        data the one later releases are gated on. Returns the candidate carrying its
+        ``ValidationReport`` (``.validation``), which ``deploy_model`` trusts."""
+        if model is None and self.candidate is None:
             raise ValueError("no model to validate: train one first or pass model=")
+        candidate = Candidate.of(self.candidate if model is None else model)
         if validation_data is not None:
             self.validation_data = check_labelled_rows(validation_data, "validation_data")
         data = self._require_validation_data()
@@ -178,20 +179,22 @@ class MLOpsPipeline:
             report = self.validator.validate(ctx["model"], data)
             return {"report": report.to_dict(), "passed": report.passed, "_report": report}
 
-        ctx = self._run("validate", [Step("release_gates", validate, inputs=("model",))], {"model": model})
-        self._validations[id(model)] = ctx["_report"]
-        return ctx["_report"]
+        ctx = self._run("validate", [Step("release_gates", validate, inputs=("model",))], {"model": candidate.model})
+        return candidate.validated(ctx["_report"])
 
     def compress_model(self, quantize_fn, model):
-        """``quantize_fn(model)`` (e.g. ``quantize_model``), recording size and accuracy change."""
+        """``quantize_fn(model)`` (e.g. ``quantize_model``), recording size and accuracy change;
+        returns the derived ``Candidate``."""
         return self._transform("compress", quantize_fn, model)
 
     def optimize_inference(self, optimize_fn, model):
-        """``optimize_fn(model)`` (e.g. ``optimize_inference``), recording the change."""
+        """``optimize_fn(model)`` (e.g. ``optimize_inference``), recording the change; returns
+        the derived ``Candidate``."""
         return self._transform("optimize", optimize_fn, model)
 
     def _transform(self, group, fn, model):
         data = self.validation_data
+        candidate = Candidate.of(model)
 
         def transform(ctx):
             out = fn(ctx["model"])
@@ -202,35 +205,36 @@ class MLOpsPipeline:
             return figures
 
         ctx = self._run(group, [Step(getattr(fn, "__name__", group), transform, inputs=("model",))],
-                        {"model": model})
-        return self._derive(ctx["result"], model, group)
+                        {"model": candidate.model})
+        return candidate.derive(ctx["result"], group)
 
     def benchmark_model(self, benchmark_fn, model, **options):
-        """``benchmark_fn(model, **options)`` (e.g. ``benchmark_model``); the result is kept
-        (``pipeline.benchmarks[id(model)]``) and summarised in the run log."""
+        """``benchmark_fn(model, **options)`` (e.g. ``benchmark_model``) on a model or a
+        Candidate's model; returns the result, summarised in the run log."""
         def bench(ctx):
             return {"result": benchmark_fn(ctx["model"], **options)}
 
         ctx = self._run("benchmark", [Step(getattr(benchmark_fn, "__name__", "benchmark"), bench,
-                                           inputs=("model",))], {"model": model})
-        self.benchmarks[id(model)] = ctx["result"]
+                                           inputs=("model",))], {"model": Candidate.of(model).model})
         return ctx["result"]
 
     # -- releasing -----------------------------------------------------------------------------
     def deploy_model(self, model, strategy="blue_green"):
-        """Gate, register and release ``model``: ``strategy="blue_green"`` switches all traffic
-        once the new server passed its smoke test; ``"canary"`` starts a canary that
-        ``evaluate_canary()`` widens, promotes or rolls back on live figures. Returns the
-        Deployment; raises PipelineStepError (the previous version keeps serving) if the gates
-        fail or any release step does."""
+        """Gate, register and release ``model`` (a Candidate or a plain model):
+        ``strategy="blue_green"`` switches all traffic once the new server passed its smoke
+        test; ``"canary"`` starts a canary that ``evaluate_canary()`` widens, promotes or rolls
+        back on live figures. The gates use the candidate's own report if ``validate_model``
+        gave it one, else measure it now. Returns the Deployment; raises PipelineStepError (the
+        previous version keeps serving) if the gates fail or any release step does."""
         if strategy not in ("blue_green", "canary"):
             raise ValueError(f"strategy must be 'blue_green' or 'canary', got {strategy!r}")
+        candidate = Candidate.of(model)
+        model = candidate.model
         data = self._require_validation_data()
         manager = self._manager(data)
-        origin = self._provenance.get(id(model), _NO_ORIGIN)
 
         def gates(ctx):
-            report = self._validations.get(id(model)) or self.validator.validate(model, data)
+            report = candidate.validation or self.validator.validate(model, data)
             if not report.passed:
                 raise ValueError("release gates failed: " + "; ".join(report.failures))
             return {"validation": report.to_dict(), "_report": report}
@@ -240,13 +244,13 @@ class MLOpsPipeline:
             measured = ctx["_report"].measured
             record = self.registry.register_model(
                 model, metrics={k: measured[k] for k in ("accuracy", "p99_latency_ms", "size_bytes")},
-                config={"hyperparameters": origin["config"], "produced_by": origin["steps"],
-                        "search": {"seed": self.seed, "trials": origin["trials"]}},
-                tags={"pipeline_run": self.run_id, "produced_by": ">".join(origin["steps"]) or "external",
-                      **({"challenger": origin["challenger"]} if "challenger" in origin else {})},
-                parent_version=champion, training_data=origin["training_data"],
+                config={"hyperparameters": candidate.config, "produced_by": list(candidate.steps),
+                        "search": {"seed": self.seed, "trials": list(candidate.trials)}},
+                tags={"pipeline_run": self.run_id, "produced_by": candidate.produced_by,
+                      **({"challenger": candidate.challenger} if candidate.challenger else {})},
+                parent_version=champion, training_data=candidate.training_data,
                 description=f"released by pipeline run {self.run_id} ({strategy})")
-            self._released[record.version] = origin
+            self._released[record.version] = candidate
             return {"registered_version": record.version}
 
         def release(ctx):
@@ -260,6 +264,8 @@ class MLOpsPipeline:
         ctx = self._run("deploy", [Step("release_gates", gates, inputs=("model",)),
                                    Step("register", register), Step(strategy, release)],
                         {"model": model}, strategy=strategy)
+        if strategy == "blue_green":
+            self._went_live(ctx["registered_version"])
         return Deployment(self.name, ctx["registered_version"], ctx["url"], strategy, ctx["_report"],
                           tuple(self.run_log.entries[-1]["steps"]))
 
@@ -267,7 +273,36 @@ class MLOpsPipeline:
         """One canary decision on live traffic (see ``DeploymentManager.evaluate_canary``)."""
         if self.manager is None:
             raise RuntimeError("nothing deployed yet")
-        return self.manager.evaluate_canary()
+        canary = self.manager.canary_version
+        decision = self.manager.evaluate_canary()
+        if canary is not None and self.manager.stable_version == canary:
+            self._went_live(canary)
+        return decision
+
+    def promote_canary(self):
+        """Promote the running canary now, without waiting for the analysis (an operator's
+        override)."""
+        if self.manager is None or self.manager.canary_version is None:
+            raise RuntimeError("no canary is running: deploy_model(model, strategy='canary') first")
+        canary = self.manager.canary_version
+        self.manager.promote_canary()
+        self._went_live(canary)
+
+    def _went_live(self, version):
+        """Every release that changes what serves ends here: a canary of the learner's pending
+        challenger makes it the learner's champion; any other version gets a new learner (at
+        the next feedback), since the old one learns from a model that no longer serves."""
+        learner = self.continuous
+        if learner is None:
+            return
+        pending = learner.pending
+        if pending is not None and self._released[version].challenger == f"{learner.name}/{pending.version}":
+            learner.release.went_live(pending.version, version)
+            learner.went_live(pending.version)
+            return
+        self._audit.record("learner_reset", serving=str(version), learner_champion=learner.deployment.version,
+                           reason="a version the learner did not bless went live")
+        self.continuous = None
 
     # -- continuous learning -------------------------------------------------------------------
     def add_feedback(self, X, y):
@@ -288,9 +323,10 @@ class MLOpsPipeline:
         triggers (drift, accuracy decay, enough new data) decide whether to retrain; the
         challenger is trained on the replay mix and must pass ``challenger_passes_gate``.
         Returns the ``RetrainDecision``; when the gate blessed the challenger, ``decision.model``
-        is it (float): compress it and ``deploy_model(..., strategy="canary")``: going live is
-        the canary's decision. When the learner's shadow comparison rolled its last promotion
-        back (``"rolled_back"``), the restored model is released again (blue/green)."""
+        is it (float) as a ``Candidate`` with the serving version's lineage: compress it and
+        ``deploy_model(..., strategy="canary")``: going live is the canary's decision. When the
+        learner's probation finds its live champion worse than the one it replaced
+        (``"rolled_back"``), its release has already switched serving back (``CanaryRelease``)."""
         learner = self._learner()
 
         def decide(ctx):
@@ -299,62 +335,55 @@ class MLOpsPipeline:
                     "triggers": ",".join(decision.triggers)}
 
         decision = self._run("retrain", [Step("continuous_learner", decide)], {})["_decision"]
-        if decision.model is not None:
-            origin = self._released[self.continuous.serving_version]
-            self._provenance[id(decision.model)] = {
-                **origin, "model": decision.model, "trained": decision.model, "steps": ["retrain"],
-                "training_data": None, "challenger": f"{learner.name}/{decision.version}"}
-        elif decision.action == "rolled_back":
-            self._follow_learner_rollback(learner.champion, decision.reason)
-        return decision
-
-    def _follow_learner_rollback(self, restored_model, reason):
-        """The learner's shadow comparison found its promoted model worse live than the one it
-        replaced: pull the canary, or switch back to the restored model's version."""
-        if self.manager.canary_version is not None:
-            self.manager.rollback_canary(reason)
-            return
-        restored = next((v for v, o in self._released.items() if o["trained"] is restored_model), None)
-        if restored is not None and restored != self.manager.stable_version:
-            self.manager.deploy_blue_green(restored)
+        if decision.model is None:
+            return decision
+        origin = self._released[learner.release.serving[learner.deployment.version]]
+        return replace(decision, model=replace(
+            origin, model=decision.model, trained=decision.model, steps=("retrain",), training_data=None,
+            challenger=f"{learner.name}/{decision.version}", validation=None))
 
     def quarantine_counts(self):
         """Rows accepted and quarantined (by reason kind) over every feedback batch so far."""
-        return {} if self.continuous is None else self.continuous.quarantine_counts()
+        return {} if self._feedback is None else dict(self._feedback.counts)
 
     @property
     def audit_log(self):
         """The continuous learner's ``AuditLog`` (None before the first feedback)."""
-        return None if self.continuous is None else self.continuous.audit
+        return self._audit
 
     def _learner(self):
-        """The learner, following the serving version (left alone while its blessed challenger
-        is out as a canary)."""
+        """The continuous learner of the serving version, made at the first call after it
+        went live."""
+        if self.continuous is not None:
+            return self.continuous
         if self.manager is None or self.manager.stable_version is None:
             raise RuntimeError("nothing deployed yet: deploy_model() first; the learner learns from "
                                "the serving model")
-        if self.continuous is None:
-            if self.data is None:
-                raise ValueError("no golden set: train_with_trainer(Trainer, data) first; its .val split "
-                                 "is the fixed set the challenger gate checks for regressions")
-            self.continuous = ServingLearner(self.registry, f"{self.name}-continuous", self.data.val,
-                                             self.root / "continuous", self.data.train[0].shape[1],
-                                             **self.learner_options)
-        if self.manager.canary_version is not None and self.continuous.learner is not None:
-            return self.continuous.learner
+        if self.data is None:
+            raise ValueError("no golden set: train_with_trainer(Trainer, data) first; its .val split "
+                             "is the fixed set the challenger gate checks for regressions")
         version = self.manager.stable_version
-        origin = self._released.get(version, _NO_ORIGIN)
-        if origin["trained"] is None:
+        origin = self._released.get(version, Candidate(None))
+        if origin.trained is None:
             raise ValueError(f"version {version} was not trained by this pipeline: continuous learning "
                              "needs the float model and its training data (train_with_trainer first)")
-        return self.continuous.follow(origin["trained"], origin["replay"], version)
+        if self._feedback is None:
+            folder = self.root / "continuous"
+            self._feedback = DataPipeline(n_features=self.data.train[0].shape[1],
+                                          quarantine_path=folder / "quarantine.jsonl")
+            self._audit = AuditLog(folder / "audit.jsonl")
+        self.continuous = ContinuousLearner(origin.trained, self.registry, golden=self.data.val,
+                                            replay=origin.replay, name=self.learner_name,
+                                            pipeline=self._feedback, audit_log=self._audit,
+                                            release=CanaryRelease(self.manager), **self.learner_options)
+        return self.continuous
 
     def _manager(self, data):
         if self.manager is None:
             self.manager = DeploymentManager(self.registry, name=self.name, policy=self.policy,
                                              canary_steps=self.canary_steps, smoke_rows=data[0][:32],
                                              monitor=self.monitor, server_options=self.server_options,
-                                             seed=f"canary-{self.run_id}")
+                                             seed=f"canary-{self.seed}")
         return self.manager
 
     def predict(self, unit_id, x, label=None):
@@ -385,9 +414,6 @@ class MLOpsPipeline:
 
     def __exit__(self, *exc_info):
         self.close()
-
-
-_NO_ORIGIN = {"trained": None, "replay": None, "steps": [], "config": {}, "trials": [], "training_data": None}
 
 
 def _check_splits(data):

@@ -9,9 +9,8 @@ EVENT_COLOURS = {"deploy": "tab:blue", "drift": "tab:red", "retrain": "tab:purpl
 
 
 def _figure(**options):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    """A figure outside pyplot: it works headless and leaves a notebook's backend alone (a
+    notebook shows it inline when it is a cell's value)."""
     from matplotlib.figure import Figure
 
     return Figure(layout="tight", **options)
@@ -114,7 +113,7 @@ def continuous_learning_lines(result):
     lines += ["", f"Rows accepted: {result.quarantine.get('accepted', 0)}; quarantined: {quarantined} "
               f"({', '.join(f'{k} {n}' for k, n in result.quarantine.items() if k != 'accepted') or 'none'})."]
     for gate in audit.events("gate"):
-        lines += ["", f"Challenger {result.pipeline.continuous.name}/{gate['version']}: gate **{'passed' if gate['passed'] else 'refused'}**", ""]
+        lines += ["", f"Challenger {result.pipeline.learner_name}/{gate['version']}: gate **{'passed' if gate['passed'] else 'refused'}**", ""]
         lines += [f"- {reason}" for reason in gate["reasons"]]
     lines += ["", f"Audit log: `{audit.path}` ({len(audit)} decisions)", ""]
     return lines

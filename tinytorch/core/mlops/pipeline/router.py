@@ -109,10 +109,13 @@ TRANSPORT_ERRORS = (OSError, http.client.HTTPException)  # refused, reset, timed
 
 class TrafficRouter:
     """Routes each request to stable or canary, records both arms' figures and a request log,
-    feeds an optional ``ModelMonitor`` with what clients experienced."""
+    feeds an optional ``ModelMonitor`` with what clients experienced. ``timer`` times each
+    request (``time.perf_counter``; tests inject one so that latencies, and the canary's
+    latency verdict, do not depend on how busy the machine is)."""
 
-    def __init__(self, monitor=None, log_size=200_000):
+    def __init__(self, monitor=None, log_size=200_000, timer=time.perf_counter):
         self.monitor = monitor
+        self.timer = timer
         self.stable = None
         self.canary = None
         self.rollout = None
@@ -183,12 +186,12 @@ class TrafficRouter:
         return prediction
 
     def _call(self, arm, backend, x, label, arms, retried=False):
-        started = time.perf_counter()
+        started = self.timer()
         try:
             prediction = int(backend.predict(x)[0])
         except (InferenceError, *TRANSPORT_ERRORS):
             prediction = None
-        latency = time.perf_counter() - started
+        latency = self.timer() - started
         ok = prediction is not None
         correct = None if label is None or not ok else prediction == int(label)
         with self._lock:

@@ -11,7 +11,8 @@ rows). Batches therefore grow exactly when there is load to amortise.
 The queue is bounded twice, so that overload is answered at once with 503 instead of by a
 queue that grows until every request times out (TF Serving's ``max_enqueued_batches``,
 BentoML's ``max_latency_ms``): by length (``max_queue_size``), and by the wait a newcomer can
-expect from the measured cost per row (``max_latency_ms``).
+expect from the cost per row measured at the batch size it would run in (``max_latency_ms``).
+A request that finds the model idle is never refused: there is nothing for it to wait behind.
 """
 
 import asyncio
@@ -51,6 +52,36 @@ def split_outputs(outputs, row_counts):
     return pieces
 
 
+class RowCosts:
+    """Seconds per row of the model, measured separately for each batch-size class (1, 2-3,
+    4-7, 8-15, ... rows), as a moving average of real model calls.
+
+    Why per size: a model's cost per row falls steeply with the batch size (one 784x128 matmul
+    row costs about as much as eight, BLAS amortises its start-up), so a cost learned from
+    single-row calls predicts a 2,048-row request to take ten times longer than it does.
+    A size never measured has no estimate (``None``): the first batch of that size measures it.
+    """
+
+    def __init__(self):
+        self.per_row = {}
+
+    @staticmethod
+    def size_class(rows):
+        return int(rows).bit_length()
+
+    def record(self, rows, seconds):
+        key = self.size_class(rows)
+        cost = seconds / rows
+        previous = self.per_row.get(key)
+        self.per_row[key] = cost if previous is None else 0.9 * previous + 0.1 * cost
+
+    def estimate(self, rows, max_batch_size):
+        """Seconds to run ``rows`` queued rows in batches of at most ``max_batch_size``, or None
+        if that batch size was never measured."""
+        cost = self.per_row.get(self.size_class(min(rows, max_batch_size)))
+        return None if cost is None else rows * cost
+
+
 class MicroBatcher:
     """Collects requests from many coroutines into model calls on one event loop.
 
@@ -58,10 +89,13 @@ class MicroBatcher:
     rows in its first dimension}``. ``submit(x)`` returns this request's slice of it.
     ``take_batch(queue, max_batch_size)`` is the batching policy: which queued requests the
     next model call takes.
+
+    ``clock`` times model calls (``time.perf_counter``; tests inject one to make the measured
+    costs exact).
     """
 
     def __init__(self, predict_batch, max_batch_size=64, max_latency_ms=100.0, max_queue_size=1024,
-                 take_batch=take_batch):
+                 take_batch=take_batch, clock=time.perf_counter):
         if max_batch_size < 1 or max_queue_size < 1 or max_latency_ms <= 0:
             raise ValueError("max_batch_size and max_queue_size must be >= 1 and max_latency_ms > 0")
         self.predict_batch = predict_batch
@@ -71,7 +105,8 @@ class MicroBatcher:
         self.max_queue_size = int(max_queue_size)
         self.queue = deque()
         self.queued_rows = 0
-        self.seconds_per_row = 0.0  # moving average of the model's cost, measured on real batches
+        self.clock = clock
+        self.costs = RowCosts()  # the model's cost per row by batch size, measured on real batches
         self.on_batch = None  # optional callback(rows), e.g. for a batch-size histogram
         self._dispatch_scheduled = False
         self._busy_this_turn = False  # the model already ran in this turn of the event loop
@@ -79,20 +114,24 @@ class MicroBatcher:
     async def submit(self, x):
         """Queue ``x`` for the next model call and wait for its outputs.
 
-        Raises ``InferenceError(503)`` at once if the queue is full or the expected wait exceeds
+        A request that finds the model idle runs at once, whatever its size. Otherwise raises
+        ``InferenceError(503)`` at once if the queue is full or the expected wait (the queued rows
+        and its own, at the cost per row measured for that batch size) exceeds
         ``max_latency_ms``: a fast "try again" beats a slow timeout for the client and the server.
         """
-        if len(self.queue) >= self.max_queue_size:
-            raise InferenceError(503, f"server overloaded: {len(self.queue)} requests queued (max_queue_size); retry later")
-        expected_wait = (self.queued_rows + len(x)) * self.seconds_per_row
-        if expected_wait > self.max_latency:
-            raise InferenceError(
-                503, f"server overloaded: expected wait {expected_wait * 1000:.0f} ms exceeds max_latency_ms; retry later")
         loop = asyncio.get_running_loop()
         if not self._busy_this_turn and not self.queue:  # model idle: no reason to wait
             self._busy_this_turn = True
             loop.call_soon(self._end_turn)
             return self._run_now(x)
+        if len(self.queue) >= self.max_queue_size:
+            raise InferenceError(503, f"server overloaded: {len(self.queue)} requests queued (max_queue_size); retry later")
+        expected_wait = self.costs.estimate(self.queued_rows + len(x), self.max_batch_size)
+        if expected_wait is not None and expected_wait > self.max_latency:
+            raise InferenceError(
+                503, f"server overloaded: expected wait {expected_wait * 1000:.0f} ms for "
+                f"{self.queued_rows + len(x)} queued rows exceeds max_latency_ms "
+                f"({self.max_latency * 1000:g} ms); retry later")
         future = loop.create_future()
         self.queue.append((x, future))
         self.queued_rows += len(x)
@@ -105,13 +144,13 @@ class MicroBatcher:
         self._busy_this_turn = False
 
     def _run_now(self, x):
-        started = time.perf_counter()
+        started = self.clock()
         result = self.predict_batch(x)
         self._record(len(x), started)
         return result
 
     def _record(self, rows, started):
-        self.seconds_per_row = 0.9 * self.seconds_per_row + 0.1 * (time.perf_counter() - started) / rows
+        self.costs.record(rows, self.clock() - started)
         if self.on_batch is not None:
             self.on_batch(rows)
 
@@ -137,7 +176,7 @@ class MicroBatcher:
         self._run(batch, row_counts)
 
     def _run(self, batch, row_counts):
-        started = time.perf_counter()
+        started = self.clock()
         try:
             x = batch[0][0] if len(batch) == 1 else np.concatenate([x for x, _ in batch])
             results = split_outputs(self.predict_batch(x), row_counts)

@@ -83,11 +83,20 @@ class ServedModel:
 OUTPUT_NAMES = ("predict", "predict_proba")
 
 
+DRAIN_LIMIT = 64 << 20  # bytes of a refused body read and dropped so that its 413 gets through
+
+
 async def read_body(scope, receive, max_bytes):
-    """The request body, refusing (413) anything over ``max_bytes`` before buffering it."""
-    for key, value in scope["headers"]:
-        if key == b"content-length" and int(value) > max_bytes:
-            raise InferenceError(413, f"request body is {int(value)} bytes; the limit is {max_bytes} (max_body_bytes): send smaller batches")
+    """The request body, refusing (413) anything over ``max_bytes`` without buffering it.
+
+    A refused body is still read, and dropped, before the answer (up to ``DRAIN_LIMIT``
+    bytes): a server that closes a connection with unread request bytes makes the kernel reset
+    it, and a client that sent ``Connection: close`` would see the reset instead of the 413.
+    """
+    declared = next((int(value) for key, value in scope["headers"] if key == b"content-length"), 0)
+    if declared > max_bytes:
+        await drain_body(receive, declared)
+        raise InferenceError(413, f"request body is {declared} bytes; the limit is {max_bytes} (max_body_bytes): send smaller batches")
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -95,11 +104,24 @@ async def read_body(scope, receive, max_bytes):
             raise InferenceError(400, "client disconnected before sending the whole body")
         chunk = message.get("body", b"")
         size += len(chunk)
+        more = message.get("more_body", False)
         if size > max_bytes:
+            if more:
+                await drain_body(receive, size)
             raise InferenceError(413, f"request body exceeds the limit of {max_bytes} bytes (max_body_bytes): send smaller batches")
         chunks.append(chunk)
-        if not message.get("more_body", False):
+        if not more:
             return b"".join(chunks)
+
+
+async def drain_body(receive, size):
+    """Read and drop the rest of a request body, ``size`` bytes of which are accounted for,
+    until it ends, the client goes away or ``DRAIN_LIMIT`` is reached."""
+    while size <= DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+        size += len(message.get("body", b""))
 
 
 async def send_bytes(send, status, payload, headers=JSON_HEADERS):
@@ -110,12 +132,20 @@ async def send_bytes(send, status, payload, headers=JSON_HEADERS):
 
 class AsgiEndpoint:
     """Starlette wraps a plain function as a Request -> Response handler; an object is called as
-    a bare ASGI app, which skips building Request and Response objects on the hot path."""
+    a bare ASGI app, which skips building Request and Response objects on the hot path.
 
-    def __init__(self, app):
+    Any other method than ``method`` gets a JSON 405 with an ``Allow`` header (Starlette's own
+    405 is plain text, unlike every other error of this server)."""
+
+    def __init__(self, app, method="GET"):
         self.app = app
+        self.method = method
 
     async def __call__(self, scope, receive, send):
+        if scope["method"] != self.method:
+            await send_bytes(send, 405, error_payload(f"{scope['method']} is not allowed on {scope['path']}; use {self.method}"),
+                             JSON_HEADERS + [(b"allow", self.method.encode())])
+            return
         await self.app(scope, receive, send)
 
 
@@ -243,8 +273,8 @@ class ModelServer:
     def _build_router(self):
         versioned = "/v2/models/{name}/versions/{version}"
         routes = [  # the router tries routes in order: infer first (other names, versions and methods)
-            Route("/v2/models/{name}/infer", AsgiEndpoint(self._infer), methods=["POST"]),
-            Route(versioned + "/infer", AsgiEndpoint(self._infer), methods=["POST"]),
+            Route("/v2/models/{name}/infer", AsgiEndpoint(self._infer, "POST")),
+            Route(versioned + "/infer", AsgiEndpoint(self._infer, "POST")),
             Route("/v2/health/live", self._asgi(self._live)),
             Route("/v2/health/ready", self._asgi(self._ready)),
             Route("/v2", self._asgi(self._server_metadata)),
