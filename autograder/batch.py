@@ -56,7 +56,7 @@ def students(root: Path) -> list[str]:
 
 def grade_student(root: Path, student: str, force: bool = False, extra: tuple[str, ...] = ()) -> Outcome:
     db_url = f"{gradebook_url(root)}?timeout={LOCK_WAIT_SECONDS}"
-    command = [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student,
+    command = [sys.executable, "-m", "autograder.nbgrader_app", "autograde", ASSIGNMENT, "--student", student,
                f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db_url}", *extra]
     if force:
         command.append("--force")

@@ -27,7 +27,7 @@ def nbgrader_env() -> dict:
 
 def nbgrader(*args: str, root: Path = ROOT, quiet: bool = False) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` with the course's config on the course directory ``root``."""
-    command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
+    command = [sys.executable, "-m", "autograder.nbgrader_app", *args, f"--CourseDirectory.root={root}"]
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=nbgrader_env())
     log = (proc.stdout + proc.stderr).strip()
     if not quiet and log:

@@ -90,6 +90,14 @@ def test_results_are_written_only_after_student_code_is_gone(manifests):
     assert order == sorted(order)
 
 
+def test_the_grading_container_can_start_the_sandbox(manifests):
+    (grade,) = pod(manifests)["containers"]
+    context = grade["securityContext"]
+    assert context["seccompProfile"]["type"] == "Unconfined", "bwrap needs to create namespaces"
+    assert context["capabilities"]["drop"] == ["ALL"] and context["allowPrivilegeEscalation"] is False
+    assert "bubblewrap" in (GRADING / "Dockerfile").read_text()
+
+
 def test_image_holds_what_the_pods_run(manifests):
     dockerfile = (GRADING / "Dockerfile").read_text()
     for line in re.findall(r"^COPY (.+) \S+$", dockerfile, re.M):
