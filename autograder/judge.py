@@ -53,7 +53,9 @@ def student_library() -> Path:
     from autograder.publish import build_student_library
 
     digest = hashlib.sha256()
-    for path in sorted([*(ROOT / "tinytorch").rglob("*.py"), *(ROOT / "source" / "templates").glob("*.py")]):
+    sources = [*(ROOT / "tinytorch").rglob("*.py"), *(ROOT / "source" / "templates").glob("*.py"),
+               ROOT / "autograder" / "publish.py"]
+    for path in sorted(sources):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return prepared_tree(CACHE, "student-" + digest.hexdigest()[:16], build_student_library)
 
@@ -337,4 +339,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # Run as ``autograder.judge``, not ``__main__``: the checks' fixture reads SESSION from that module.
+    from autograder import judge as this_module
+
+    sys.exit(this_module.main(sys.argv[1:]))

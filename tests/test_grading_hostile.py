@@ -20,6 +20,7 @@ import nbformat
 import pytest
 
 from autograder import course, judge, selfcheck
+from autograder.sandbox import Scratch
 from autograder.batch import autograde_class
 from autograder.grading import nbgrader_meta
 
@@ -38,7 +39,7 @@ ATTACKS = {
                        "os._exit(0) if False else None"),
     "reloads-library": ("import importlib, tinytorch.core.mlops.registry.storage as m\n"
                         "m = importlib.reload(m)\ncontent_hash = m.content_hash"),
-    "patches-oracle": "import hashlib\nhashlib.sha256 = lambda *a, **k: hashlib.md5(b'forged')",
+    "patches-oracle": "import numpy\nnumpy.array_equal = lambda *a, **k: True",
     "writes-conftest": ("for path in ['{checks}/conftest.py', '{checks}/test_01_registry.py']:\n"
                         "    try:\n        open(path, 'a').write('\\nraise SystemExit(0)\\n')\n"
                         "    except OSError:\n        pass"),
@@ -181,7 +182,7 @@ def test_feedback_names_checks_but_never_shows_their_source(graded):
     pages = {s: (root / "feedback" / s / course.ASSIGNMENT / f"{NOTEBOOK}.html").read_text() for s in expected}
     assert "Hidden checks:" in pages["prints-megabytes"], "feedback should list the hidden checks' verdicts"
     for student, page in pages.items():
-        for leak in ("BEGIN HIDDEN TESTS", "def test_", "pytest.mark.task", "### BEGIN SOLUTION", "tempfile.mkstemp(dir=path.parent"):
+        for leak in ("BEGIN HIDDEN TESTS", "def test_", "pytest.mark.task", "tempfile.mkstemp(dir=path.parent"):
             assert leak not in page, f"{student}'s feedback shows hidden-check source ({leak!r})"
         assert not re.search(r"student\.[a-z_]+\(", page), f"{student}'s feedback quotes a hidden check's call"
 
@@ -190,7 +191,7 @@ def test_nothing_outside_the_workers_changed(graded):
     root, _, _, unchanged = graded
     assert unchanged, "a submission changed the hidden checks or the course configuration"
     assert not (root / "sitecustomize.py").exists() and not list(Path(SITE).glob("zz-forge*")), "a startup file was planted"
-    assert not list(Path(judge.sandbox.Scratch.ROOT).glob("worker-*")), "a worker's scratch directory was left behind"
+    assert not list(Path(Scratch.ROOT).glob("worker-*")), "a worker's scratch directory was left behind"
 
 
 def test_no_process_outlives_grading(graded):

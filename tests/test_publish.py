@@ -20,7 +20,7 @@ import pytest
 from autograder.notebooks import ROOT, SOURCE, library_source, repository_url
 from autograder.publish import PYTHON, graded_pieces, publish
 
-COURSE_ONLY = {"nbgrader", "pytest", "nbval", "hypothesis", "jupyter-book", "scipy", "statsmodels",
+COURSE_ONLY = {"nbgrader", "pytest", "nbval", "hypothesis", "jupyter-book", "statsmodels",
                "scikit-learn", "tritonclient", "httpx"}
 TEXT_SUFFIXES = {".py", ".md", ".txt", ".toml", ".json", ".ipynb", ".html", ".cfg", ".yml", ".yaml"}
 

@@ -19,6 +19,7 @@ from nbclient import NotebookClient
 
 from autograder.notebooks import SOURCE
 from autograder.publish import graded_pieces, publish
+from tinytorch.submission import SKIP_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -73,6 +74,7 @@ def run_notebook(nb, student, monkeypatch, cwd: Path) -> list[tuple[str, str, st
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.delenv("TINYTORCH_ANSWERS", raising=False)
+    monkeypatch.setenv(SKIP_ENV, "1")  # the last cell's check-and-package step: tests/test_submission.py
     NotebookClient(nb, timeout=300, kernel_name="student-edition", allow_errors=True,
                    resources={"metadata": {"path": str(cwd)}}).execute()
     return [(cell.metadata.get("nbgrader", {}).get("grade_id", str(i)), out.ename, out.evalue)

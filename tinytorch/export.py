@@ -40,6 +40,11 @@ TASKS = PACKAGE / "tasks.json"
 
 _answers: dict[str, dict] = {}  # notebook -> {name: exported object}; loaded once, cleared by export
 
+answer_provider = None
+"""Where a function's answer is not exported, ``answer_provider(notebook, name)`` may supply a
+callable in its place. The course's grader sets it in its sandbox, so that a read-only cell using
+one task's function still runs while another task is graded; otherwise it stays None."""
+
 
 def answers_dir() -> Path:
     """Where exported answers live: ``$TINYTORCH_ANSWERS``, or ``answers/`` inside this package."""

@@ -206,7 +206,7 @@ def load_model(path):
     return model_from_bytes(data, source=path)
 
 
-def read_regular_file(path, max_bytes, *, follow_symlinks=True, check=None):
+def read_regular_file(path, max_bytes, *, follow_symlinks=True, check=None, append_only=False):
     """Read a regular file of at most ``max_bytes`` bytes; ``UnreadableFileError`` otherwise.
 
     A plain ``read_bytes()`` trusts the path: a symlink to ``/dev/zero`` reads until memory runs
@@ -214,7 +214,9 @@ def read_regular_file(path, max_bytes, *, follow_symlinks=True, check=None):
     ``follow_symlinks``, without following a symlink), checked to be a regular file of bounded
     size with ``fstat`` on the open descriptor (so it cannot be swapped in between), and read
     to exactly that size. ``check``, if given, is called on the first ``PREFIX.size`` bytes
-    before the rest is read. A missing file raises the usual ``FileNotFoundError``.
+    before the rest is read. A missing file raises the usual ``FileNotFoundError``. A file that
+    grows while it is read is an error, unless it is an ``append_only`` log: then what it held
+    when it was opened is returned (a writer appending meanwhile is normal).
     """
     flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
@@ -237,7 +239,7 @@ def read_regular_file(path, max_bytes, *, follow_symlinks=True, check=None):
         if check is not None:
             check(handle.read(PREFIX.size))
             handle.seek(0)
-        data = handle.read(info.st_size + 1)
+        data = handle.read(info.st_size + (0 if append_only else 1))
     if len(data) > info.st_size:
         raise UnreadableFileError(path, "grew while it was being read")
     return data

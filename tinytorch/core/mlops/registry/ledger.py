@@ -72,14 +72,15 @@ class Ledger:
             append_json_line(self.path, entry)
 
     def _raw_lines(self) -> list:
-        """The ledger's lines as bytes. Only a regular file is read, never through a symlink."""
+        """The ledger's complete lines as bytes. Only a regular file is read, never through a
+        symlink; a line another process is appending right now (no newline yet) is left out."""
         try:
-            data = read_regular_file(self.path, MAX_LEDGER_BYTES, follow_symlinks=False)
+            data = read_regular_file(self.path, MAX_LEDGER_BYTES, follow_symlinks=False, append_only=True)
         except FileNotFoundError:
             return []
         except UnreadableFileError as exc:
             raise RegistryError(f"{self.path} (the model's ledger) {exc.problem}") from None
-        return data.split(b"\n")
+        return data.split(b"\n")[:-1] if data else []
 
     def _read(self) -> list:
         """[(line number, raw bytes, entry or None if malformed)] for every non-blank line."""
