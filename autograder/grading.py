@@ -15,9 +15,11 @@ shown as ordinary output, so a harmless warning does not zero a passing cell (nb
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import tempfile
@@ -67,32 +69,66 @@ def solution_targets(notebook: str) -> list[str]:
     return template_solution_targets(TEMPLATES / f"{notebook}.py")
 
 
+class Judge:
+    """A judge process that grades one notebook after another (``python -m autograder.judge --serve``).
+
+    Starting Python with pytest, hypothesis, NumPy and SciPy costs a second or two; one judge per
+    nbgrader process pays it once per student instead of once per notebook. A notebook that runs
+    past its time limit, or a judge that dies, costs that notebook: the process (and the workers
+    it started, which die with it) is killed and the next notebook gets a new one.
+    """
+
+    def __init__(self):
+        self.proc: subprocess.Popen | None = None
+
+    def _start(self) -> subprocess.Popen:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+                   MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
+        return subprocess.Popen([sys.executable, "-m", "autograder.judge", "--serve"], env=env, cwd=tempfile.gettempdir(),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True, start_new_session=True)
+
+    def grade(self, request: dict, timeout: float) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = self._start()
+        with tempfile.TemporaryDirectory(prefix=f"judge-{request['notebook']}-") as work:
+            request_path, results_path = Path(work, "request.json"), Path(work, "results.json")
+            request_path.write_text(json.dumps(request))
+            self.proc.stdin.write(f"{request_path}\t{results_path}\n")
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+            answer = self.proc.stdout.readline() if ready else None
+            if answer is None:
+                self.stop()
+                return {"error": f"grading this notebook took longer than {timeout:g} s and was stopped"}
+            if answer.strip() != "done" or not results_path.exists():
+                self.stop()
+                return {"error": f"the judge failed while grading this notebook ({answer.strip()[:200] or 'it ended'})"}
+            return json.loads(results_path.read_text())
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, 9)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            self.proc = None
+
+
+_JUDGE = Judge()
+atexit.register(_JUDGE.stop)
+
+
 def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout: float = 30,
                    timeout: float = 600, tasks: list[str] | None = None) -> dict:
-    """Have a judge process grade ``nb`` as the notebook ``notebook`` (only ``tasks``, if given);
-    its results, or why there are none."""
+    """Have the judge grade ``nb`` as the notebook ``notebook`` (only ``tasks``, if given); its
+    results, or why there are none."""
     request = {"notebook": notebook, "cells": notebook_cells(nb), "cell_timeout": cell_timeout,
                "test_timeout": test_timeout}
     if tasks is not None:
         request["tasks"] = tasks
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-               MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
-    with tempfile.TemporaryDirectory(prefix=f"judge-{notebook}-") as work:
-        request_path, results_path = Path(work, "request.json"), Path(work, "results.json")
-        request_path.write_text(json.dumps(request))
-        command = [sys.executable, "-m", "autograder.judge", str(request_path), str(results_path)]
-        proc = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            _, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.communicate()
-            return {"error": f"grading this notebook took longer than {timeout:g} s and was stopped"}
-        if not results_path.exists():
-            tail = (stderr or "").strip().splitlines()[-1:] or ["no output"]
-            return {"error": f"the judge failed (exit {proc.returncode}): {tail[0][:300]}"}
-        return json.loads(results_path.read_text())
+    return _JUDGE.grade(request, timeout)
 
 
 def apply_results(nb, results: dict) -> dict[str, float]:

@@ -1,6 +1,8 @@
 """The trusted judge: decides a notebook's verdict without ever running a student's code itself.
 
     python -m autograder.judge REQUEST.json RESULTS.json
+    python -m autograder.judge --serve      (one "REQUEST.json<TAB>RESULTS.json" line per notebook on
+                                             stdin; "done" on stdout when RESULTS.json is written)
 
 REQUEST.json holds the notebook's code cells in order (``id``, ``source``, ``kind``: ``code``,
 ``test`` with its ``task``, or ``demo``), the time limits and, optionally, the ``tasks`` to check. The judge starts a sandboxed worker
@@ -332,9 +334,14 @@ def judge(request: dict) -> dict:
 
 def main(argv: list[str]) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)  # 2-3 s of grammar building nothing here needs
-    request_path, results_path = argv[:2]
-    results = judge(json.loads(Path(request_path).read_text()))
-    Path(results_path).write_text(json.dumps(results))
+    if argv[:1] != ["--serve"]:
+        request_path, results_path = argv[:2]
+        Path(results_path).write_text(json.dumps(judge(json.loads(Path(request_path).read_text()))))
+        return 0
+    for line in sys.stdin:
+        request_path, results_path = line.rstrip("\n").split("\t")
+        Path(results_path).write_text(json.dumps(judge(json.loads(Path(request_path).read_text()))))
+        print("done", flush=True)
     return 0
 
 

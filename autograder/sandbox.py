@@ -191,7 +191,8 @@ class Scratch:
     worker and the judge reach them by the same path. Whatever the judge
     creates in it the worker may change (the judge grades with ``umask`` 0)."""
 
-    ROOT = Path("/var/tmp/tinytorch-grading")  # not under /tmp: the worker's /tmp is a folder of it
+    # not under /tmp: the worker's /tmp is a folder of it
+    ROOT = Path(os.environ.get("TINYTORCH_GRADING_SCRATCH", "/var/tmp/tinytorch-grading"))
 
     def __init__(self):
         self.ROOT.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,11 @@ must keep exactly their points (the attack changed nothing); one that wrote noth
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 
 from pathlib import Path
 
@@ -72,6 +74,11 @@ def prepend(cell, code):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    # the workers of this batch only (not under /tmp, which a worker sees as its own): none may be left
+    scratch = Path(tempfile.mkdtemp(prefix="hostile-", dir="/var/tmp"))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TINYTORCH_GRADING_SCRATCH", str(scratch))
+    patch.setattr(Scratch, "ROOT", scratch)
     root = course.scratch_course(tmp_path_factory.mktemp("hostile"), only=[NOTEBOOK])
     released = course.notebooks(course.release(root, quiet=True))[NOTEBOOK]
     source = course.notebooks(root / "source" / course.ASSIGNMENT)[NOTEBOOK]
@@ -144,7 +151,9 @@ def graded(tmp_path_factory):
         nbformat.write(nb, path)
     outcomes = autograde_class(root, jobs=2, extra=FAST, report=lambda line: None)
     after = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in guarded}
-    return root, outcomes, expected, before == after
+    yield root, outcomes, expected, before == after
+    patch.undo()
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_one_bad_submission_never_stops_the_batch(graded):
