@@ -102,7 +102,9 @@ def _parents(path: str) -> list[str]:
     options = []
     parts = Path(path).parts
     for i in range(2, len(parts)):
-        options += ["--perms", "0755", "--dir", str(Path(*parts[:i]))]
+        parent = str(Path(*parts[:i]))
+        if parent != "/tmp":  # the worker's own /tmp, writable by it: keep its mode
+            options += ["--perms", "0755", "--dir", parent]
     return options
 
 
@@ -114,10 +116,12 @@ def command(library: Path, grader: Path, scratch: Path) -> list[str]:
         cmd.append("--unshare-user")
     for path in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"):
         cmd += ["--ro-bind-try", path, path]
+    # /tmp first: a Python or a course that lives under /tmp (a CI clone) is mounted on top of it
+    cmd += ["--bind", str(scratch / "tmp"), "/tmp"]
     for path in _python_roots():
         cmd += _parents(path) + ["--ro-bind", path, path]
-    cmd += ["--perms", "0755", "--dir", "/opt", "--ro-bind", str(library), "/opt/student", "--ro-bind", str(grader), "/opt/grader",
-            "--bind", str(scratch / "tmp"), "/tmp", *_parents(str(scratch)), "--bind", str(scratch), str(scratch),
+    cmd += ["--perms", "0755", "--dir", "/opt", "--ro-bind", str(library), "/opt/student", "--ro-bind", str(grader),
+            "/opt/grader", *_parents(str(scratch)), "--bind", str(scratch), str(scratch),
             "--proc", "/proc", "--dev", "/dev", "--chdir", str(scratch), "--clearenv"]
     env = {"HOME": str(scratch), "TMPDIR": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin",
            "PYTHONPATH": "/opt/student:/opt/grader", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
