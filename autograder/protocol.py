@@ -162,8 +162,8 @@ class Remote:
     def __enter__(self):
         return self._dunder("enter")
 
-    def __exit__(self, *exc_info):
-        return self._dunder("exit", *(None if exc_info[0] is None else [exc_info[0].__name__, str(exc_info[1]), None]))
+    def __exit__(self, exc_type, exc, traceback):
+        return self._dunder("exit", exc_type is not None)
 
     def __instancecheck__(self, obj):
         return isinstance(obj, Remote) and self._dunder("instancecheck", obj)
@@ -193,8 +193,9 @@ def _apply_dunder(obj, name: str, args: list):
         return issubclass(args[0], obj)
     if name == "enter":
         return obj.__enter__()
-    if name == "exit":
-        return obj.__exit__(*([None] * 3 if not args or args[0] is None else [Exception, Exception(args[1]), None]))
+    if name == "exit":  # the other end's exception itself stays there: say only that there was one
+        raised = Exception("raised on the other end")
+        return obj.__exit__(*((Exception, raised, None) if args and args[0] else (None, None, None)))
     if name in ("getitem", "setitem", "delitem"):
         return getattr(obj, f"__{name}__")(*args)
     import operator
