@@ -94,11 +94,25 @@ def test_fnv_fits_in_32_bits(student):
 
 # ---- Task 2: assign_variant ---------------------------------------------------------------------
 
+ASSIGN_MANY = """
+def assign_many(assign_variant, seed, ids, split, *coverage):
+    return [assign_variant(seed, unit_id, split, *coverage) for unit_id in ids]
+"""
+
+
+@pytest.fixture
+def assign_many(student, probe):
+    """``assign_many(seed, ids, split[, coverage])``: the student's assign_variant for every id,
+    called inside the worker in one request (thousands of calls, one round trip)."""
+    many = probe(ASSIGN_MANY).assign_many
+    return lambda seed, ids, split, *coverage: many(student.assign_variant, seed, list(ids), split, *coverage)
+
+
 @pytest.mark.task("assign_variant")
-def test_assign_80_20_within_one_point(student):
+def test_assign_80_20_within_one_point(student, assign_many):
     """10,000 ids split 80/20 land within one point of 20 % treatment"""
     split = {"control": 0.8, "treatment": 0.2}
-    variants = [student.assign_variant("exp-80-20", f"user-{i}", split) for i in range(10_000)]
+    variants = assign_many("exp-80-20", [f"user-{i}" for i in range(10_000)], split)
     share = variants.count("treatment") / len(variants)
     assert variants.count("control") + variants.count("treatment") == len(variants), (
         "some ids got neither variant at coverage 1: every bucket in [0, 1) belongs to some variant")
@@ -125,11 +139,11 @@ def test_assign_matches_reference(student):
 
 
 @pytest.mark.task("assign_variant")
-def test_assign_weight_change_moves_fewest(student):
+def test_assign_weight_change_moves_fewest(student, assign_many):
     """changing 80/20 to 70/30 moves only control users with bucket in [0.7, 0.8)"""
     ids = [f"u{i}" for i in range(3_000)]
-    before = [student.assign_variant("reweight", u, {"control": 0.8, "treatment": 0.2}) for u in ids]
-    after = [student.assign_variant("reweight", u, {"control": 0.7, "treatment": 0.3}) for u in ids]
+    before = assign_many("reweight", ids, {"control": 0.8, "treatment": 0.2})
+    after = assign_many("reweight", ids, {"control": 0.7, "treatment": 0.3})
     for u, old, new in zip(ids, before, after):
         should_move = 0.7 <= reference_bucket("reweight", u) < 0.8
         assert (old != new) == should_move, (
@@ -139,12 +153,12 @@ def test_assign_weight_change_moves_fewest(student):
 
 
 @pytest.mark.task("assign_variant")
-def test_assign_coverage_only_adds_units(student):
+def test_assign_coverage_only_adds_units(student, assign_many):
     """raising coverage keeps every included unit's variant; outside coverage gives None"""
     split = {"a": 0.5, "b": 0.3, "c": 0.2}
     ids = [f"member-{i}" for i in range(3_000)]
-    small = [student.assign_variant("cov", u, split, 0.2) for u in ids]
-    large = [student.assign_variant("cov", u, split, 0.6) for u in ids]
+    small = assign_many("cov", ids, split, 0.2)
+    large = assign_many("cov", ids, split, 0.6)
     for u, s, l in zip(ids, small, large):
         assert s is None or s == l, f"user {u!r} was {s!r} at coverage 0.2 but {l!r} at 0.6: raising coverage must only add users"
     outside = small.count(None) / len(ids)
@@ -176,12 +190,11 @@ def test_assign_rejects_bad_split(student):
 
 
 @pytest.mark.task("assign_variant")
-def test_assign_respects_pair_order(student):
+def test_assign_respects_pair_order(student, assign_many):
     """a split given as (name, weight) pairs is laid out in that order"""
     ids = [f"p{i}" for i in range(3_000)]
-    for u in ids:
+    for u, got in zip(ids, assign_many("pairs", ids, [("b", 0.3), ("a", 0.7)])):
         expected = "b" if reference_bucket("pairs", u) < 0.3 else "a"
-        got = student.assign_variant("pairs", u, [("b", 0.3), ("a", 0.7)])
         assert got == expected, f"with pairs [('b', 0.3), ('a', 0.7)] the first range [0, 0.3) is b's; user {u!r} got {got!r}"
 
 
