@@ -4,7 +4,9 @@ Faults are real, and happen where the student's code runs: a probe in the worker
 that runs the student's function under a file-size limit, or that SIGKILLs itself at the moment
 the data is fsynced; a reader child polls a file while it is rewritten; eight children allocate
 versions at the same moment. The probe reports exit statuses and results as data; the files they
-leave are read here. Expected values are computed here, never taken from the library.
+leave are read here. Expected values are computed here, never taken from the library. What a probe
+reports comes from the submission's own process, so, like any answer, a submission could forge it;
+the files it leaves are checked here.
 """
 
 import fcntl
