@@ -108,11 +108,9 @@ class Judge:
 
     def stop(self) -> None:
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, 9)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
+            from autograder.sandbox import end_process_group  # not at import: it loads NumPy
+
+            end_process_group(self.proc)
             self.proc = None
 
 

@@ -46,10 +46,6 @@ class NotYourCode(BaseException):
     error the task's code was supposed to raise."""
 
 
-class WorkerLost(Exception):
-    """The worker ended or stopped answering during a check."""
-
-
 def student_library() -> Path:
     """The student edition of ``tinytorch`` (graded pieces stubbed), built once per library version."""
     from autograder.publish import build_student_library
@@ -106,7 +102,6 @@ class Session:
         self.sandbox = Sandbox(student_library(), grader_tree(CACHE), self.scratch.path)
         self.references = References()
         self.broken = True
-        self.direct = False  # started by the checks themselves, run directly on a solution
         self.skip: set[str] = set()  # cells that ended or hung the worker: not run again
 
     def run(self, cell: dict) -> dict:
@@ -153,28 +148,22 @@ class Session:
                 if self.broken:  # that cell hung or ended the worker: start again without it
                     return self.revive(upto, replay)
 
-    def lookup(self, name: str):
+    def _live_peer(self):
+        """The connection to a worker that has run the notebook (a fresh one if it was lost)."""
         if self.broken:
             self.revive()
+        return self.sandbox.peer
+
+    def lookup(self, name: str):
         try:
-            return self.sandbox.peer.request("lookup", name=name)
+            return self._live_peer().request("lookup", name=name)
         except NameError:
             raise NotYourCode(f"your notebook does not define `{name}`: run the cell that defines it and keep the "
                               "name the task gives") from None
 
     def probe(self, source: str):
         """Helpers a check defines inside the worker (see ``Worker.probe``), as a handle."""
-        if self.broken:
-            self.revive()
-        return self.sandbox.peer.request("probe", source=source)
-
-    def fork(self) -> "Session":
-        """Another worker that has run the same code and shares this one's files: for checks
-        that need several processes at once, or one to kill."""
-        twin = Session(self.cells, self.cell_timeout, self.scratch)
-        twin.skip = set(self.skip)
-        twin.revive()
-        return twin
+        return self._live_peer().request("probe", source=source)
 
     def close(self) -> None:
         self.sandbox.stop()
@@ -190,7 +179,6 @@ def solution_session(notebook: str) -> Session:
 
     nb = nbformat.read(ROOT / "source" / "mlops" / f"{notebook}.ipynb", as_version=4)
     session = Session([c for c in notebook_cells(nb) if c["kind"] == "code"], cell_timeout=120)
-    session.direct = True
     session.revive()
     return session
 

@@ -27,6 +27,7 @@ import importlib
 import itertools
 import json
 import math
+import operator
 import os
 import pathlib
 import select
@@ -198,8 +199,6 @@ def _apply_dunder(obj, name: str, args: list):
         return obj.__exit__(*((Exception, raised, None) if args and args[0] else (None, None, None)))
     if name in ("getitem", "setitem", "delitem"):
         return getattr(obj, f"__{name}__")(*args)
-    import operator
-
     return getattr(operator, name)(obj, args[0])
 
 
@@ -251,7 +250,7 @@ class Peer:
             raise ProtocolError("a value nested more than 64 levels deep cannot be sent")
         if value is None or isinstance(value, (bool, str)):
             return value
-        if isinstance(value, int) and type(value) is int:
+        if type(value) is int:
             return value
         if type(value) is float:
             return value if math.isfinite(value) else {"$": "float", "v": repr(value)}

@@ -151,6 +151,18 @@ def _limit(limits: Limits):
     return apply
 
 
+def end_process_group(proc: subprocess.Popen) -> None:
+    """Kill ``proc`` and every process of its group, reap it and close the pipes to it."""
+    try:
+        os.killpg(proc.pid, 9)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
 class Sandbox:
     """One worker process and the judge's end of its connection; ``restart`` gives a fresh one."""
 
@@ -169,13 +181,7 @@ class Sandbox:
 
     def stop(self) -> None:
         if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, 9)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-            for stream in (self.proc.stdin, self.proc.stdout):
-                stream.close()
+            end_process_group(self.proc)
             self.proc = self.peer = None
 
     def restart(self) -> Peer:

@@ -21,7 +21,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="module")
 def student(request):
-    if judge.SESSION is not None and not judge.SESSION.direct:
+    if judge.SESSION is not None:  # the submission the judge is grading
         yield judge.StudentCode(judge.SESSION)
         return
     notebook = Path(request.module.__file__).stem.removeprefix("test_")
