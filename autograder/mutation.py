@@ -85,16 +85,17 @@ def submission(notebook: str, module: str) -> nbformat.NotebookNode:
     return nb
 
 
-@dataclass(frozen=True)
+@dataclass
 class Mutant:
     notebook: str
     job_id: str
     task: str
     operator: str
+    operator_args: dict
     occurrence: int
     line: int
     before: str
-    after: str
+    after: str = ""  # the changed line, once the mutant is made
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -102,39 +103,42 @@ class Mutant:
         return (self.task, self.operator, self.before.strip(), self.after.strip())
 
 
-def mutants(answers: Answers) -> tuple[list[Mutant], dict[str, str]]:
-    """Every mutant Cosmic Ray makes inside an answer, and each one's mutated module text."""
+def mutants(answers: Answers) -> list[Mutant]:
+    """Every mutation Cosmic Ray lists inside an answer (made later, by ``make``)."""
     from cosmic_ray.commands import init
-    from cosmic_ray.mutating import mutate_code
-    from cosmic_ray.plugins import get_operator
     from cosmic_ray.work_db import WorkDB, use_db
-
-    from autograder.mutation_operators import OPERATORS
 
     WORK.mkdir(parents=True, exist_ok=True)
     module_path = WORK / f"{answers.notebook}.py"
     module_path.write_text(answers.module)
     original = answers.module.splitlines()
-    found, texts = [], {}
+    found = []
     with use_db(str(WORK / f"{answers.notebook}.sqlite"), WorkDB.Mode.create) as db:
         init(module_paths=[module_path], work_db=db, operator_cfgs={})
         db.add_work_items(extra_work_items(module_path))
         for item in db.work_items:
             spec = item.mutations[0]
             line = spec.start_pos[0]
-            task = answers.tasks_by_line.get(line)
-            if task is None:
-                continue
-            operator = OPERATORS.get(spec.operator_name) or get_operator(spec.operator_name)
-            mutated = mutate_code(answers.module, operator(**spec.operator_args), spec.occurrence)
-            if mutated is None or mutated == answers.module:
-                continue
-            changed = mutated.splitlines()
-            after = changed[line - 1] if len(changed) == len(original) else "(lines removed or added)"
-            found.append(Mutant(answers.notebook, item.job_id, task, spec.operator_name, spec.occurrence, line,
-                                original[line - 1], after))
-            texts[item.job_id] = mutated
-    return found, texts
+            if line in answers.tasks_by_line:
+                found.append(Mutant(answers.notebook, item.job_id, answers.tasks_by_line[line], spec.operator_name,
+                                    spec.operator_args, spec.occurrence, line, original[line - 1]))
+    return found
+
+
+def make(answers: Answers, mutant: Mutant) -> str | None:
+    """The mutated module (and ``mutant.after`` filled in), or None if the mutation changes nothing."""
+    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.plugins import get_operator
+
+    from autograder.mutation_operators import OPERATORS
+
+    operator = OPERATORS.get(mutant.operator) or get_operator(mutant.operator)
+    mutated = mutate_code(answers.module, operator(**mutant.operator_args), mutant.occurrence)
+    if mutated is None or mutated == answers.module:
+        return None
+    original, changed = answers.module.splitlines(), mutated.splitlines()
+    mutant.after = changed[mutant.line - 1] if len(changed) == len(original) else "(lines removed or added)"
+    return mutated
 
 
 def extra_work_items(module_path: Path):
@@ -154,8 +158,8 @@ def extra_work_items(module_path: Path):
 
 
 def sample(found: list[Mutant], size: int) -> list[Mutant]:
-    """A fixed sample: the same mutants every run, spread over the tasks (by a hash of each key)."""
-    ranked = sorted(found, key=lambda m: zlib.crc32(repr(m.key).encode()))
+    """A fixed sample: the same mutants every run, spread over the tasks (by a hash of each one)."""
+    ranked = sorted(found, key=lambda m: zlib.crc32(repr((m.task, m.operator, m.before.strip(), m.occurrence)).encode()))
     chosen, tasks = [], sorted({m.task for m in found})
     while len(chosen) < min(size, len(found)):
         for task in tasks:
@@ -237,8 +241,9 @@ def run(names: list[str], quick: bool, jobs: int, record: bool) -> int:
         for name in names:
             started = time.perf_counter()
             answers = answers_module(name)
-            found, texts = mutants(answers)
-            chosen = sample(found, QUICK_SAMPLE) if quick else found
+            found = mutants(answers)
+            texts = {m.job_id: make(answers, m) for m in (sample(found, QUICK_SAMPLE) if quick else found)}
+            chosen = [m for m in found if texts.get(m.job_id)]
             with ThreadPoolExecutor(jobs) as pool:
                 whys = list(pool.map(lambda m: grader(m, texts[m.job_id]), chosen))
             outcomes = {m.job_id: (m, why) for m, why in zip(chosen, whys)}
