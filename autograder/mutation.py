@@ -232,6 +232,12 @@ def record_to_db(notebook: str, outcomes: dict[str, tuple[Mutant, str]], texts: 
                                              test_outcome=TestOutcome.KILLED if why else TestOutcome.SURVIVED, diff=diff))
 
 
+def progress(done: int, total: int, name: str, why: str) -> str:
+    if done % 100 == 0:
+        print(f"  {name}: {done}/{total} graded", flush=True)
+    return why
+
+
 def run(names: list[str], quick: bool, jobs: int, record: bool) -> int:
     equivalents = load_equivalents()
     floor = json.loads(SCORES.read_text()) if SCORES.exists() else {}
@@ -245,7 +251,8 @@ def run(names: list[str], quick: bool, jobs: int, record: bool) -> int:
             texts = {m.job_id: make(answers, m) for m in (sample(found, QUICK_SAMPLE) if quick else found)}
             chosen = [m for m in found if texts.get(m.job_id)]
             with ThreadPoolExecutor(jobs) as pool:
-                whys = list(pool.map(lambda m: grader(m, texts[m.job_id]), chosen))
+                graded = pool.map(lambda m: grader(m, texts[m.job_id]), chosen)
+                whys = [progress(i, len(chosen), name, why) for i, why in enumerate(graded, 1)]
             outcomes = {m.job_id: (m, why) for m, why in zip(chosen, whys)}
             record_to_db(name, outcomes, texts, answers.module)
             survivors = [m for m, why in outcomes.values() if not why]
