@@ -104,7 +104,8 @@ def proofs(case: Case) -> dict[str, Credit]:
 
 
 def case_problems(case: Case, results: dict, scores: dict[str, float], points: float) -> list[str]:
-    """What is wrong with how ``case`` was graded (nothing when it was graded as it expects)."""
+    """What is wrong with how ``case`` was graded (nothing when it was graded as it expects);
+    ``scores`` are its task's scores under each of ``proofs(case)``."""
     if results.get("error"):
         return [f"grading failed: {results['error']}"]
     broken = [task for task, ok in results["visible"].items() if not ok and task != case.task]
@@ -113,10 +114,21 @@ def case_problems(case: Case, results: dict, scores: dict[str, float], points: f
         error = (results["cells"].get(f"test_{case.task}") or {}).get("error") or {}
         return problems + [f"its visible test failed ({error.get('ename')}: {error.get('evalue', '')[:200]}), "
                            "so no hidden check ran; a case must pass the visible test"]
-    checks = results["tasks"][case.task]["checks"]
-    if case.expect == "full":
-        problems += [f"{c['name']} failed: {c['message'][:300]}" for c in checks if not c["passed"]]
-        return problems + [f"{label} gave {score:g} of {points:g}" for label, score in scores.items() if score != points]
+    entry = results["tasks"].get(case.task)
+    if entry is None:
+        return problems + [f"no hidden check of task {case.task!r} ran"]
+    judged = _full_problems if case.expect == "full" else _fail_problems
+    return problems + judged(case, entry["checks"], scores, points)
+
+
+def _full_problems(case: Case, checks: list[dict], scores: dict[str, float], points: float) -> list[str]:
+    problems = [f"{c['name']} failed: {c['message'][:300]}" for c in checks if not c["passed"]]
+    return problems + [f"{label} gave {score:g} of {points:g}" for label, score in scores.items() if score != points]
+
+
+def _fail_problems(case: Case, checks: list[dict], scores: dict[str, float], points: float) -> list[str]:
+    """The named check must fail with the message; each policy must give what its definition says."""
+    problems = []
     named = [c for c in checks if check_function(c["name"]) == case.check]
     if not any(not c["passed"] and case.message in c["message"] for c in named):
         got = "; ".join(c["message"][:300] for c in named if not c["passed"]) or "it passed"

@@ -89,7 +89,7 @@ def _case(path: Path, number: int, table: dict, solutions, checks) -> Case:
     needed = FOR_FAIL if table["expect"] == "fail" else ()
     for key in FOR_FAIL:
         if (key in table) != (key in needed):
-            fail(f"{key} is {'required' if key in needed else 'only for'} with expect = 'fail'")
+            fail(f"{key} is required with expect = 'fail'" if key in needed else f"{key} is only for expect = 'fail'")
     task = table["task"]
     if task not in solutions:
         fail(f"no notebook has a task {task!r}{_close(task, solutions)}")

@@ -157,3 +157,28 @@ def test_whole_file_mistakes_are_errors(tmp_path, text, name, error):
 def test_the_course_case_files_are_valid():
     cases = load_cases(selfcheck.solutions(course.notebooks(notebooks.SOURCE)), all_hidden_checks())
     assert any(c.file == "example.toml" for c in cases)
+
+
+# -- the self-check's verdict on a graded case ------------------------------------------------------
+
+def graded(case, passed, visible=True):
+    checks = records(*passed, names=["test_a", "test_b", "test_c"][:len(passed)])
+    for check in checks:
+        check["message"] = "" if check["passed"] else "you must multiply"
+    results = {"visible": {"area": visible, "volume": True}, "cells": {"test_area": {"error": None}},
+               "tasks": {"area": {"passed": sum(passed), "total": len(passed), "checks": checks}}}
+    scores = {label: credit.score(3, checks)[0] for label, credit in selfcheck.proofs(case).items()}
+    return selfcheck.case_problems(case, results, scores, 3)
+
+
+def test_the_self_check_accepts_a_case_graded_as_it_expects_and_names_what_is_not(tmp_path):
+    case = load(write(tmp_path, FAIL_CASE))[0]
+    assert graded(case, [False, True, True]) == []
+    assert graded(case, [True, False, True]) == [
+        "test_a must fail with 'multiply' in its message (it passed)"]
+    assert "a case must pass the visible test" in graded(case, [False, True, True], visible=False)[0]
+    full = load(write(tmp_path / "full", FAIL_CASE.replace('expect = "fail"\ncheck = "test_a"\nmessage = "multiply"\n',
+                                                            'expect = "full"\n')))[0]
+    assert graded(full, [True, True, True]) == []
+    assert graded(full, [True, True, False]) == ["test_c failed: you must multiply", "proportional gave 2 of 3",
+                                                 "all or nothing gave 0 of 3"]
