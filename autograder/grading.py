@@ -37,6 +37,7 @@ TEST_PREFIX = "test_"
 CHECKS = ROOT / "autograder" / "checks"
 HIDDEN_BLOCK = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 DEMO_NOTE = "(a demo: not run while grading)\n"
+VERDICT, OK, FAIL = "Hidden checks, ", "  ok  ", "  FAIL"  # what score_test_cells writes under a test cell
 
 
 def nbgrader_meta(cell) -> dict:
@@ -205,14 +206,23 @@ def score_test_cells(nb, results: dict, credit: Credit = Credit()) -> dict[str, 
             score, lines = 0.0, [f"Hidden checks did not run: {reason}"]
         else:
             score, how = credit.score(points, entry["checks"])
-            lines = [f"Hidden checks, {how}"]
-            lines += [f"  {'ok  ' if c['passed'] else 'FAIL'} {c['doc']}" + ("" if c["passed"] else f"\n       {c['message']}")
+            lines = [f"{VERDICT}{how}"]
+            lines += [f"{OK if c['passed'] else FAIL} {c['doc']}" + ("" if c["passed"] else f"\n       {c['message']}")
                       for c in entry["checks"]]
         outputs.append(nbformat.v4.new_output("stream", name="stdout", text="\n".join(lines) + "\n"))
         outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None))
         cell.outputs = outputs
         scores[task_of(cell)] = score
     return scores
+
+
+def written_verdict(cell) -> tuple[str, list[bool]]:
+    """The line saying how ``score_test_cells`` scored a test cell, and each check's pass or fail,
+    read back from what it wrote under the cell (empty when no hidden checks ran)."""
+    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+    lines = text.splitlines()
+    how = next((line for line in lines if line.startswith(VERDICT)), "")
+    return how, [line.startswith(OK) for line in lines if line.startswith((OK, FAIL))]
 
 
 def _verdict(entry) -> dict | None:

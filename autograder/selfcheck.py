@@ -6,7 +6,7 @@ Cases, each with the score it must get, per test cell:
 - ``imports``: every answer imported from the library instead of written: zero;
 - ``without-<task>``: the solutions with one task left as released: loses exactly that task's points;
 - ``one-bug-per-task``: the solutions with the first ``fail`` synthetic case of each task that has
-  one: each such task scores what the configured credit policy gives that case's checks.
+  one: each such task fails some checks and scores what the configured credit policy gives them.
 
 The synthetic cases (``autograder/selfcheck_cases/*.toml``, loaded by ``autograder.synthetic``)
 are graded by the judge alone, one task each, as ``JudgedExecute`` grades them (an nbgrader run
@@ -30,7 +30,8 @@ import nbformat
 from autograder import course, notebooks
 from autograder.batch import autograde_class
 from autograder.credit import Credit, CreditError, check_function
-from autograder.grading import all_hidden_checks, apply_results, judge_notebook, nbgrader_meta, solution_targets
+from autograder.grading import (VERDICT, all_hidden_checks, apply_results, judge_notebook, nbgrader_meta,
+                                solution_targets, written_verdict)
 from autograder.preprocessors import configured_credit
 from autograder.synthetic import Case, CaseError, load_cases
 
@@ -145,21 +146,51 @@ def _fail_problems(case: Case, checks: list[dict], scores: dict[str, float], poi
     return problems
 
 
-def grade_cases(chosen: list[Case], released: dict, source: dict, configured: Credit) -> tuple[dict[str, float], list[str]]:
-    """Grade each case with the judge, print a line per case; returns each case's score under the
-    configured policy (by case name) and the failures."""
-    configured_scores, failures = {}, []
+def grade_cases(chosen: list[Case], released: dict, source: dict) -> tuple[dict[str, list[str]], list[str]]:
+    """Grade each case with the judge and print a line per case; returns the names of its task's
+    check records, in order (by case name), and the failures."""
+    names, failures = {}, []
     for case in chosen:
         nb = with_cases(released[case.notebook], source[case.notebook], [case])
         results = judge_notebook(nb, case.notebook, tasks=[case.task])
         points = course.test_cells(source[case.notebook])[f"test_{case.task}"]
         scores = {label: apply_results(nb, results, credit)[case.task] for label, credit in proofs(case).items()}
-        configured_scores[case.name] = apply_results(nb, results, configured)[case.task]
+        names[case.name] = [c["name"] for c in ((results.get("tasks") or {}).get(case.task) or {}).get("checks", [])]
         problems = case_problems(case, results, scores, points)
         shown = ", ".join(f"{label} {score:g}" for label, score in scores.items())
         print(f"  case {case.expect:<4} {case.name:<40} {'WRONG' if problems else 'ok':<5} of {points:g} points: {shown}")
         failures += [f"case {case.name} ({case.file}): {problem}" for problem in problems]
-    return configured_scores, failures
+    return names, failures
+
+
+def plan_one_bug(plan: dict, chosen: list[Case], released: dict, source: dict) -> dict[str, Case]:
+    """Add the one-bug-per-task submission to ``plan``; returns its case per task. The tasks with
+    a case are left out of its expected scores: ``one_bug_problems`` judges them."""
+    one_bug = {case.task: case for case in reversed(chosen) if case.expect == "fail"}  # each task's first
+    if one_bug:
+        plan[ONE_BUG] = {name: (with_cases(released[name], nb, [c for c in one_bug.values() if c.notebook == name]),
+                                {cell: points for cell, points in course.test_cells(nb).items()
+                                 if cell.removeprefix("test_") not in one_bug})
+                         for name, nb in source.items()}
+    return one_bug
+
+
+def one_bug_problems(root: Path, case: Case, names: list[str], configured: Credit) -> list[str]:
+    """How nbgrader scored ``case``'s task in the one-bug-per-task submission must be what the
+    configured policy gives the checks as they came out in that grading (checks on random data
+    may come out differently from the case's own grading, so its verdicts are read back)."""
+    path = root / "autograded" / ONE_BUG / course.ASSIGNMENT / f"{case.notebook}.ipynb"
+    if not path.exists():
+        return ["nbgrader did not grade it"]
+    cell = next(c for c in nbformat.read(path, as_version=4).cells if nbgrader_meta(c).get("grade_id") == f"test_{case.task}")
+    how, flags = written_verdict(cell)
+    if len(flags) != len(names) or all(flags):
+        return [f"expected {len(names)} checks with some failing, the feedback shows {flags}"]
+    points = float(nbgrader_meta(cell)["points"])
+    score, line = configured.score(points, [{"name": name, "passed": ok} for name, ok in zip(names, flags)])
+    have = course.cell_scores(root, ONE_BUG)[case.notebook][f"test_{case.task}"]
+    problems = [] if how == f"{VERDICT}{line}" else [f"the feedback says {how!r}, expected {VERDICT}{line!r}"]
+    return problems + ([] if abs(have - score) < 1e-6 else [f"the gradebook has {have:g}, {configured.policy} credit gives {score:g}"])
 
 
 def run(only: list[str] | None = None) -> bool:
@@ -177,13 +208,8 @@ def run(only: list[str] | None = None) -> bool:
         released = course.notebooks(course.release(root, quiet=True))
         source = course.notebooks(root / "source" / course.ASSIGNMENT)
         plan = cases(source, released)
-        one_bug = {case.task: case for case in reversed(chosen) if case.expect == "fail"}
-        if one_bug:
-            plan[ONE_BUG] = {name: (with_cases(released[name], nb, [c for c in one_bug.values() if c.notebook == name]),
-                                    course.test_cells(nb)) for name, nb in source.items()}
-        configured_scores, failures = grade_cases(chosen, released, source, configured)
-        for case in one_bug.values():
-            plan[ONE_BUG][case.notebook][1][f"test_{case.task}"] = configured_scores[case.name]
+        one_bug = plan_one_bug(plan, chosen, released, source)
+        names, failures = grade_cases(chosen, released, source)
         for student, books in plan.items():
             for name, (nb, _) in books.items():
                 path = root / "submitted" / student / course.ASSIGNMENT / f"{name}.ipynb"
@@ -200,6 +226,8 @@ def run(only: list[str] | None = None) -> bool:
                         failures.append(f"{student:>28} {name}/{cell}: expected {want:g}, got {have}")
             total = sum(sum(s.values()) for s in got.values())
             print(f"  {student:<32} {total:6.2f} points")
+        failures += [f"{ONE_BUG} {case.notebook}/test_{case.task} (case {case.name}): {problem}"
+                     for case in one_bug.values() for problem in one_bug_problems(root, case, names[case.name], configured)]
     for line in failures:
         print("MISMATCH", line)
     print(f"self-check: {len(plan)} submissions and {len(chosen)} cases ({configured.policy} credit), "
