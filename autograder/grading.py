@@ -220,8 +220,8 @@ def written_verdict(cell) -> tuple[str, list[bool]]:
     """The line saying how ``score_test_cells`` scored a test cell, and each check's pass or fail,
     read back from what it wrote under the cell (empty when no hidden checks ran)."""
     text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
-    lines = text.splitlines()
-    how = next((line for line in lines if line.startswith(VERDICT)), "")
+    _, verdict, rest = text.rpartition(VERDICT)  # what the code under test printed comes before it
+    how, *lines = (verdict + rest).splitlines() or [""]
     return how, [line.startswith(OK) for line in lines if line.startswith((OK, FAIL))]
 
 

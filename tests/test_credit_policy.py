@@ -8,7 +8,7 @@ from traitlets.config import Config
 
 from autograder import course, notebooks, selfcheck
 from autograder.credit import Credit, CreditError, credit_policy
-from autograder.grading import all_hidden_checks, score_test_cells
+from autograder.grading import all_hidden_checks, score_test_cells, written_verdict
 from autograder.preprocessors import JudgedExecute, configured_credit
 from autograder.synthetic import CaseError, load_cases
 
@@ -51,6 +51,8 @@ def test_feedback_says_how_the_score_was_computed():
     assert score_test_cells(nbformat.v4.new_notebook(cells=[cell]), results, Credit("all_or_nothing")) == {"area": 0.0}
     assert cell.outputs[0].text.startswith("Hidden checks, all or nothing: 4/5 checks passed, 0 of 4 points\n")
     assert cell.outputs[-1].data["text/plain"] == "0.0"
+    assert written_verdict(cell) == ("Hidden checks, all or nothing: 4/5 checks passed, 0 of 4 points",
+                                     [True, True, True, True, False]), "the self-check reads the verdicts back"
 
 
 @pytest.mark.parametrize("policy, weights, error", [
