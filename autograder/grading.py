@@ -229,7 +229,8 @@ def _verdict(entry) -> dict | None:
     """A task's results if they are well formed (counts, and one record per check), else None."""
     try:
         passed, total, checks = int(entry["passed"]), int(entry["total"]), list(entry["checks"])
-        checks = [{"name": str(c["name"]), "doc": str(c["doc"]), "passed": bool(c["passed"]), "message": str(c.get("message", ""))} for c in checks]
+        checks = [{"name": str(c["name"]), "doc": str(c["doc"]), "passed": bool(c["passed"]),
+                   "message": str(c.get("message", ""))} for c in checks]
     except (TypeError, KeyError, ValueError):
         return None
     if total <= 0 or len(checks) != total or sum(c["passed"] for c in checks) != passed:

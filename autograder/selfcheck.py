@@ -182,7 +182,8 @@ def one_bug_problems(root: Path, case: Case, names: list[str], configured: Credi
     path = root / "autograded" / ONE_BUG / course.ASSIGNMENT / f"{case.notebook}.ipynb"
     if not path.exists():
         return ["nbgrader did not grade it"]
-    cell = next(c for c in nbformat.read(path, as_version=4).cells if nbgrader_meta(c).get("grade_id") == f"test_{case.task}")
+    cells = nbformat.read(path, as_version=4).cells
+    cell = next(c for c in cells if nbgrader_meta(c).get("grade_id") == f"test_{case.task}")
     how, flags = written_verdict(cell)
     if len(flags) != len(names) or all(flags):
         return [f"expected {len(names)} checks with some failing, the feedback shows {flags}"]
@@ -190,7 +191,9 @@ def one_bug_problems(root: Path, case: Case, names: list[str], configured: Credi
     score, line = configured.score(points, [{"name": name, "passed": ok} for name, ok in zip(names, flags)])
     have = course.cell_scores(root, ONE_BUG)[case.notebook][f"test_{case.task}"]
     problems = [] if how == f"{VERDICT}{line}" else [f"the feedback says {how!r}, expected {VERDICT}{line!r}"]
-    return problems + ([] if abs(have - score) < 1e-6 else [f"the gradebook has {have:g}, {configured.policy} credit gives {score:g}"])
+    if abs(have - score) > 1e-6:
+        problems.append(f"the gradebook has {have:g}, {configured.policy} credit gives {score:g}")
+    return problems
 
 
 def run(only: list[str] | None = None) -> bool:
@@ -227,7 +230,8 @@ def run(only: list[str] | None = None) -> bool:
             total = sum(sum(s.values()) for s in got.values())
             print(f"  {student:<32} {total:6.2f} points")
         failures += [f"{ONE_BUG} {case.notebook}/test_{case.task} (case {case.name}): {problem}"
-                     for case in one_bug.values() for problem in one_bug_problems(root, case, names[case.name], configured)]
+                     for case in one_bug.values()
+                     for problem in one_bug_problems(root, case, names[case.name], configured)]
     for line in failures:
         print("MISMATCH", line)
     print(f"self-check: {len(plan)} submissions and {len(chosen)} cases ({configured.policy} credit), "
