@@ -113,8 +113,13 @@ def cmd_check(args) -> int:
 
 def cmd_autograde(args) -> int:
     from autograder.batch import autograde_class
+    from autograder.credit import CreditError
 
-    outcomes = autograde_class(jobs=args.jobs, force=args.force)
+    try:
+        outcomes = autograde_class(jobs=args.jobs, force=args.force)
+    except CreditError as error:
+        print(f"error: {error}")
+        return 2
     return 0 if all(o.ok for o in outcomes) else 1
 
 
