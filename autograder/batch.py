@@ -90,7 +90,7 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
     if not (root / "gradebook.db").exists():
         raise FileNotFoundError(f"{root / 'gradebook.db'} does not exist: release the assignment first "
                                 "(python -m autograder release)")
-    configured_credit(root)  # a mistyped credit policy stops the batch here, not each student's run
+    configured_credit()  # a mistyped credit policy stops the batch here, not each student's run
     enable_wal(root)
     duedate = configured_duedate()
     if duedate is not None:
