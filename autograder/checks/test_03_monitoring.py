@@ -127,8 +127,9 @@ def _pvalue_mistake(got, d, n, m):
         (_kolmogorov(d, n, m) / 2, "Q(lambda) has the factor 2 in front of the sum"),
         (scipy.stats.kstwobign.sf(math.sqrt(n + m) * d), "n_e is n*m/(n+m), not n+m"),
     ]
+    right = _kolmogorov(d, n, m)
     for value, cause in causes:
-        if got == pytest.approx(value, rel=1e-9, abs=1e-300) and value != pytest.approx(_kolmogorov(d, n, m), rel=1e-9):
+        if math.isclose(got, value, rel_tol=1e-9) and not math.isclose(value, right, rel_tol=1e-9):
             return cause
     return ("lambda = sqrt(n*m/(n+m)) * D and Q(lambda) = 2 * sum (-1)^(k-1) exp(-2 k^2 lambda^2) over k = 1..100 "
             "at most, 1.0 when lambda < 0.1")
@@ -433,8 +434,9 @@ def test_bh_results_follow_input_order(student):
     for perm in (rng.permutation(30), np.arange(30)[::-1]):
         got = np.asarray(student.benjamini_hochberg(p[perm]))
         assert got.tolist() == expected[perm].tolist(), (
-            f"for p-values in the order {np.round(p[perm], 3).tolist()} the decisions were {got.tolist()}, expected "
-            f"{expected[perm].tolist()}: decision i belongs to p-value i (the input order), not to the i-th smallest")
+            "decision i belongs to p-value i (the input order), not to the i-th smallest: for p-values in the order "
+            f"{np.round(p[perm], 3).tolist()} the decisions were {got.astype(int).tolist()}, expected "
+            f"{expected[perm].astype(int).tolist()} (1 = rejected)")
 
 
 @pytest.mark.task("benjamini_hochberg")
