@@ -5,7 +5,10 @@ Cosmic Ray (``cosmic-ray``) makes the mutants: each is the reference answer with
 graded as a submission would be, by the judge with its sandboxed worker, and is *killed* when its
 task loses points: the visible test fails, a hidden check fails, or a cell times out. A mutant that
 keeps full marks *survived*: either the checks miss a mistake, or the change is equivalent (it
-cannot change any result; the argument is recorded in ``mutation_equivalents.toml``).
+cannot change any result; the argument is recorded in ``mutation_equivalents.toml``). A survivor
+inside a ``raise`` statement changes only an error's wording (the tasks ask for the exception's
+type; where a statement asks for words in a message, a check tests them, and kills the mutant), so
+those are counted apart, as "only reword an error".
 
 For each notebook the answers of its solution cells are written into one module
 (``build/mutation/NN_name.py``), Cosmic Ray's ``init`` lists that module's mutations into its session
@@ -14,7 +17,8 @@ an answer (between the solution markers, not in a released signature or docstrin
 
     python -m autograder mutation [NN ...]            every mutant; fails below the recorded score
     python -m autograder mutation --quick             a fixed sample per notebook (CI)
-    python -m autograder mutation --record            write the scores as the new floor
+    python -m autograder mutation --record            write the figures (and survivors) as the floor
+                                                      in ``mutation_scores.json``
 """
 
 from __future__ import annotations
@@ -50,6 +54,14 @@ class Answers:
     notebook: str
     module: str
     tasks_by_line: dict[int, str]  # 1-based line of the module -> the task whose answer it is
+
+    @property
+    def message_lines(self) -> set[int]:
+        """Lines of ``raise`` statements: what they change is an error's wording, not its type."""
+        import ast
+
+        return {line for node in ast.walk(ast.parse(self.module)) if isinstance(node, ast.Raise)
+                for line in range(node.lineno, node.end_lineno + 1)}
 
 
 def answers_module(notebook: str) -> Answers:
@@ -238,42 +250,54 @@ def progress(done: int, total: int, name: str, why: str) -> str:
     return why
 
 
+def grade_notebook(name: str, quick: bool, jobs: int, grader: Grader, equivalents: dict) -> dict:
+    """Grade a notebook's mutants (or its quick sample); the figures and the unexplained survivors."""
+    started = time.perf_counter()
+    answers = answers_module(name)
+    found = mutants(answers)
+    texts = {m.job_id: make(answers, m) for m in (sample(found, QUICK_SAMPLE) if quick else found)}
+    chosen = [m for m in found if texts.get(m.job_id)]
+    with ThreadPoolExecutor(jobs) as pool:
+        graded = pool.map(lambda m: grader(m, texts[m.job_id]), chosen)
+        whys = [progress(i, len(chosen), name, why) for i, why in enumerate(graded, 1)]
+    outcomes = {m.job_id: (m, why) for m, why in zip(chosen, whys)}
+    record_to_db(name, outcomes, texts, answers.module)
+    survivors = [m for m, why in outcomes.values() if not why]
+    wording = [m for m in survivors if m.line in answers.message_lines]
+    recorded = [m for m in survivors if (name, *m.key) in equivalents and m not in wording]
+    unexplained = [m for m in survivors if m not in wording and m not in recorded]
+    judged = len(chosen) - len(wording) - len(recorded)
+    return {"mutants": len(chosen), "killed": len(chosen) - len(survivors), "equivalent": len(recorded),
+            "error_wording": len(wording), "survived": len(unexplained),
+            "score": round((judged - len(unexplained)) / max(judged, 1), 4),
+            "seconds": round(time.perf_counter() - started),
+            "survivors": [f"{m.task} [{m.operator}] line {m.line}: {m.before.strip()} -> {m.after.strip()}" for m in unexplained]}
+
+
 def run(names: list[str], quick: bool, jobs: int, record: bool) -> int:
+    """Grade the mutants of ``names``; 1 if a quick sample has an unexplained survivor or a full
+    run scores below the recorded floor."""
     equivalents = load_equivalents()
     floor = json.loads(SCORES.read_text()) if SCORES.exists() else {}
-    scores, status = {}, 0
+    results, status = {}, 0
     grader = Grader(cell_timeout=20, test_timeout=20)
     try:
         for name in names:
-            started = time.perf_counter()
-            answers = answers_module(name)
-            found = mutants(answers)
-            texts = {m.job_id: make(answers, m) for m in (sample(found, QUICK_SAMPLE) if quick else found)}
-            chosen = [m for m in found if texts.get(m.job_id)]
-            with ThreadPoolExecutor(jobs) as pool:
-                graded = pool.map(lambda m: grader(m, texts[m.job_id]), chosen)
-                whys = [progress(i, len(chosen), name, why) for i, why in enumerate(graded, 1)]
-            outcomes = {m.job_id: (m, why) for m, why in zip(chosen, whys)}
-            record_to_db(name, outcomes, texts, answers.module)
-            survivors = [m for m, why in outcomes.values() if not why]
-            unexplained = [m for m in survivors if (name, *m.key) not in equivalents]
-            equivalent = len(survivors) - len(unexplained)
-            score = (len(chosen) - len(survivors)) / max(len(chosen) - equivalent, 1)
-            scores[name] = round(score, 4)
-            print(f"{name}: {len(chosen)} mutants{' (sample)' if quick else ''}, {len(chosen) - len(survivors)} killed, "
-                  f"{equivalent} equivalent, {len(unexplained)} survived: score {score:.1%}"
-                  f" ({time.perf_counter() - started:.0f} s)", flush=True)
-            for m in unexplained:
-                print(f"  SURVIVED {m.task} [{m.operator}] line {m.line}:\n    - {m.before.strip()}\n    + {m.after.strip()}")
-            if quick and unexplained:
+            r = results[name] = grade_notebook(name, quick, jobs, grader, equivalents)
+            print(f"{name}: {r['mutants']} mutants{' (sample)' if quick else ''}, {r['killed']} killed, "
+                  f"{r['equivalent']} equivalent, {r['error_wording']} only reword an error, {r['survived']} survived: "
+                  f"score {r['score']:.1%} ({r['seconds']} s)", flush=True)
+            for line in r["survivors"]:
+                print(f"  SURVIVED {line}")
+            if quick and r["survived"]:
                 status = 1
-            elif not quick and score < floor.get(name, 0.0):
-                print(f"  below the recorded score {floor[name]:.1%} ({SCORES.name})")
+            elif not quick and r["score"] < floor.get(name, {}).get("score", 0.0):
+                print(f"  below the recorded score {floor[name]['score']:.1%} ({SCORES.name})")
                 status = 1
     finally:
         grader.stop()
     if record and not quick:
-        SCORES.write_text(json.dumps({**floor, **scores}, indent=2, sort_keys=True) + "\n")
+        SCORES.write_text(json.dumps({**floor, **results}, indent=2, sort_keys=True) + "\n")
         print(f"recorded in {SCORES.relative_to(ROOT)}")
     return status
 
