@@ -474,6 +474,16 @@ def test_allocation_waits_for_the_lock_on_dot_lock(student, tmp_path):
 
 
 @pytest.mark.task("allocate_version")
+def test_allocation_closes_every_descriptor_it_opens(student, tmp_path, processes):
+    """allocate_version closes every file descriptor it opens (the reserved file's and the lock file's)."""
+    left = processes.descriptors_left_open(student.allocate_version, tmp_path / "versions", None)
+    assert not left, (
+        f"after allocate_version returned, descriptors it opened were still open on {left}: os.close the "
+        "descriptor os.open returned once the empty file exists, and open the lock file in a with block; "
+        "a registry that leaks one per version eventually fails with 'Too many open files'")
+
+
+@pytest.mark.task("allocate_version")
 def test_eight_processes_at_once_get_distinct_versions(student, tmp_path, processes):
     """8 processes allocating 25 versions each at the same moment get 200 distinct numbers, exactly 1 to 200."""
     workers, each = 8, 25
@@ -542,13 +552,17 @@ def test_aliases_survive_a_restart(student, tmp_path):
 
 @pytest.mark.task("AliasHistory")
 def test_rollback_steps_back_one_target_at_a_time(student, tmp_path):
-    """rollback returns each earlier target in turn, then raises LookupError (as for an alias never set) and writes nothing to the log."""
+    """rollback returns each earlier target in turn and records it as the event's version, then raises LookupError (as for an alias never set) and writes nothing to the log."""
     log = tmp_path / "aliases.jsonl"
     aliases = student.AliasHistory(log)
     for version in ["1", "2", "3", "4"]:
         aliases.set("champion", version)
     got = [aliases.rollback("champion") for _ in range(3)]
     assert got == ["3", "2", "1"], f"three rollbacks from 1 -> 2 -> 3 -> 4 returned {got!r}, expected ['3', '2', '1']"
+    recorded = [(e["action"], e["version"]) for e in aliases.history("champion")[-3:]]
+    assert recorded == [("rollback", "3"), ("rollback", "2"), ("rollback", "1")], (
+        f"the log's last three events are {recorded}: each rollback event must record the version it "
+        "returns to")
     assert student.AliasHistory(log).current("champion") == "1", "after the rollbacks champion must point at '1'"
     size = log.stat().st_size
     with pytest.raises(LookupError):

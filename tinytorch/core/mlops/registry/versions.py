@@ -24,7 +24,8 @@ def allocate_version(versions_dir, version=None) -> str:
     race). Here the whole "list, pick, reserve" step runs while holding an exclusive
     `fcntl.flock` on `<versions_dir>/.lock`, and the reservation itself is an exclusive create
     (`os.O_CREAT | os.O_EXCL`) of an empty `<version>.json`, which the caller then replaces with
-    the version's metadata.
+    the version's metadata. Close every descriptor you open: a registry that leaks one per version
+    ends with "Too many open files".
     """
     versions_dir = Path(versions_dir)
     versions_dir.mkdir(parents=True, exist_ok=True)
