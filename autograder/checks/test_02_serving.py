@@ -60,14 +60,17 @@ def refused(student, body, input_shape=(4,)):
 
 @pytest.mark.task("parse_infer_request")
 def test_parse_returns_float32_rows_for_any_numeric_request(student):
-    """parse_infer_request returns a float32 array of shape (n, *input_shape) holding the data, flat or nested, for any numeric datatype and any input_shape."""
+    """parse_infer_request returns a float32 array of shape (n, *input_shape) holding the data, flat or nested, for any numeric datatype and any input_shape, whether or not the tensor has a name."""
     @FEW
     @given(n=st.integers(1, 4), shape=st.lists(st.integers(1, 4), min_size=1, max_size=3),
-           datatype=st.sampled_from(NUMERIC), nested=st.booleans(), seed=st.integers(0, 2**16))
-    def check(n, shape, datatype, nested, seed):
+           datatype=st.sampled_from(NUMERIC), nested=st.booleans(), named=st.booleans(), seed=st.integers(0, 2**16))
+    def check(n, shape, datatype, nested, named, seed):
         values = np.random.default_rng(seed).integers(-50, 50, size=(n, *shape)).astype(np.float32) / 4
         data = values.tolist() if nested else values.ravel().tolist()
-        x = student.parse_infer_request(v2([n, *shape], data, datatype), tuple(shape))
+        body = v2([n, *shape], data, datatype)
+        if not named:  # the statement asks for shape, datatype and data only
+            del body["inputs"][0]["name"]
+        x = student.parse_infer_request(body, tuple(shape))
         assert isinstance(x, np.ndarray) and x.dtype == np.float32, (
             f"returned {type(x).__name__} of dtype {getattr(x, 'dtype', None)}; return a float32 numpy array")
         assert x.shape == (n, *shape), f"input_shape {tuple(shape)}, {n} rows: expected shape {(n, *shape)}, got {x.shape}"
@@ -87,12 +90,17 @@ def test_parse_refuses_a_request_without_one_input_tensor(student):
 
 @pytest.mark.task("parse_infer_request")
 def test_parse_refuses_a_wrong_shape(student):
-    """A shape that is not [n, *input_shape] of integers with n >= 1 (0, -1, 1.0, True, text) is a 400 whose message contains "shape", even when the data holds prod(shape) numbers."""
+    """A shape that is not [n, *input_shape] of integers with n >= 1 (0, -1, 1.0, True, text) is a 400 whose message contains "shape", even when the data holds prod(shape) numbers or the datatype is wrong too."""
     for shape, data in (([1, 5], [0.0] * 5), ([4], [0.0] * 4), ([1, 4, 1], [0.0] * 4), ([0, 4], []),
                         ([-1, 4], [0.0] * 4), ([1.0, 4], [0.0] * 4), ([True, 4], [0.0] * 4), ("1,4", [0.0] * 4),
                         ([1, "4"], [0.0] * 4)):
         error = refused(student, v2(shape, data))
         assert "shape" in error.message.lower(), f"for shape {shape!r} the message should talk about the shape: {error.message!r}"
+    for shape in ([0, 4], [-1, 4]):  # and the shape is checked before the datatype, as the statement orders
+        error = refused(student, v2(shape, [0.0] * 4, "BYTES"))
+        assert "shape" in error.message.lower(), (
+            f"shape {shape} with datatype BYTES: the first problem is the shape, but the message was {error.message!r}; "
+            "check n >= 1 before the datatype")
 
 
 @pytest.mark.task("parse_infer_request")

@@ -71,7 +71,7 @@ def parse_infer_request(body, input_shape):
         raise InferenceError(400, f'this model takes exactly one input tensor, got {len(body["inputs"])}')
     tensor = body["inputs"][0]
     if not isinstance(tensor, dict) or not {"shape", "datatype", "data"} <= tensor.keys():
-        raise InferenceError(400, 'each input needs "name", "shape", "datatype" and "data"')
+        raise InferenceError(400, 'each input needs "shape", "datatype" and "data"')
     shape, datatype = tensor["shape"], tensor["datatype"]
     expected = [int(d) for d in input_shape]
     if (
