@@ -102,12 +102,26 @@ def test_ks_statistic_integer_data_with_heavy_ties(student):
             f"on integer data 0..4 ks_statistic gave {student.ks_statistic(a, b)}, SciPy {expected}: ties")
 
 
+def refuses(function, cases, name):
+    """Every bad input in ``cases`` makes ``function`` raise ValueError (the first that does not fails)."""
+    for args in cases:
+        try:
+            got = function(*args)
+        except ValueError:
+            continue
+        except Exception as error:  # noqa: BLE001 - the message says what was raised instead
+            raise AssertionError(f"{name}{args!r} raised {type(error).__name__}: {error}; raise ValueError") from None
+        raise AssertionError(f"{name}{args!r} returned {got!r}; the statement asks for a ValueError here")
+
+
+NAN, INF = float("nan"), float("inf")
+
+
 @pytest.mark.task("ks_statistic")
 def test_ks_statistic_empty_sample_is_an_error(student):
-    """ks_statistic raises ValueError when either sample is empty."""
-    for a, b in ([[], [1.0, 2.0]], [[1.0, 2.0], []]):
-        with pytest.raises(ValueError):
-            student.ks_statistic(a, b)
+    """ks_statistic raises ValueError when either sample is empty or holds a NaN (anywhere in it)."""
+    refuses(student.ks_statistic, [([], [1.0, 2.0]), ([1.0, 2.0], []), ([1.0, NAN, 2.0], [1.0, 2.0]),
+                                   ([1.0, 2.0], [3.0, NAN, 4.0]), ([NAN], [NAN])], "ks_statistic")
 
 
 # ---------------------------------------------------------------- ks_pvalue
@@ -220,6 +234,13 @@ def _psi(ref, cur, bins=10):
     return _psi_counts(r, c)
 
 
+@pytest.mark.task("ks_pvalue")
+def test_ks_pvalue_refuses_bad_arguments(student):
+    """ks_pvalue raises ValueError for a statistic outside [0, 1] or NaN, and for a sample size below 1 or NaN."""
+    refuses(student.ks_pvalue, [(-0.5, 10, 10), (1.5, 10, 10), (NAN, 10, 10), (0.5, 0, 10), (0.5, 10, 0),
+                                (0.5, NAN, 10), (0.5, 10, NAN)], "ks_pvalue")
+
+
 @pytest.mark.task("psi")
 def test_psi_from_counts_formula(student):
     """psi_from_counts equals sum (c - r) ln(c / r) over the shares counts / total, each floored at PSI_EPSILON."""
@@ -243,14 +264,26 @@ def test_psi_from_counts_formula(student):
 
 @pytest.mark.task("psi")
 def test_psi_from_counts_edge_cases(student):
-    """psi_from_counts gives 0 for proportional counts, floors a share of 1e-5 at PSI_EPSILON, and raises ValueError for vectors of different lengths or with no counts."""
+    """psi_from_counts gives 0 for proportional counts and floors a share of 1e-5 at PSI_EPSILON."""
     assert student.psi_from_counts([3, 0, 7], [30, 0, 70]) == pytest.approx(0.0, abs=1e-15), \
         "the same shares (different totals) give PSI 0"
     assert student.psi_from_counts([1, 99_999], [50_000, 50_000]) == pytest.approx(
         _psi_counts([1, 99_999], [50_000, 50_000]), rel=1e-9), "a share of 1e-5 is floored at PSI_EPSILON = 1e-4"
-    for bad in (([1, 2], [1, 2, 3]), ([0, 0], [1, 1]), ([1, 1], [0, 0])):
-        with pytest.raises(ValueError):
-            student.psi_from_counts(*bad)
+
+
+@pytest.mark.task("psi")
+def test_psi_from_counts_refuses_bad_counts(student):
+    """psi_from_counts raises ValueError for vectors of different lengths, a negative, infinite or NaN count, or a vector with no counts (in either argument)."""
+    bad = [([1, 2], [1, 2, 3]), ([5, -1], [3, 3]), ([5, INF], [3, 3]), ([5, NAN], [3, 3]), ([0, 0], [1, 1])]
+    refuses(student.psi_from_counts, bad + [(c, r) for r, c in bad], "psi_from_counts")
+
+
+@pytest.mark.task("psi")
+def test_psi_refuses_bad_arguments(student):
+    """psi raises ValueError for an empty sample, a NaN in either sample, or bins that is not a whole number >= 1 (0, -1, 2.5)."""
+    sample = [0.1, 0.5, 0.9, 1.3]
+    refuses(student.psi, [([], sample), (sample, []), ([0.1, NAN], sample), (sample, [NAN, 0.2]),
+                          (sample, sample, 0), (sample, sample, -1), (sample, sample, 2.5)], "psi")
 
 
 @pytest.mark.task("psi")
@@ -376,10 +409,9 @@ def test_chi_square_symmetric_and_tail(student):
 
 @pytest.mark.task("chi_square_test")
 def test_chi_square_bad_counts(student):
-    """chi_square_test raises ValueError for a negative count, rows of different lengths or a sample with no counts."""
-    for r, c in (([5, -1], [3, 3]), ([1, 2, 3], [1, 2]), ([0, 0], [3, 4])):
-        with pytest.raises(ValueError):
-            student.chi_square_test(r, c)
+    """chi_square_test raises ValueError for sequences of different lengths, a negative, infinite or NaN count, or a sample with no counts (in either argument)."""
+    bad = [([1, 2, 3], [1, 2]), ([5, -1], [3, 3]), ([5, INF], [3, 3]), ([5, NAN], [3, 3]), ([0, 0], [3, 4])]
+    refuses(student.chi_square_test, bad + [(c, r) for r, c in bad], "chi_square_test")
 
 
 # ---------------------------------------------------------------- benjamini_hochberg
@@ -393,6 +425,14 @@ def _bh_mistake(got, p, expected):
     if got.tolist() == expected[np.argsort(p, kind="stable")].tolist():
         return "these are the right decisions in sorted p-value order: return them in the input order"
     return "find the LARGEST k with p_(k) <= k/m * alpha (<=, not <) and reject the k smallest p-values"
+
+
+@pytest.mark.task("benjamini_hochberg")
+def test_bh_refuses_bad_arguments(student):
+    """benjamini_hochberg raises ValueError for a p-value outside [0, 1] or NaN, and for alpha outside (0, 1) (0 and 1 included)."""
+    p = [0.01, 0.2, 0.5]
+    refuses(student.benjamini_hochberg, [([0.01, -0.1],), ([0.01, 1.1],), ([0.01, NAN],), (p, 0.0), (p, 1.0),
+                                         (p, -0.1), (p, 1.5)], "benjamini_hochberg")
 
 
 @pytest.mark.task("benjamini_hochberg")
