@@ -176,11 +176,13 @@ def test_ks_pvalue_small_values_accurate(student):
 
 @pytest.mark.task("ks_pvalue")
 def test_ks_pvalue_zero_statistic_and_small_lambda(student):
-    """ks_pvalue gives 1 for D = 0, and p within 1e-9 of the limit and in [0, 1] for small lambda."""
+    """ks_pvalue gives 1 for D = 0, and p within 1e-9 of the limit and in [0, 1] for small lambda (just above 0.1, the summed series exceeds 1 by a few ulps: clip it)."""
     assert student.ks_pvalue(0.0, 100, 100) == pytest.approx(1.0, abs=1e-12), "D = 0: p = 1"
+    for d, n in [(1e-6, 10), (1e-4, 10), (0.01, 10), (0.05, 10)] + [(0.0100 + 0.0001 * i, 200) for i in range(20)]:
+        p = student.ks_pvalue(d, n, n + 2 if n == 10 else n)
+        assert 0.0 <= p <= 1.0, f"ks_pvalue({d}, {n}, ...) = {p!r}: clip the summed series to [0, 1]"
     for d in (1e-6, 1e-4, 0.01, 0.05):
         p = student.ks_pvalue(d, 10, 12)
-        assert 0.0 <= p <= 1.0, f"ks_pvalue({d}, 10, 12) = {p}: clip the truncated series to [0, 1]"
         assert abs(p - _kolmogorov(d, 10, 12)) <= 1e-9, (
             f"ks_pvalue({d}, 10, 12) = {p}, expected {_kolmogorov(d, 10, 12)}: {_pvalue_mistake(p, d, 10, 12)}")
 
@@ -280,10 +282,14 @@ def test_psi_from_counts_refuses_bad_counts(student):
 
 @pytest.mark.task("psi")
 def test_psi_refuses_bad_arguments(student):
-    """psi raises ValueError for an empty sample, a NaN in either sample, or bins that is not a whole number >= 1 (0, -1, 2.5)."""
+    """psi raises ValueError for an empty sample, a NaN in either sample, or bins that is not a whole number >= 1 (0, -1, 2.5), and takes a whole number of any type (4, 4.0, numpy.int64(4))."""
     sample = [0.1, 0.5, 0.9, 1.3]
     refuses(student.psi, [([], sample), (sample, []), ([0.1, NAN], sample), (sample, [NAN, 0.2]),
                           (sample, sample, 0), (sample, sample, -1), (sample, sample, 2.5)], "psi")
+    expected = student.psi(sample, [0.2, 0.4, 1.0, 1.2], 4)
+    for bins in (4.0, np.int64(4)):
+        got = student.psi(sample, [0.2, 0.4, 1.0, 1.2], bins)
+        assert got == pytest.approx(expected, rel=1e-12), f"bins={bins!r} (a whole number) gave {got}, bins=4 gave {expected}"
 
 
 @pytest.mark.task("psi")
