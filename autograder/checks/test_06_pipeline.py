@@ -220,7 +220,7 @@ def test_accuracy_needs_labels_errors_do_not(student):
 
 @pytest.mark.task("canary_decision")
 def test_every_reason_is_listed(student):
-    """canary_decision gives a canary worse on error rate, latency and accuracy three reasons, one per figure."""
+    """canary_decision rolls back a canary worse on error rate, latency and accuracy with three reasons, not only the first."""
     decision = student.canary_decision(arm(student), arm(student, errors=50, p99=30.0, correct=100), policy(student))
     assert decision.action == "rollback", f"the canary is worse on every figure: roll back; got {decision}"
     assert len(decision.reasons) == 3, f"list every regression, not only the first; got {decision.reasons}"
@@ -255,7 +255,7 @@ class FakeClock:
 
 @pytest.mark.task("run_steps")
 def test_steps_run_in_order_and_record_outputs(student):
-    """run_steps runs the steps in order on the shared context, merges each step's outputs into it, records them, and times each step with the clock it is given."""
+    """run_steps runs the steps in order on the shared context, merges each step's outputs into it, records one 'ok' record per step with its inputs and outputs (None as no outputs), and times each step with the clock it is given."""
     seen, context = [], {"seed": 7}
     steps = [student.Step("a", lambda ctx: seen.append("a") or {"x": ctx["seed"] + 1}, inputs=("seed",)),
              student.Step("b", lambda ctx: seen.append("b")),

@@ -55,7 +55,8 @@ class CanaryDecision:
 
 
 def canary_decision(stable, canary, policy=CanaryPolicy()):
-    """Decide the next move of a canary rollout from both arms' ``ArmStats``.
+    """Decide the next move of a canary rollout from both arms' ``ArmStats``; return a
+    ``CanaryDecision(action, reasons)``.
 
     1. If either arm has fewer than ``policy.min_requests`` requests: "wait".
     2. Collect a reason for every regression of the canary against stable beyond the policy:
