@@ -297,18 +297,21 @@ def test_inputs_and_outputs_are_summarized(student):
 
 @pytest.mark.task("run_steps")
 def test_failure_skips_the_rest(student):
-    """run_steps records a failing step as 'failed' with error 'TypeName: message', records every later step as 'skipped' and never runs it."""
+    """run_steps records a failing step as 'failed' with error 'TypeName: message' and its seconds from the clock, records every later step as 'skipped' and never runs it."""
     ran = []
 
     def boom(ctx):
         raise RuntimeError("registry offline")
 
     records = student.run_steps([student.Step("ok", lambda ctx: None), student.Step("boom", boom),
-                                 student.Step("later", lambda ctx: ran.append(1))], {})
-    assert [r.status for r in records] == ["ok", "failed", "skipped"], (
-        f"expected statuses ok, failed, skipped; got {[r.status for r in records]}")
+                                 student.Step("later", lambda ctx: ran.append(1)),
+                                 student.Step("last", lambda ctx: ran.append(2))], {}, clock=FakeClock())
+    assert [r.status for r in records] == ["ok", "failed", "skipped", "skipped"], (
+        f"expected statuses ok, failed, skipped, skipped (one record per step); got {[r.status for r in records]}")
     assert ran == [], "a step after a failure must not run"
     assert records[1].error == "RuntimeError: registry offline", f"error must be 'TypeName: message', got {records[1].error!r}"
+    assert records[1].seconds == 0.5, (
+        f"time a failed step like any other (clock() when it raised - clock() before); got {records[1].seconds}")
 
 
 @pytest.mark.task("run_steps")

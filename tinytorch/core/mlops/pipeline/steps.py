@@ -74,8 +74,8 @@ def run_steps(steps, context, clock=time.perf_counter):
       ``context`` and the step is recorded "ok" with ``seconds`` measured with ``clock``,
       ``inputs`` = {key: summarize(context[key])} taken before it ran and
       ``outputs`` = {key: summarize(value)};
-    - an exception makes the step "failed" with ``error = "TypeName: message"``; every later
-      step is recorded "skipped" and never runs.
+    - an exception makes the step "failed" with ``error = "TypeName: message"`` (timed like an
+      "ok" one); every later step is recorded "skipped" and never runs.
     After a failure (an exception or a missing input), the finished steps that have an ``undo``
     are undone in reverse order, ``step.undo(context)``, and their records become "undone". An undo that raises does not stop the other undos: its record
     stays "ok" and gets ``error = "undo failed: TypeName: message"``.
