@@ -51,6 +51,14 @@ c.Autograde.autograde_preprocessors = [
 c.JudgedExecute.cell_timeout = 60
 c.JudgedExecute.test_timeout = 30
 c.JudgedExecute.timeout = 600
+
+# Credit policy (autograder/credit.py): how a test cell's points follow from its task's hidden
+# checks. "proportional": points x passed / total checks; "all_or_nothing": full points only when
+# every check passes; "weights": points x passed weight / total weight, with
+# c.JudgedExecute.check_weights = {"check_function_name": weight, ...} (unlisted checks weigh 1).
+# A failed visible test scores zero under every policy. Checked when grading starts.
+c.JudgedExecute.credit = "proportional"
+c.JudgedExecute.check_weights = {}
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 40
 

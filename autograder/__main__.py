@@ -20,6 +20,9 @@
                                       reference solution; a report per task in reports/similarity/
     python -m autograder selfcheck [NB ...]
                                       grade synthetic submissions and compare with expected scores
+    python -m autograder mutation [NB ...] [--quick] [--record] [--jobs N]
+                                      grade the answers' mutants: the hidden checks must kill every
+                                      one not recorded as equivalent (--quick: a fixed sample, for CI)
     python -m autograder publish --out DIR [--reveal NB ...]
                                       write the student repository (no answers, no hidden checks);
                                       --reveal adds the reference answers of notebooks past their deadline
@@ -110,8 +113,13 @@ def cmd_check(args) -> int:
 
 def cmd_autograde(args) -> int:
     from autograder.batch import autograde_class
+    from autograder.credit import CreditError
 
-    outcomes = autograde_class(jobs=args.jobs, force=args.force)
+    try:
+        outcomes = autograde_class(jobs=args.jobs, force=args.force)
+    except CreditError as error:
+        print(f"error: {error}")
+        return 2
     return 0 if all(o.ok for o in outcomes) else 1
 
 
@@ -174,6 +182,12 @@ def cmd_selfcheck(args) -> int:
     return 0 if selfcheck.run(args.notebook or None) else 1
 
 
+def cmd_mutation(args) -> int:
+    from autograder import mutation
+
+    return mutation.run(args.notebook or mutation.notebook_names(), quick=args.quick, jobs=args.jobs, record=args.record)
+
+
 def cmd_publish(args) -> int:
     from autograder.publish import publish
 
@@ -197,6 +211,11 @@ def main(argv=None) -> int:
     autograde.add_argument("--force", action="store_true", help="regrade submissions already graded")
     selfcheck_parser = sub.add_parser("selfcheck")
     selfcheck_parser.add_argument("notebook", nargs="*", help="only these notebooks, e.g. 01_registry")
+    mutation_parser = sub.add_parser("mutation", help="mutation testing of the hidden checks")
+    mutation_parser.add_argument("notebook", nargs="*", help="only these notebooks, e.g. 01_registry")
+    mutation_parser.add_argument("--quick", action="store_true", help="a fixed sample of mutants per notebook")
+    mutation_parser.add_argument("--record", action="store_true", help="record the scores as the floor CI holds")
+    mutation_parser.add_argument("--jobs", type=int, default=2, help="mutants graded at once (default 2)")
     check = sub.add_parser("check")
     check.add_argument("name", help="notebook name, e.g. 01_registry")
     check.add_argument("--task", help="only this task's checks")

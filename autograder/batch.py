@@ -28,6 +28,7 @@ from pathlib import Path
 
 from autograder.course import ASSIGNMENT, ROOT, gradebook_url, nbgrader_env
 from autograder.deadlines import apply_duedate, configured_duedate
+from autograder.preprocessors import configured_credit
 
 LOCK_WAIT_SECONDS = 60
 LOG_NAME = "autograde.log"
@@ -89,6 +90,7 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
     if not (root / "gradebook.db").exists():
         raise FileNotFoundError(f"{root / 'gradebook.db'} does not exist: release the assignment first "
                                 "(python -m autograder release)")
+    configured_credit()  # a mistyped credit policy stops the batch here, not each student's run
     enable_wal(root)
     duedate = configured_duedate()
     if duedate is not None:

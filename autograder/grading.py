@@ -8,13 +8,15 @@ task whose visible test passed, and reports outputs and verdicts; ``apply_result
 outputs into the notebook (for feedback) and each test cell's score into its result, where
 nbgrader's ``SaveAutoGrades`` reads it as partial credit.
 
-A test cell earns ``points * passed / total`` of its task's hidden checks, clamped to
+A test cell earns a share of its points from its task's hidden checks, as the instructor's credit
+policy says (``autograder.credit``; by default ``points * passed / total``), clamped to
 ``[0, points]``, and nothing if its own visible asserts failed. Text the code wrote to stderr is
 shown as ordinary output, so a harmless warning does not zero a passing cell (nbgrader's rule).
 """
 
 from __future__ import annotations
 
+import ast
 import atexit
 import json
 import os
@@ -27,12 +29,15 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.credit import Credit
 from autograder.notebooks import DEMO_PREFIX, ROOT, TEMPLATES
 from autograder.template_format import solution_targets as template_solution_targets
 
 TEST_PREFIX = "test_"
+CHECKS = ROOT / "autograder" / "checks"
 HIDDEN_BLOCK = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 DEMO_NOTE = "(a demo: not run while grading)\n"
+VERDICT, OK, FAIL = "Hidden checks, ", "  ok  ", "  FAIL"  # what score_test_cells writes under a test cell
 
 
 def nbgrader_meta(cell) -> dict:
@@ -62,6 +67,26 @@ def notebook_cells(nb) -> list[dict]:
             cell["task"] = task_of(c)
         cells.append(cell)
     return cells
+
+
+def hidden_checks(notebook: str) -> dict[str, str]:
+    """The hidden check functions of ``notebook`` and the task each grades (its ``task`` marker),
+    read from ``autograder/checks/test_<notebook>.py`` without importing it."""
+    tree = ast.parse((CHECKS / f"test_{notebook}.py").read_text())
+    checks = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith(TEST_PREFIX):
+            for mark in node.decorator_list:
+                if (isinstance(mark, ast.Call) and ast.unparse(mark.func) == "pytest.mark.task"
+                        and mark.args and isinstance(mark.args[0], ast.Constant)):
+                    checks[node.name] = mark.args[0].value
+    return checks
+
+
+def all_hidden_checks() -> dict[str, dict[str, str]]:
+    """notebook -> its hidden checks (``hidden_checks``), for every notebook that has checks."""
+    return {path.stem.removeprefix(TEST_PREFIX): hidden_checks(path.stem.removeprefix(TEST_PREFIX))
+            for path in sorted(CHECKS.glob(f"{TEST_PREFIX}*.py"))}
 
 
 def solution_targets(notebook: str) -> list[str]:
@@ -129,8 +154,9 @@ def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout:
     return _JUDGE.grade(request, timeout)
 
 
-def apply_results(nb, results: dict) -> dict[str, float]:
-    """Write the judge's outputs into each code cell and each test cell's score; returns the scores."""
+def apply_results(nb, results: dict, credit: Credit = Credit()) -> dict[str, float]:
+    """Write the judge's outputs into each code cell and each test cell's score under ``credit``;
+    returns the scores."""
     outputs = results.get("cells") or {}
     for cell, entry in zip((c for c in nb.cells if c.cell_type == "code"), notebook_cells(nb)):
         if entry["kind"] == "demo":
@@ -140,7 +166,7 @@ def apply_results(nb, results: dict) -> dict[str, float]:
         else:
             reason = results.get("error") or "this cell was not run"
             cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue=reason, traceback=[f"NotRun: {reason}"])]
-    return score_test_cells(nb, results)
+    return score_test_cells(nb, results, credit)
 
 
 def _outputs(result: dict) -> list:
@@ -155,8 +181,9 @@ def _outputs(result: dict) -> list:
     return out
 
 
-def score_test_cells(nb, results: dict) -> dict[str, float]:
-    """Write each test cell's hidden-check verdict and score into its outputs; returns the scores."""
+def score_test_cells(nb, results: dict, credit: Credit = Credit()) -> dict[str, float]:
+    """Write each test cell's hidden-check verdict and score (under ``credit``) into its outputs;
+    returns the scores."""
     scores = {}
     for cell in nb.cells:
         if not is_test_cell(cell):
@@ -178,10 +205,9 @@ def score_test_cells(nb, results: dict) -> dict[str, float]:
             reason = results.get("error") or f"no hidden checks ran for task {task_of(cell)!r} (tell your instructor)"
             score, lines = 0.0, [f"Hidden checks did not run: {reason}"]
         else:
-            share = min(max(entry["passed"] / entry["total"], 0.0), 1.0)
-            score = round(points * share, 4)
-            lines = [f"Hidden checks: {entry['passed']}/{entry['total']} passed, {score:g} of {points:g} points"]
-            lines += [f"  {'ok  ' if c['passed'] else 'FAIL'} {c['doc']}" + ("" if c["passed"] else f"\n       {c['message']}")
+            score, how = credit.score(points, entry["checks"])
+            lines = [f"{VERDICT}{how}"]
+            lines += [f"{OK if c['passed'] else FAIL} {c['doc']}" + ("" if c["passed"] else f"\n       {c['message']}")
                       for c in entry["checks"]]
         outputs.append(nbformat.v4.new_output("stream", name="stdout", text="\n".join(lines) + "\n"))
         outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None))
@@ -190,11 +216,21 @@ def score_test_cells(nb, results: dict) -> dict[str, float]:
     return scores
 
 
+def written_verdict(cell) -> tuple[str, list[bool]]:
+    """The line saying how ``score_test_cells`` scored a test cell, and each check's pass or fail,
+    read back from what it wrote under the cell (empty when no hidden checks ran)."""
+    text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.output_type == "stream")
+    _, verdict, rest = text.rpartition(VERDICT)  # what the code under test printed comes before it
+    how, *lines = (verdict + rest).splitlines() or [""]
+    return how, [line.startswith(OK) for line in lines if line.startswith((OK, FAIL))]
+
+
 def _verdict(entry) -> dict | None:
     """A task's results if they are well formed (counts, and one record per check), else None."""
     try:
         passed, total, checks = int(entry["passed"]), int(entry["total"]), list(entry["checks"])
-        checks = [{"doc": str(c["doc"]), "passed": bool(c["passed"]), "message": str(c.get("message", ""))} for c in checks]
+        checks = [{"name": str(c["name"]), "doc": str(c["doc"]), "passed": bool(c["passed"]),
+                   "message": str(c.get("message", ""))} for c in checks]
     except (TypeError, KeyError, ValueError):
         return None
     if total <= 0 or len(checks) != total or sum(c["passed"] for c in checks) != passed:

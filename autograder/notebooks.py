@@ -50,10 +50,41 @@ HIDDEN_BLOCK = (
 )
 
 
+CHECKS_HEADING = "Graded by these hidden checks, run on your code after the task's test cell passes:"
+
+
+def check_requirements(notebook: str) -> dict[str, list[str]]:
+    """task -> the first docstring line of each of its hidden checks, in file order.
+
+    Read from the source (not imported): the checks file needs the grader's packages.
+    """
+    tree = ast.parse((ROOT / "autograder" / "checks" / f"test_{notebook}.py").read_text())
+    out: dict[str, list[str]] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            if (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.task"
+                    and decorator.args and isinstance(decorator.args[0], ast.Constant)):
+                doc = (ast.get_docstring(node) or node.name).strip().splitlines()[0]
+                out.setdefault(decorator.args[0].value, []).append(doc)
+    return out
+
+
+def _with_check_list(nb_cells: list, requirements: list[str]) -> None:
+    """Append the task's hidden-check list to its statement (the Markdown cell just before)."""
+    text = "\n".join([CHECKS_HEADING, ""] + [f"- {line}" for line in requirements])
+    if nb_cells and nb_cells[-1].cell_type == "markdown":
+        nb_cells[-1].source += "\n\n" + text
+    else:
+        nb_cells.append(nbformat.v4.new_markdown_cell(text, id=f"md-checks-{len(nb_cells):02d}"))
+
+
 def build_notebook(template: Path) -> nbformat.NotebookNode:
     """Turn one template into an nbgrader source notebook."""
     cells = parse_template(template)
     checks = f"autograder/checks/test_{template.stem}.py"
+    requirements = check_requirements(template.stem)
     seen: set[str] = set()
     nb_cells = []
     for index, cell in enumerate(cells):
@@ -75,6 +106,9 @@ def build_notebook(template: Path) -> nbformat.NotebookNode:
             if "### BEGIN SOLUTION" not in source:
                 raise TemplateError(f"{template}:{cell.line_number}: solution cell {grade_id!r} has no solution region")
             meta.update(grade=False, solution=True, locked=False)
+            if not requirements.get(grade_id):
+                raise TemplateError(f"{template}:{cell.line_number}: task {grade_id!r} has no hidden check in {checks}")
+            _with_check_list(nb_cells, requirements[grade_id])
         else:
             if cell.options["id"] not in seen:
                 raise TemplateError(f"{template}:{cell.line_number}: test for unknown task {cell.options['id']!r}")

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer
+from traitlets import Dict, Float, Integer, Unicode
 
-from autograder.grading import apply_results, judge_notebook, nbgrader_meta
+from autograder.credit import POLICIES, Credit, credit_policy
+from autograder.deadlines import course_config
+from autograder.grading import all_hidden_checks, apply_results, judge_notebook, nbgrader_meta
+from autograder.notebooks import ROOT
 
 
 def _course_root(preprocessor) -> Path:
@@ -39,11 +42,22 @@ class JudgedExecute(NbGraderPreprocessor):
     seconds and a hidden check ``test_timeout``; a cell or check that runs past its limit or ends
     the worker costs that cell or task only. Past ``timeout`` for the whole notebook, the judge is
     stopped and every test cell scores zero, with the reason in its output.
+
+    ``credit`` and ``check_weights`` are the instructor's credit policy (``autograder.credit``),
+    checked when grading starts: a policy grading cannot apply stops it with the config line to fix.
     """
 
     cell_timeout = Float(60, help="Seconds one notebook cell may run").tag(config=True)
     test_timeout = Float(30, help="Seconds one hidden check may run").tag(config=True)
     timeout = Float(600, help="Seconds the whole notebook, cells and checks, may take").tag(config=True)
+    credit = Unicode("proportional", help="How a test cell's points follow from its hidden checks: "
+                     + ", ".join(POLICIES)).tag(config=True)
+    check_weights = Dict(help="With credit = 'weights': check function name -> weight (unlisted checks weigh 1)"
+                         ).tag(config=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.policy: Credit = credit_policy(self.credit, self.check_weights, all_hidden_checks())
 
     def preprocess(self, nb, resources):
         notebook = resources["nbgrader"]["notebook"]
@@ -51,9 +65,15 @@ class JudgedExecute(NbGraderPreprocessor):
                                  timeout=self.timeout)
         if results.get("error"):
             self.log.warning("Grading %s: %s", notebook, results["error"])
-        scores = apply_results(nb, results)
+        scores = apply_results(nb, results, self.policy)
         self.log.info("Graded %s: %s (%.1f s)", notebook, scores, results.get("seconds", 0))
         return nb, resources
+
+
+def configured_credit(root: Path = ROOT) -> Credit:
+    """The credit policy the ``nbgrader_config.py`` in ``root`` sets; a ``CreditError`` when
+    grading could not apply it."""
+    return JudgedExecute(config=course_config(root)).policy
 
 
 class LimitOutputSize(NbGraderPreprocessor):

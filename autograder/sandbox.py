@@ -135,7 +135,14 @@ def command(library: Path, grader: Path, scratch: Path) -> list[str]:
     if as_root:
         cmd += [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={WORKER_UID}", f"--regid={WORKER_UID}",
                 "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
-    return cmd + [sys.executable, "-m", "autograder.worker"]
+    return cmd + [worker_python(), "-m", "autograder.worker"]
+
+
+def worker_python() -> str:
+    """This interpreter by a path that exists in the sandbox: the virtual environment's own folder
+    with symlinks resolved (a ``.venv`` linked from elsewhere is not bound), but not the executable
+    itself (resolved, it would be the system Python, without the environment's packages)."""
+    return os.path.join(os.path.realpath(os.path.dirname(sys.executable)), os.path.basename(sys.executable))
 
 
 def _limit(limits: Limits):

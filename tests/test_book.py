@@ -119,15 +119,19 @@ def cell_sources(folder):
 
 
 def hidden_check_texts():
-    """The names and first docstring lines of the hidden checks in autograder/checks."""
+    """What of the hidden checks stays hidden: their names and their code's string constants (the
+    messages a failing check shows). Their first docstring lines are public: each task's statement
+    lists them."""
     texts = set()
     for path in (ROOT / "autograder" / "checks").glob("test_*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
                 texts.add(node.name)
-                doc = (ast.get_docstring(node) or "").strip().split("\n")[0]
-                if len(doc) >= 24:
-                    texts.add(doc)
+                doc = ast.get_docstring(node, clean=False)
+                for constant in ast.walk(node):
+                    if isinstance(constant, ast.Constant) and isinstance(constant.value, str) \
+                            and constant.value != doc and len(constant.value) >= 24:
+                        texts.add(constant.value)
     return texts
 
 

@@ -89,17 +89,18 @@ def torn_reads_during_rewrites(write, target, size, rewrites):
     return _status(pid)
 
 
-def allocate_at_once(allocate, versions, workers, each):
-    \"\"\"Each child's list of versions, or the error it raised (as text).\"\"\"
+def _at_once(calls):
+    \"\"\"Run each of ``calls`` in its own child, all starting at one moment; each child's result, or
+    the error it raised (as text).\"\"\"
     start = time.time() + 0.3
     children = []
-    for _ in range(workers):
+    for call in calls:
         read, write = os.pipe()
-        def body():
+        def body(call=call):
             os.close(read)
             time.sleep(max(0.0, start - time.time()))  # all start together
             try:
-                message = json.dumps([allocate(versions) for _ in range(each)])
+                message = json.dumps(call())
             except BaseException as error:
                 message = json.dumps(f"{type(error).__name__}: {error}")
             os.write(write, message.encode())
@@ -115,14 +116,31 @@ def allocate_at_once(allocate, versions, workers, each):
     return results
 
 
+def allocate_at_once(allocate, versions, workers, each):
+    \"\"\"Each child's list of versions, or the error it raised (as text).\"\"\"
+    return _at_once([lambda: [allocate(versions) for _ in range(each)]] * workers)
+
+
+def rollbacks_at_once(AliasHistory, log, alias, workers):
+    \"\"\"What ``rollback(alias)`` returned in each of ``workers`` children (or the error, as text).\"\"\"
+    return _at_once([lambda: AliasHistory(log).rollback(alias)] * workers)
+
+
+def sets_at_once(AliasHistory, log, alias, versions):
+    \"\"\"One child per version in ``versions`` runs ``set(alias, version)``.\"\"\"
+    return _at_once([lambda v=v: AliasHistory(log).set(alias, v) for v in versions])
+
+
 def steps_of(write, target, data, durable=True):
-    \"\"\"The fsyncs and renames (in order) while ``write(target, data)`` runs.\"\"\"
+    \"\"\"The fsyncs (with the file's size at that moment) and renames, in order, while
+    ``write(target, data)`` runs, and then ("raised", error) if it raised.\"\"\"
     events, originals = [], {n: getattr(os, n) for n in ("fsync", "fdatasync", "replace", "rename")}
     def sync(original):
         def fsync(fd):
             fd = fd if isinstance(fd, int) else fd.fileno()
-            kind = "dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
-            events.append(("fsync", kind, Path(os.readlink(f"/proc/self/fd/{fd}"))))
+            info = os.fstat(fd)
+            kind = "dir" if stat.S_ISDIR(info.st_mode) else "file"
+            events.append(("fsync", kind, Path(os.readlink(f"/proc/self/fd/{fd}")), info.st_size))
             return original(fd) if durable else None
         return fsync
     def move(original):
@@ -134,10 +152,27 @@ def steps_of(write, target, data, durable=True):
         setattr(os, name, sync(original) if "sync" in name else move(original))
     try:
         write(target, data)
+    except Exception as error:
+        events.append(("raised", f"{type(error).__name__}: {error}"))
     finally:
         for name, original in originals.items():
             setattr(os, name, original)
     return events
+
+
+def descriptors_left_open(write, target, data):
+    \"\"\"What the file descriptors opened by ``write(target, data)`` and still open point at.\"\"\"
+    def open_now():
+        found = {}
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:  # the descriptor listdir itself used, closed by now
+                pass
+        return found
+    before = open_now()
+    write(target, data)
+    return sorted(path for fd, path in open_now().items() if before.get(fd) != path)
 """
 
 
@@ -146,11 +181,38 @@ def processes(probe):
     return probe(PROCESSES)
 
 
+def flock_waiters(path) -> int:
+    """How many processes are blocked waiting for the flock this process holds on ``path``: in
+    /proc/locks a blocked request is listed under the lock it waits for, with its number and "->"."""
+    inode, me = str(os.stat(path).st_ino), str(os.getpid())
+    entries = [(line.replace("->", " ").split(), "->" in line) for line in Path("/proc/locks").read_text().splitlines()]
+    mine = {f[0] for f, waiting in entries if not waiting and f[4] == me and f[5].rsplit(":", 1)[-1] == inode}
+    return sum(waiting and f[0] in mine for f, waiting in entries)
+
+
+def run_while_locked(lock_path, call, waiters):
+    """Hold an exclusive flock on ``lock_path`` while ``call()`` runs in a thread, until ``waiters``
+    processes are blocked on that lock (or ``call`` returned); then release it and let ``call``
+    finish. Returns whether they all waited (observed, not timed) and what ``call`` returned."""
+    result = []
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        worker = threading.Thread(target=lambda: result.append(call()), daemon=True)
+        worker.start()
+        deadline = time.monotonic() + 20  # only a safety net: a waiting answer gets there at once
+        while worker.is_alive() and flock_waiters(lock_path) < waiters and time.monotonic() < deadline:
+            time.sleep(0.01)
+        waited = worker.is_alive() and flock_waiters(lock_path) >= waiters
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    worker.join(20)
+    return waited, (result or [None])[0]
+
+
 # -- content_hash --------------------------------------------------------------------------------
 
 @pytest.mark.task("content_hash")
 def test_content_hash_is_sha256_hex_of_any_bytes(student):
-    """content_hash equals the sha256 hex digest for arbitrary bytes"""
+    """content_hash(data) equals hashlib.sha256(data).hexdigest() for arbitrary bytes."""
     @FEW
     @given(st.binary(max_size=4096))
     def check(data):
@@ -164,7 +226,7 @@ def test_content_hash_is_sha256_hex_of_any_bytes(student):
 
 @pytest.mark.task("content_hash")
 def test_content_hash_is_64_lowercase_hex_characters(student):
-    """the result is a str of 64 lowercase hex characters (not raw digest bytes)"""
+    """content_hash returns a str of 64 lowercase hex characters, not the raw digest bytes."""
     got = student.content_hash(b"tinytorch")
     assert isinstance(got, str), f"content_hash returned {type(got).__name__}; return the hex digest as a str"
     assert len(got) == 64 and got == got.lower() and all(c in "0123456789abcdef" for c in got), (
@@ -173,7 +235,7 @@ def test_content_hash_is_64_lowercase_hex_characters(student):
 
 @pytest.mark.task("content_hash")
 def test_content_hash_accepts_bytearray_and_memoryview(student):
-    """bytearray and memoryview hash like the bytes they hold"""
+    """content_hash accepts a bytearray or a memoryview and hashes it like the bytes it holds."""
     data = bytes(range(256)) * 4
     expected = hashlib.sha256(data).hexdigest()
     for view in (bytearray(data), memoryview(data)):
@@ -185,7 +247,7 @@ def test_content_hash_accepts_bytearray_and_memoryview(student):
 @pytest.mark.task("content_hash")
 @pytest.mark.parametrize("value", ["text", 42, None])
 def test_content_hash_refuses_what_is_not_bytes(student, value):
-    """text, numbers and None are refused with TypeError"""
+    """content_hash refuses text, a number and None with TypeError."""
     content_hash = student.content_hash
     try:
         content_hash(value)
@@ -198,7 +260,7 @@ def test_content_hash_refuses_what_is_not_bytes(student, value):
 
 @pytest.mark.task("content_hash")
 def test_content_hash_names_real_model_files(student, trained, tmp_path):
-    """a real model's bytes saved twice get one name; one flipped bit gets another"""
+    """content_hash gives a real model's bytes, serialized twice, one name, and the bytes with one bit flipped another."""
     from tinytorch.core.serialization import model_to_bytes
 
     data = model_to_bytes(trained)
@@ -216,17 +278,41 @@ def test_content_hash_names_real_model_files(student, trained, tmp_path):
 
 # -- atomic_write_bytes --------------------------------------------------------------------------
 
+def renames_onto(events, target):
+    """The renames onto ``target``, oldest first."""
+    return [e for e in events if e[0] == "rename" and e[2] == Path(os.path.realpath(target))]
+
+
 def rename_onto(events, target):
-    """The index of the last rename onto ``target`` and the file renamed."""
-    renames = [e for e in events if e[0] == "rename" and e[2] == Path(os.path.realpath(target))]
+    """The index of the last rename onto ``target`` and the file renamed (the write succeeded)."""
+    raised = [e[1] for e in events if e[0] == "raised"]
+    assert not raised, f"atomic_write_bytes raised {raised[0]}"
+    renames = renames_onto(events, target)
     assert renames, ("the file was not put in place with os.replace: write a temporary file, "
                      "then os.replace(temporary, path)")
     return events.index(renames[-1]), renames[-1][1]
 
 
 @pytest.mark.task("atomic_write_bytes")
+def test_atomic_write_renames_a_temporary_file_in_the_same_directory(student, tmp_path, processes):
+    """atomic_write_bytes writes a temporary file in the target's own directory and os.replace's it onto the target."""
+    target = tmp_path / "records" / "1.json"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    steps = processes.steps_of(student.atomic_write_bytes, target, b"new")
+    renames = renames_onto(steps, target)
+    if renames:
+        temporary = renames[-1][1]
+        assert Path(temporary).parent == target.parent.resolve(), (
+            f"the temporary file was in {Path(temporary).parent}, not in the target's directory "
+            f"{target.parent}: a rename is only atomic within one file system (and fails across two)")
+    _, temporary = rename_onto(steps, target)
+    assert temporary != target.resolve(), "the target was renamed onto itself"
+
+
+@pytest.mark.task("atomic_write_bytes")
 def test_atomic_write_leaves_exact_bytes_and_no_other_files(student, scratch):
-    """the target holds exactly the new bytes, and no other file is left in the directory"""
+    """After atomic_write_bytes the target holds exactly the new bytes (created or replaced), and no other file is left in its directory."""
     @FEW
     @given(old=st.binary(max_size=2048), new=st.binary(max_size=2048), exists=st.booleans())
     def check(old, new, exists):
@@ -242,34 +328,24 @@ def test_atomic_write_leaves_exact_bytes_and_no_other_files(student, scratch):
 
 
 @pytest.mark.task("atomic_write_bytes")
-def test_atomic_write_renames_a_temporary_file_in_the_same_directory(student, tmp_path, processes):
-    """a temporary file in the target's directory is os.replace'd onto the target"""
-    target = tmp_path / "records" / "1.json"
-    target.parent.mkdir()
-    target.write_bytes(b"old")
-    steps = processes.steps_of(student.atomic_write_bytes, target, b"new")
-    _, temporary = rename_onto(steps, target)
-    assert Path(temporary).parent == target.parent.resolve(), (
-        f"the temporary file was in {Path(temporary).parent}, not in the target's directory "
-        f"{target.parent}: a rename is only atomic within one file system")
-    assert temporary != str(target)
-
-
-@pytest.mark.task("atomic_write_bytes")
 def test_atomic_write_fsyncs_the_data_before_the_rename(student, tmp_path, processes):
-    """the temporary file's data is fsynced before it is renamed onto the target"""
-    target = tmp_path / "model.bin"
-    steps = processes.steps_of(student.atomic_write_bytes, target, b"weights" * 100)
+    """atomic_write_bytes fsyncs the temporary file, already holding all the new bytes (flushed), before renaming it."""
+    target, data = tmp_path / "model.bin", b"weights" * 100
+    steps = processes.steps_of(student.atomic_write_bytes, target, data)
     index, temporary = rename_onto(steps, target)
-    synced = [e for e in steps[:index] if e[0] == "fsync" and e[2] == temporary]
-    assert synced, ("the temporary file was renamed without os.fsync on it first: after a power "
-                    "cut the new name could point at a file whose bytes never reached the disk "
-                    "(flush, then os.fsync(f.fileno()) before os.replace)")
+    sizes = [e[3] for e in steps[:index] if e[0] == "fsync" and e[2] == temporary]
+    assert sizes, ("the temporary file was renamed without os.fsync on it first: after a power "
+                   "cut the new name could point at a file whose bytes never reached the disk "
+                   "(flush, then os.fsync(f.fileno()) before os.replace)")
+    assert len(data) in sizes, (
+        f"when the temporary file was fsynced it held {max(sizes)} of the {len(data)} bytes written: "
+        "the rest were still in Python's buffer, so fsync made nothing durable; call f.flush() "
+        "before os.fsync(f.fileno())")
 
 
 @pytest.mark.task("atomic_write_bytes")
 def test_atomic_write_fsyncs_the_directory_after_the_rename(student, tmp_path, processes):
-    """the directory is fsynced after the rename, so the rename itself is durable"""
+    """atomic_write_bytes fsyncs the target's directory after the rename, so the rename itself is durable."""
     target = tmp_path / "model.bin"
     steps = processes.steps_of(student.atomic_write_bytes, target, b"weights")
     index, _ = rename_onto(steps, target)
@@ -279,8 +355,19 @@ def test_atomic_write_fsyncs_the_directory_after_the_rename(student, tmp_path, p
 
 
 @pytest.mark.task("atomic_write_bytes")
+def test_atomic_write_closes_every_descriptor_it_opens(student, tmp_path, processes):
+    """atomic_write_bytes closes every file descriptor it opens (the temporary file's and the directory's)."""
+    left = processes.descriptors_left_open(student.atomic_write_bytes, tmp_path / "model.bin", b"weights")
+    assert not left, (
+        f"after atomic_write_bytes returned, descriptors it opened were still open on {left}: close the "
+        "directory's descriptor after os.fsync (os.close), and do not leave mkstemp's descriptor unused "
+        "(open the temporary file through it with os.fdopen); a server that leaks one per write "
+        "eventually fails with 'Too many open files'")
+
+
+@pytest.mark.task("atomic_write_bytes")
 def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path, processes):
-    """a write that fails halfway (file-size limit) raises, keeps the old file and leaves no temp file"""
+    """A write that fails halfway (file-size limit) re-raises its OSError, keeps the old file and leaves no temporary file."""
     target = tmp_path / "meta.json"
     target.write_bytes(b"old contents")
     status = processes.write_under_size_limit(student.atomic_write_bytes, target, b"x" * 200_000, 16384)
@@ -296,7 +383,7 @@ def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path, proce
 
 @pytest.mark.task("atomic_write_bytes")
 def test_a_writer_killed_before_the_rename_leaves_the_old_file(student, tmp_path, processes):
-    """a writer killed with SIGKILL while syncing its data leaves the old file readable"""
+    """A writer killed with SIGKILL while it fsyncs its data (so it must call os.fsync) leaves the old file unchanged."""
     target = tmp_path / "aliases.json"
     target.write_bytes(b'{"champion": "1"}')
     status = processes.write_killed_at_fsync(student.atomic_write_bytes, target, b'{"champion": "2"}')
@@ -309,7 +396,7 @@ def test_a_writer_killed_before_the_rename_leaves_the_old_file(student, tmp_path
 
 @pytest.mark.task("atomic_write_bytes")
 def test_a_concurrent_reader_never_sees_a_torn_file(student, tmp_path, processes):
-    """a reader process polling the file during 30 rewrites only ever sees a whole old or new file"""
+    """A reader process polling the file during 30 rewrites only ever sees a whole old or new file, never an empty or torn one."""
     size = 65536
     target = tmp_path / "model.bin"
     target.write_bytes(b"A" * size)
@@ -323,7 +410,7 @@ def test_a_concurrent_reader_never_sees_a_torn_file(student, tmp_path, processes
 
 @pytest.mark.task("allocate_version")
 def test_versions_count_from_one_in_an_empty_or_missing_directory(student, tmp_path):
-    """versions are "1", "2", "3" (strings), even when the directory does not exist yet"""
+    """allocate_version returns "1", "2", "3" (strings) and creates 1.json, 2.json, 3.json, even when the directory does not exist yet."""
     versions = tmp_path / "models" / "digits" / "versions"
     got = [student.allocate_version(versions) for _ in range(3)]
     assert got == ["1", "2", "3"], f"three allocations in a new directory returned {got!r}, expected ['1', '2', '3']"
@@ -333,7 +420,7 @@ def test_versions_count_from_one_in_an_empty_or_missing_directory(student, tmp_p
 
 @pytest.mark.task("allocate_version")
 def test_the_next_number_follows_the_largest_numeric_version(student, scratch):
-    """the next version is one more than the largest all-digit version; other names do not count"""
+    """The next version is one more than the largest all-digit version (compared as numbers); names such as "1.0.0" or "v3" do not count."""
     @FEW
     @given(st.lists(st.integers(1, 120), max_size=8),
            st.lists(st.sampled_from(["1.0.0", "2.1", "v3", "10a", "champion", "007x"]), max_size=3))
@@ -352,7 +439,7 @@ def test_the_next_number_follows_the_largest_numeric_version(student, scratch):
 
 @pytest.mark.task("allocate_version")
 def test_a_reserved_empty_version_is_never_handed_out_again(student, tmp_path):
-    """an empty <v>.json (a registration that died) still counts, so its number is not reused"""
+    """allocate_version reserves a version as an empty <version>.json, and that empty file still counts, so its number is never handed out again."""
     first = student.allocate_version(tmp_path)
     assert (tmp_path / f"{first}.json").exists(), "the allocated version was not reserved as <version>.json"
     assert (tmp_path / f"{first}.json").read_bytes() == b"", "the reservation should be an empty file"
@@ -362,7 +449,7 @@ def test_a_reserved_empty_version_is_never_handed_out_again(student, tmp_path):
 
 @pytest.mark.task("allocate_version")
 def test_an_explicit_version_is_reserved_once(student, tmp_path):
-    """an explicit version is reserved once; a second attempt raises FileExistsError and changes nothing"""
+    """An explicit version is reserved once; reserving it again raises FileExistsError and leaves its file unchanged."""
     assert student.allocate_version(tmp_path, "1.0.0") == "1.0.0"
     record = tmp_path / "1.0.0.json"
     assert record.exists(), "an explicit version must be reserved as <version>.json"
@@ -377,25 +464,18 @@ def test_an_explicit_version_is_reserved_once(student, tmp_path):
 
 @pytest.mark.task("allocate_version")
 def test_allocation_waits_for_the_lock_on_dot_lock(student, tmp_path):
-    """allocation waits while another holder has the exclusive flock on <versions_dir>/.lock"""
-    result, allocate_version = [], student.allocate_version
-    with open(tmp_path / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        worker = threading.Thread(target=lambda: result.append(allocate_version(tmp_path)), daemon=True)
-        worker.start()
-        worker.join(0.3)
-        waited = worker.is_alive() and not list(tmp_path.glob("*.json"))
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    worker.join(10)
+    """allocate_version waits while another process holds the exclusive flock on <versions_dir>/.lock, and then reserves "1"."""
+    allocate_version = student.allocate_version
+    waited, got = run_while_locked(tmp_path / ".lock", lambda: allocate_version(tmp_path), 1)
     assert waited, ("allocate_version did not wait for the lock another process holds on "
                     "<versions_dir>/.lock: take fcntl.flock(f, fcntl.LOCK_EX) on that file before "
                     "listing the directory")
-    assert result == ["1"], f"after the lock was released, allocation returned {result!r}, expected ['1']"
+    assert got == "1", f"after the lock was released, allocation returned {got!r}, expected '1'"
 
 
 @pytest.mark.task("allocate_version")
 def test_eight_processes_at_once_get_distinct_versions(student, tmp_path, processes):
-    """8 processes allocating 25 versions each at the same moment get 200 distinct numbers"""
+    """8 processes allocating 25 versions each at the same moment get 200 distinct numbers, exactly 1 to 200."""
     workers, each = 8, 25
     results = processes.allocate_at_once(student.allocate_version, tmp_path / "versions", workers, each)
     errors = [r for r in results if isinstance(r, str)]
@@ -446,7 +526,7 @@ def replayed_against(AliasHistory, operations, d):
 
 @pytest.mark.task("AliasHistory")
 def test_aliases_survive_a_restart(student, tmp_path):
-    """a new AliasHistory on the same file (a restart) sees every alias where it was left"""
+    """A new AliasHistory on the same file (a restart) sees every alias where it was left, and None for an alias never set."""
     log = tmp_path / "aliases.jsonl"
     first = student.AliasHistory(log)
     first.set("champion", "1")
@@ -462,7 +542,7 @@ def test_aliases_survive_a_restart(student, tmp_path):
 
 @pytest.mark.task("AliasHistory")
 def test_rollback_steps_back_one_target_at_a_time(student, tmp_path):
-    """rollback returns each earlier target in turn, then raises LookupError and records nothing"""
+    """rollback returns each earlier target in turn, then raises LookupError (as for an alias never set) and writes nothing to the log."""
     log = tmp_path / "aliases.jsonl"
     aliases = student.AliasHistory(log)
     for version in ["1", "2", "3", "4"]:
@@ -486,7 +566,7 @@ OPERATIONS = st.lists(st.one_of(
 
 @pytest.mark.task("AliasHistory")
 def test_promotions_and_rollbacks_agree_with_a_replay(student, scratch):
-    """random promotions and rollbacks on two aliases agree with a reference replay of the log"""
+    """Random promotions and rollbacks on two aliases give the same rollback results and current targets as a replay of the log."""
     @FEW
     @given(OPERATIONS)
     def check(operations):
@@ -497,7 +577,7 @@ def test_promotions_and_rollbacks_agree_with_a_replay(student, scratch):
 
 @pytest.mark.task("AliasHistory")
 def test_at_answers_what_was_live_at_any_moment(student, tmp_path):
-    """at(alias, t) gives the target at time t, counting an event stamped exactly at t"""
+    """at(alias, t) gives the target at time t, counting the events stamped at or before t (exactly t included)."""
     aliases = student.AliasHistory(tmp_path / "aliases.jsonl")
     aliases.set("champion", "1", when=1000)
     aliases.set("challenger", "9", when=1500)
@@ -516,7 +596,7 @@ def test_at_answers_what_was_live_at_any_moment(student, tmp_path):
 
 @pytest.mark.task("AliasHistory")
 def test_set_stamps_the_current_time(student, tmp_path):
-    """set and rollback without `when` record the current time (seconds since the epoch)"""
+    """set and rollback without `when` stamp their event with the current time.time() (a float, seconds since the epoch)."""
     log = tmp_path / "aliases.jsonl"
     aliases = student.AliasHistory(log)
     before = time.time()
@@ -533,7 +613,7 @@ def test_set_stamps_the_current_time(student, tmp_path):
 
 @pytest.mark.task("AliasHistory")
 def test_the_log_only_ever_grows(student, tmp_path):
-    """every change appends one JSON line with alias, action, version and at; nothing is rewritten"""
+    """Every change appends one JSON line (alias, action, version, at) through _record, a rollback recording the version it returns to; earlier lines are never rewritten."""
     log = tmp_path / "aliases.jsonl"
     aliases = student.AliasHistory(log)
     changes = [lambda: aliases.set("champion", "1", when=1), lambda: aliases.set("challenger", "2", when=2),
@@ -553,6 +633,46 @@ def test_the_log_only_ever_grows(student, tmp_path):
         "(a rollback records the version it returns to)")
 
 
+def champion_log(path, versions):
+    """An alias log in which champion was set to each of ``versions`` in turn."""
+    path.write_text("".join(json.dumps({"alias": "champion", "action": "set", "version": v, "at": float(t)}) + "\n"
+                            for t, v in enumerate(versions, start=1)))
+
+
+@pytest.mark.task("AliasHistory")
+def test_set_waits_for_the_lock_on_the_log(student, tmp_path, processes):
+    """set waits while another process holds locked(self.path) (an exclusive flock on the log file), then records its event."""
+    log = tmp_path / "aliases.jsonl"
+    champion_log(log, ["1"])
+    versions = ["6", "7", "8", "9"]
+    waited, results = run_while_locked(
+        log, lambda: processes.sets_at_once(student.AliasHistory, log, "champion", versions), len(versions))
+    assert waited, ("set returned while another process held the flock on the log: change the log only "
+                    "inside `with locked(self.path):`")
+    errors = [r for r in results if isinstance(r, str)]
+    assert not errors, f"set failed in {len(errors)} of {len(versions)} processes: {errors[0]}"
+    recorded = sorted(e["version"] for e in map(json.loads, log.read_text().splitlines()) if e.get("action") == "set")
+    assert recorded == ["1", *versions], f"after 4 processes each set one version, the log holds the sets {recorded}"
+
+
+@pytest.mark.task("AliasHistory")
+def test_concurrent_rollbacks_each_take_one_step_back(student, tmp_path, processes):
+    """rollback waits for locked(self.path) and reads the targets inside it: 4 processes rolling back 1 -> 2 -> 3 -> 4 -> 5 at once return 4, 3, 2 and 1, once each."""
+    log = tmp_path / "aliases.jsonl"
+    champion_log(log, ["1", "2", "3", "4", "5"])
+    workers = 4
+    waited, results = run_while_locked(
+        log, lambda: processes.rollbacks_at_once(student.AliasHistory, log, "champion", workers), workers)
+    assert waited, ("rollback returned while another process held the flock on the log: read the targets "
+                    "and record the rollback inside one `with locked(self.path):` block")
+    errors = [r for r in results if not isinstance(r, str) or not r.isdigit()]
+    assert not errors, f"concurrent rollbacks failed: {errors[0]}"
+    assert sorted(results) == ["1", "2", "3", "4"], (
+        f"4 processes rolling back champion (1 -> 2 -> 3 -> 4 -> 5) at once returned {sorted(results)}, expected "
+        "'4', '3', '2' and '1' once each: read the targets after taking locked(self.path), in the same `with` "
+        "block that records the rollback, or two processes both step back from the same target")
+
+
 # -- compare_metrics -----------------------------------------------------------------------------
 
 METRICS = st.dictionaries(st.sampled_from(["accuracy", "loss", "latency_ms", "f1", "size_mb"]),
@@ -561,7 +681,7 @@ METRICS = st.dictionaries(st.sampled_from(["accuracy", "loss", "latency_ms", "f1
 
 @pytest.mark.task("compare_metrics")
 def test_every_metric_of_either_side_with_its_delta(student):
-    """every metric of either version appears, sorted, with a, b and delta = b - a"""
+    """compare_metrics reports every metric of either version, sorted by name, as {"a": value_a, "b": value_b, "delta": b - a}."""
     @FEW
     @given(METRICS, METRICS)
     def check(a, b):
@@ -580,7 +700,7 @@ def test_every_metric_of_either_side_with_its_delta(student):
 
 @pytest.mark.task("compare_metrics")
 def test_a_metric_missing_on_either_side_is_shown_as_missing(student):
-    """a metric one version lacks is reported with None on that side and a None delta"""
+    """A metric one version lacks is reported with None on that side and a None delta; two empty dicts give {}."""
     got = student.compare_metrics({"accuracy": 0.9, "latency_ms": 2.0}, {"accuracy": 0.95, "f1": 0.9})
     assert got.get("latency_ms") == {"a": 2.0, "b": None, "delta": None}, (
         f"latency_ms only on side a: got {got.get('latency_ms')}; expected a=2.0, b=None, delta=None")
@@ -591,7 +711,7 @@ def test_a_metric_missing_on_either_side_is_shown_as_missing(student):
 
 @pytest.mark.task("compare_metrics")
 def test_a_zero_metric_is_a_value_not_a_missing_one(student):
-    """a metric whose value is 0 or 0.0 is compared, not treated as missing"""
+    """A metric whose value is 0 or 0.0 is compared like any value, not treated as missing."""
     got = student.compare_metrics({"errors": 0.0, "drops": 3}, {"errors": 5.0, "drops": 0})
     assert got["errors"] == {"a": 0.0, "b": 5.0, "delta": 5.0}, (
         f"errors 0.0 -> 5.0 gave {got['errors']}; 0.0 is a value (test `is None`, not truthiness)")
@@ -600,7 +720,7 @@ def test_a_zero_metric_is_a_value_not_a_missing_one(student):
 
 @pytest.mark.task("compare_metrics")
 def test_the_inputs_are_left_unchanged(student):
-    """the two metric dicts passed in are not modified"""
+    """compare_metrics leaves the two metric dicts passed in unchanged."""
     a, b = {"accuracy": 0.9}, {"loss": 0.1}
     student.compare_metrics(a, b)
     assert (a, b) == ({"accuracy": 0.9}, {"loss": 0.1}), f"compare_metrics changed its inputs to {a}, {b}"
@@ -608,7 +728,7 @@ def test_the_inputs_are_left_unchanged(student):
 
 @pytest.mark.task("compare_metrics")
 def test_a_real_model_against_its_quantized_copy(student, trained):
-    """a real model's measured accuracy and size against its int8 copy"""
+    """compare_metrics gives the deltas of a real model's measured accuracy and size against its int8 copy."""
     from tinytorch.core.compression import quantize_model
     from tinytorch.core.data import load_digits
 

@@ -60,7 +60,7 @@ def refused(student, body, input_shape=(4,)):
 
 @pytest.mark.task("parse_infer_request")
 def test_parse_returns_float32_rows_for_any_numeric_request(student):
-    """flat or nested data of any numeric datatype and any input_shape gives float32 (n, *input_shape)"""
+    """parse_infer_request returns a float32 array of shape (n, *input_shape) holding the data, flat or nested, for any numeric datatype and any input_shape."""
     @FEW
     @given(n=st.integers(1, 4), shape=st.lists(st.integers(1, 4), min_size=1, max_size=3),
            datatype=st.sampled_from(NUMERIC), nested=st.booleans(), seed=st.integers(0, 2**16))
@@ -78,7 +78,7 @@ def test_parse_returns_float32_rows_for_any_numeric_request(student):
 
 @pytest.mark.task("parse_infer_request")
 def test_parse_refuses_a_request_without_one_input_tensor(student):
-    """a body that is not an object with exactly one complete input tensor is a 400"""
+    """A body that is not an object with an "inputs" list of exactly one tensor with shape, datatype and data is refused with InferenceError(400, a message)."""
     for body in ([1, 2], "inputs", None, {"instances": [[0, 0, 0, 0]]}, {"inputs": {"shape": [1, 4]}},
                  {"inputs": []}, {"inputs": [v2([1, 4], [0] * 4)["inputs"][0]] * 2},
                  {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32"}]}, {"inputs": ["not an object"]}):
@@ -87,15 +87,17 @@ def test_parse_refuses_a_request_without_one_input_tensor(student):
 
 @pytest.mark.task("parse_infer_request")
 def test_parse_refuses_a_wrong_shape(student):
-    """a shape that is not [n, *input_shape] with a positive integer n is a 400 (True is not 1)"""
-    for shape in ([1, 5], [4], [1, 4, 1], [0, 4], [-1, 4], [1.0, 4], [True, 4], "1,4", [1, "4"]):
-        error = refused(student, v2(shape, [0.0] * 4))
+    """A shape that is not [n, *input_shape] of integers with n >= 1 (0, -1, 1.0, True, text) is a 400 whose message contains "shape", even when the data holds prod(shape) numbers."""
+    for shape, data in (([1, 5], [0.0] * 5), ([4], [0.0] * 4), ([1, 4, 1], [0.0] * 4), ([0, 4], []),
+                        ([-1, 4], [0.0] * 4), ([1.0, 4], [0.0] * 4), ([True, 4], [0.0] * 4), ("1,4", [0.0] * 4),
+                        ([1, "4"], [0.0] * 4)):
+        error = refused(student, v2(shape, data))
         assert "shape" in error.message.lower(), f"for shape {shape!r} the message should talk about the shape: {error.message!r}"
 
 
 @pytest.mark.task("parse_infer_request")
 def test_parse_refuses_a_datatype_that_is_not_numeric(student):
-    """a datatype outside NUMERIC_DATATYPES (BYTES, BOOL, lowercase, unknown) is a 400"""
+    """A datatype outside NUMERIC_DATATYPES (BYTES, BOOL, lowercase, unknown, not a string) is a 400 whose message contains "datatype"."""
     for datatype in ("BYTES", "BOOL", "fp32", "FLOAT", None, 32):
         error = refused(student, v2([1, 4], [0, 1, 0, 1], datatype))
         assert "datatype" in error.message.lower(), (
@@ -104,7 +106,7 @@ def test_parse_refuses_a_datatype_that_is_not_numeric(student):
 
 @pytest.mark.task("parse_infer_request")
 def test_parse_refuses_data_that_does_not_match_the_shape(student):
-    """data that is not prod(shape) numbers (too few, too many, text, ragged) is a 400"""
+    """Data that is not prod(shape) numbers (too few, too many, text, None, ragged, an object) is a 400."""
     for shape, data in (([2, 4], [0] * 4), ([1, 4], [0] * 5), ([1, 4], ["a", "b", "c", "d"]),
                         ([2, 4], [[0, 0, 0, 0], [0, 0]]), ([1, 4], [[0, 0], [0, 0]] * 2), ([1, 4], [0, None, 0, 0]),
                         ([1, 4], {"a": 1})):
@@ -113,7 +115,7 @@ def test_parse_refuses_data_that_does_not_match_the_shape(student):
 
 @pytest.mark.task("parse_infer_request")
 def test_parse_refuses_nan_and_values_infinite_in_float32(student):
-    """NaN and infinity are a 400, including numbers finite in JSON but infinite in float32 (1e39)"""
+    """NaN and infinity, including 1e39 (finite in JSON, infinite in float32), are a 400 whose message contains "nan", "inf" or "finite"; 3e38 is accepted."""
     for bad in (float("nan"), float("inf"), float("-inf"), 1e39, -3.5e38):
         error = refused(student, v2([1, 4], [0.5, bad, 0.5, 0.5]))
         assert any(word in error.message.lower() for word in ("nan", "inf", "finite")), (
@@ -124,7 +126,7 @@ def test_parse_refuses_nan_and_values_infinite_in_float32(student):
 
 @pytest.mark.task("parse_infer_request")
 def test_parse_in_a_real_server_answers_good_and_bad_requests(student, trained, rows):
-    """over real HTTP, a server using your parser answers like the model, each mistake with a 400 JSON error"""
+    """A real server using your parser answers good requests over HTTP like the model, each bad one with a 400 and {"error": your message}, and keeps serving."""
     bad_bodies = [
         v2([1, 63], rows[0, :63].tolist()), v2([2, 64], rows[0].tolist()), v2([1, 64], rows[0].tolist(), "BYTES"),
         v2([1, 64], [1e39] + rows[0, 1:].tolist()), {"instances": [rows[0].tolist()]}, v2([True, 64], rows[0].tolist()),
@@ -166,7 +168,7 @@ def expected_batch(row_counts, limit):
 
 @pytest.mark.task("take_batch")
 def test_take_batch_takes_the_longest_prefix_that_fits(student):
-    """random queues: the batch is the longest run of requests from the left whose rows fit (at least one)"""
+    """On random queues take_batch removes and returns the longest run of requests from the left whose rows fit in max_batch_size (at least one), the queue's own entries in order."""
     @FEW
     @given(row_counts=st.lists(st.integers(1, 12), min_size=1, max_size=12), limit=st.integers(1, 24))
     def check(row_counts, limit):
@@ -184,7 +186,7 @@ def test_take_batch_takes_the_longest_prefix_that_fits(student):
 
 @pytest.mark.task("take_batch")
 def test_take_batch_serves_an_oversized_request_alone(student):
-    """a request with more rows than max_batch_size is served, alone"""
+    """A request with more rows than max_batch_size is taken alone."""
     queue = queue_of([10, 1, 1])
     batch = student.take_batch(queue, 4)
     assert len(batch) == 1 and len(batch[0][0]) == 10, (
@@ -194,14 +196,14 @@ def test_take_batch_serves_an_oversized_request_alone(student):
 
 @pytest.mark.task("take_batch")
 def test_take_batch_fills_the_limit_exactly(student):
-    """rows that add up to exactly max_batch_size all go in one batch"""
+    """Requests whose rows add up to exactly max_batch_size all go in one batch."""
     assert len(student.take_batch(queue_of([2, 2, 4, 1]), 8)) == 3, "2 + 2 + 4 = 8 rows fit in max_batch_size 8"
     assert len(student.take_batch(queue_of([1] * 8), 8)) == 8, "eight one-row requests fit in max_batch_size 8"
 
 
 @pytest.mark.task("take_batch")
 def test_take_batch_does_not_skip_ahead(student):
-    """the batch stops at the first request that does not fit; a smaller one behind it waits its turn"""
+    """take_batch stops at the first request that does not fit; a smaller one behind it waits its turn."""
     queue = queue_of([3, 5, 1])
     batch = student.take_batch(queue, 4)
     assert len(batch) == 1, ("rows [3, 5, 1], max_batch_size 4: take only the first; taking the 1-row request "
@@ -211,7 +213,7 @@ def test_take_batch_does_not_skip_ahead(student):
 
 @pytest.mark.task("take_batch")
 def test_take_batch_takes_the_single_request_of_a_queue(student):
-    """a queue of one request gives a batch of that request and an empty queue"""
+    """A queue of one request gives a batch of that request and leaves the queue empty."""
     queue = queue_of([3])
     entry = queue[0]
     batch = student.take_batch(queue, 64)
@@ -220,7 +222,7 @@ def test_take_batch_takes_the_single_request_of_a_queue(student):
 
 @pytest.mark.task("take_batch")
 def test_take_batch_in_a_real_server_under_concurrent_clients(student, trained, rows):
-    """a server using your take_batch under 12 concurrent HTTP clients answers each its own rows, within the limit"""
+    """A real server using your take_batch under 12 concurrent HTTP clients answers each client for its own rows, and no model call exceeds max_batch_size."""
     from tinytorch.core.mlops.serving import InferenceEndpoint
 
     expected = trained.predict(rows)
@@ -283,7 +285,7 @@ values_strategy = st.lists(st.sampled_from([0.0, 0.001, 0.003, 0.01, 0.02, 0.1, 
 
 @pytest.mark.task("Histogram")
 def test_histogram_text_parses_as_prometheus_with_the_right_counts(student):
-    """prometheus_client parses render(): cumulative buckets (value <= le) for random bounds and observations"""
+    """prometheus_client parses render() as one histogram whose cumulative buckets count the observations <= le, for random bounds and observations."""
     @FEW
     @given(bounds=bounds_strategy, values=values_strategy)
     def check(bounds, values):
@@ -303,7 +305,7 @@ def test_histogram_text_parses_as_prometheus_with_the_right_counts(student):
 
 @pytest.mark.task("Histogram")
 def test_histogram_value_on_a_bound_belongs_to_that_bucket(student):
-    """a value equal to a bound counts in that bound's bucket (le is 'less than or equal')"""
+    """A value equal to a bound counts in that bound's bucket (le means less than or equal)."""
     histogram = student.Histogram("edge_seconds", "Edges.", [0.1, 1.0])
     for value in (0.1, 1.0, 1.0):
         histogram.observe(value)
@@ -314,7 +316,7 @@ def test_histogram_value_on_a_bound_belongs_to_that_bucket(student):
 
 @pytest.mark.task("Histogram")
 def test_histogram_sum_and_count(student):
-    """_sum is the sum of observations and _count their number, equal to the +Inf bucket"""
+    """_sum is the sum of the observations, and _count their number, equal to the +Inf bucket."""
     @FEW
     @given(values=st.lists(st.floats(0, 100, allow_nan=False), min_size=1, max_size=30))
     def check(values):
@@ -336,7 +338,7 @@ def test_histogram_sum_and_count(student):
 
 @pytest.mark.task("Histogram")
 def test_histogram_text_layout(student):
-    """HELP and TYPE come first, buckets in increasing le with +Inf last, then _sum and _count"""
+    """render() writes # HELP then # TYPE, the buckets by increasing le written with repr and +Inf last, then _sum and _count, and ends with a newline."""
     histogram = student.Histogram("layout_seconds", "Layout check.", [0.5, 0.25, 1.0])
     histogram.observe(0.3)
     lines = histogram.render().splitlines()
@@ -344,14 +346,15 @@ def test_histogram_text_layout(student):
         f"the first two lines must be HELP and TYPE, got {lines[:2]}")
     les = [line.split('le="')[1].split('"')[0] for line in lines if "_bucket{" in line]
     assert les == ["0.25", "0.5", "1.0", "+Inf"], f"bucket lines must go by increasing bound (as repr) and end with +Inf: {les}"
-    assert lines[-2].startswith("layout_seconds_sum ") and lines[-1] == "layout_seconds_count 1", (
-        f"the last lines must be _sum then _count: {lines[-2:]}")
+    tail = [line.split(" ") for line in lines[-2:]]
+    assert [t[0] for t in tail] == ["layout_seconds_sum", "layout_seconds_count"] and float(tail[1][-1]) == 1, (
+        f"the last lines must be _sum then _count (1 observation): {lines[-2:]}")
     assert histogram.render().endswith("\n"), "the text must end with a newline (the next family starts on its own line)"
 
 
 @pytest.mark.task("Histogram")
 def test_histogram_empty_renders_zeros(student):
-    """a histogram with no observations renders every bucket, _sum and _count as 0"""
+    """A histogram with no observations renders every bucket, _sum and _count as 0."""
     family = parsed(student.Histogram("empty_seconds", "Nothing yet.", [0.1, 1.0]).render())
     values = {s.name + s.labels.get("le", ""): s.value for s in family.samples}
     assert values == {"empty_seconds_bucket0.1": 0, "empty_seconds_bucket1.0": 0, "empty_seconds_bucket+Inf": 0,
@@ -360,7 +363,7 @@ def test_histogram_empty_renders_zeros(student):
 
 @pytest.mark.task("Histogram")
 def test_histogram_in_a_real_server_metrics_page(student, trained, rows):
-    """a server whose metrics use your Histogram: /metrics over HTTP counts exactly the requests sent"""
+    """A real server whose metrics use your Histogram shows on /metrics over HTTP exactly the requests and rows sent."""
     from tinytorch.core.mlops.serving.metrics import ServerMetrics
 
     sizes = [1, 3, 1, 7, 2, 1, 5]
@@ -386,7 +389,7 @@ def test_histogram_in_a_real_server_metrics_page(student, trained, rows):
 
 @pytest.mark.task("iter_chunks")
 def test_iter_chunks_covers_every_row_once_in_order(student):
-    """slices cover range(n_rows) exactly once, in order, all full but the last"""
+    """iter_chunks yields slices that cover range(n_rows) exactly once, in order, each chunk_size long except a shorter, non-empty last one."""
     @FEW
     @given(n_rows=st.integers(0, 500), chunk_size=st.integers(1, 120))
     def check(n_rows, chunk_size):
@@ -404,7 +407,7 @@ def test_iter_chunks_covers_every_row_once_in_order(student):
 
 @pytest.mark.task("iter_chunks")
 def test_iter_chunks_zero_rows_and_exact_multiples(student):
-    """no chunk for zero rows; no empty chunk when chunk_size divides n_rows"""
+    """iter_chunks yields slice(start, stop) exactly (no step), nothing for zero rows, no empty chunk when chunk_size divides n_rows, and a last stop of n_rows."""
     assert list(student.iter_chunks(0, 8)) == [], "zero rows: yield nothing"
     assert list(student.iter_chunks(16, 8)) == [slice(0, 8), slice(8, 16)], "16 rows in chunks of 8: two slices"
     assert list(student.iter_chunks(1, 8)) == [slice(0, 1)], "the stop of the last slice is n_rows"
@@ -412,7 +415,7 @@ def test_iter_chunks_zero_rows_and_exact_multiples(student):
 
 @pytest.mark.task("iter_chunks")
 def test_iter_chunks_refuses_a_chunk_size_below_one(student):
-    """chunk_size below 1 raises ValueError (it would loop forever or yield nothing)"""
+    """iter_chunks raises ValueError for a chunk_size below 1 (0 or -1)."""
     for chunk_size in (0, -1):
         try:
             list(student.iter_chunks(10, chunk_size))
@@ -423,7 +426,7 @@ def test_iter_chunks_refuses_a_chunk_size_below_one(student):
 
 @pytest.mark.task("iter_chunks")
 def test_iter_chunks_is_lazy(student):
-    """chunks come one at a time (a generator): a trillion rows do not make a list of slices first"""
+    """iter_chunks is a generator: for a trillion rows it yields the first slices at once, without building a list."""
     chunks = student.iter_chunks(10**12, 10**6)
     assert hasattr(chunks, "__next__"), (
         f"iter_chunks returned a {type(chunks).__name__}; make it a generator (yield each slice) so a huge job "
@@ -433,7 +436,7 @@ def test_iter_chunks_is_lazy(student):
 
 @pytest.mark.task("iter_chunks")
 def test_iter_chunks_scores_a_memory_mapped_file_like_one_call(student, trained, rows, tmp_path):
-    """a real model scoring a memory-mapped .npy file chunk by chunk, locally and over HTTP, equals one call"""
+    """A real model scoring a memory-mapped .npy file by your chunks, locally and through a server, predicts exactly what one call on everything does."""
     data = np.tile(rows, (5, 1))
     np.save(tmp_path / "rows.npy", data)
     mapped = np.load(tmp_path / "rows.npy", mmap_mode="r")

@@ -34,7 +34,7 @@ def _ecdf_gap(a, b):
 
 @pytest.mark.task("ks_statistic")
 def test_ks_statistic_matches_scipy_with_ties(student):
-    """D equals scipy.stats.ks_2samp's statistic on samples with many ties"""
+    """ks_statistic equals scipy.stats.ks_2samp's statistic to 1e-9 on random samples with many ties."""
     student.ks_statistic  # a clear failure if the notebook does not define it
 
     @SETTINGS
@@ -52,7 +52,7 @@ def test_ks_statistic_matches_scipy_with_ties(student):
 
 @pytest.mark.task("ks_statistic")
 def test_ks_statistic_symmetric_and_in_unit_interval(student):
-    """D is symmetric in its two samples and lies in [0, 1]"""
+    """ks_statistic is symmetric in its two samples and lies in [0, 1]."""
     student.ks_statistic  # a clear failure if the notebook does not define it
 
     @SETTINGS
@@ -67,7 +67,7 @@ def test_ks_statistic_symmetric_and_in_unit_interval(student):
 
 @pytest.mark.task("ks_statistic")
 def test_ks_statistic_zero_and_one(student):
-    """0 for the same values in another order (or repeated), 1 for samples that do not overlap"""
+    """ks_statistic is 0 for the same values in another order or each repeated, and 1 for samples that do not overlap."""
     rng = np.random.default_rng(11)
     x = np.round(rng.normal(size=300), 1)
     assert student.ks_statistic(x, rng.permutation(x)) == pytest.approx(0.0, abs=1e-12), \
@@ -80,7 +80,7 @@ def test_ks_statistic_zero_and_one(student):
 
 @pytest.mark.task("ks_statistic")
 def test_ks_statistic_rank_invariant_and_unequal_sizes(student):
-    """D depends only on the order of the values, also for samples of different sizes"""
+    """ks_statistic depends only on the order of the values (exp leaves it unchanged), for samples of different sizes, given as arrays or lists."""
     rng = np.random.default_rng(12)
     a, b = rng.normal(size=701), rng.normal(0.2, 1.3, 233)
     d = student.ks_statistic(a, b)
@@ -92,7 +92,7 @@ def test_ks_statistic_rank_invariant_and_unequal_sizes(student):
 
 @pytest.mark.task("ks_statistic")
 def test_ks_statistic_integer_data_with_heavy_ties(student):
-    """integer-valued data with a handful of distinct values (counts, ratings) gives SciPy's D"""
+    """ks_statistic gives SciPy's D on integer data with a handful of distinct values (counts, ratings)."""
     rng = np.random.default_rng(13)
     for _ in range(20):
         a = rng.integers(0, 4, rng.integers(5, 400))
@@ -104,7 +104,7 @@ def test_ks_statistic_integer_data_with_heavy_ties(student):
 
 @pytest.mark.task("ks_statistic")
 def test_ks_statistic_empty_sample_is_an_error(student):
-    """an empty sample raises ValueError instead of returning a number"""
+    """ks_statistic raises ValueError when either sample is empty."""
     for a, b in ([[], [1.0, 2.0]], [[1.0, 2.0], []]):
         with pytest.raises(ValueError):
             student.ks_statistic(a, b)
@@ -116,9 +116,28 @@ def _kolmogorov(d, n, m):
     return scipy.stats.kstwobign.sf(math.sqrt(n * m / (n + m)) * d)
 
 
+def _pvalue_mistake(got, d, n, m):
+    """What most likely made ks_pvalue(d, n, m) return ``got``: the message for the student."""
+    lam = math.sqrt(n * m / (n + m)) * d
+    causes = [
+        (scipy.stats.kstwobign.sf(math.sqrt(n * m // (n + m)) * d),
+         "n_e = n*m/(n+m) needs true division (/): n*m // (n+m) truncates it"),
+        (min(max(1.0 - scipy.stats.kstwobign.cdf(lam), 0.0), 1.0),
+         "1 - cdf rounds tiny p-values to 0: sum the tail series Q(lambda) directly"),
+        (_kolmogorov(d, n, m) / 2, "Q(lambda) has the factor 2 in front of the sum"),
+        (scipy.stats.kstwobign.sf(math.sqrt(n + m) * d), "n_e is n*m/(n+m), not n+m"),
+    ]
+    right = _kolmogorov(d, n, m)
+    for value, cause in causes:
+        if math.isclose(got, value, rel_tol=1e-9) and not math.isclose(value, right, rel_tol=1e-9):
+            return cause
+    return ("lambda = sqrt(n*m/(n+m)) * D and Q(lambda) = 2 * sum (-1)^(k-1) exp(-2 k^2 lambda^2) over k = 1..100 "
+            "at most, 1.0 when lambda < 0.1")
+
+
 @pytest.mark.task("ks_pvalue")
 def test_ks_pvalue_matches_kstwobign(student):
-    """p equals scipy.stats.kstwobign.sf(sqrt(n*m/(n+m)) * D) to 1e-9"""
+    """ks_pvalue(D, n, m) equals scipy.stats.kstwobign.sf(sqrt(n*m/(n+m)) * D) to 1e-9 for random D and sizes."""
     student.ks_pvalue  # a clear failure if the notebook does not define it
 
     @SETTINGS
@@ -126,35 +145,35 @@ def test_ks_pvalue_matches_kstwobign(student):
     def check(d, n, m):
         got, expected = student.ks_pvalue(d, n, m), _kolmogorov(d, n, m)
         assert abs(got - expected) <= 1e-9, (
-            f"ks_pvalue({d!r}, {n}, {m}) = {got}, expected {expected}: lambda = sqrt(n*m/(n+m)) * D, "
-            "Q = 2 * sum (-1)^(k-1) exp(-2 k^2 lambda^2), summed until the terms stop mattering")
+            f"ks_pvalue({d!r}, {n}, {m}) = {got}, expected {expected}: {_pvalue_mistake(got, d, n, m)}")
 
     check()
 
 
 @pytest.mark.task("ks_pvalue")
 def test_ks_pvalue_small_values_accurate(student):
-    """tiny p-values keep their relative accuracy (no 1 - cdf cancellation)"""
+    """ks_pvalue keeps tiny p-values (1e-7 down to 1e-96) accurate to a relative 1e-9."""
     for d, n, m in [(0.1, 5000, 5000), (0.05, 100_000, 80_000), (0.3, 1000, 1000), (0.004, 1_000_000, 1_000_000)]:
         got, expected = student.ks_pvalue(d, n, m), _kolmogorov(d, n, m)
         assert got == pytest.approx(expected, rel=1e-9, abs=0), (
-            f"ks_pvalue({d}, {n}, {m}) = {got!r}, expected {expected!r}: sum the tail series directly; "
-            "1 - (1 - tiny) rounds tiny p-values to 0")
+            f"ks_pvalue({d}, {n}, {m}) = {got!r}, expected {expected!r} to a relative 1e-9: "
+            f"{_pvalue_mistake(got, d, n, m)}")
 
 
 @pytest.mark.task("ks_pvalue")
 def test_ks_pvalue_zero_statistic_and_small_lambda(student):
-    """D = 0 gives p = 1, and p stays in [0, 1] where the series converges slowly"""
+    """ks_pvalue gives 1 for D = 0, and p within 1e-9 of the limit and in [0, 1] for small lambda."""
     assert student.ks_pvalue(0.0, 100, 100) == pytest.approx(1.0, abs=1e-12), "D = 0: p = 1"
     for d in (1e-6, 1e-4, 0.01, 0.05):
         p = student.ks_pvalue(d, 10, 12)
         assert 0.0 <= p <= 1.0, f"ks_pvalue({d}, 10, 12) = {p}: clip the truncated series to [0, 1]"
-        assert abs(p - _kolmogorov(d, 10, 12)) <= 1e-9, f"ks_pvalue({d}, 10, 12) = {p}, expected {_kolmogorov(d, 10, 12)}"
+        assert abs(p - _kolmogorov(d, 10, 12)) <= 1e-9, (
+            f"ks_pvalue({d}, 10, 12) = {p}, expected {_kolmogorov(d, 10, 12)}: {_pvalue_mistake(p, d, 10, 12)}")
 
 
 @pytest.mark.task("ks_pvalue")
 def test_ks_pvalue_symmetric_and_decreasing(student):
-    """p is symmetric in the two sample sizes and decreases as D grows"""
+    """ks_pvalue is symmetric in the two sample sizes and never increases as D grows."""
     student.ks_pvalue  # a clear failure if the notebook does not define it
 
     @SETTINGS
@@ -171,13 +190,14 @@ def test_ks_pvalue_symmetric_and_decreasing(student):
 
 @pytest.mark.task("ks_pvalue")
 def test_ks_pvalue_on_real_statistic(student):
-    """on real samples, p agrees with SciPy's own large-sample KS test to a few per cent"""
+    """On real samples ks_pvalue agrees with SciPy's asymptotic KS p-value to 5 %."""
     rng = np.random.default_rng(21)
     a, b = rng.normal(size=3000), rng.normal(0.04, 1.0, 4000)
     result = scipy.stats.ks_2samp(a, b, method="asymp")
     got = student.ks_pvalue(result.statistic, 3000, 4000)
     assert got == pytest.approx(result.pvalue, rel=0.05), (
-        f"ks_pvalue = {got}, SciPy's asymptotic KS p-value {result.pvalue}: check n_e and the factor 2")
+        f"ks_pvalue = {got}, SciPy's asymptotic KS p-value {result.pvalue}: "
+        f"{_pvalue_mistake(got, result.statistic, 3000, 4000)}")
 
 
 # ---------------------------------------------------------------- psi
@@ -202,7 +222,7 @@ def _psi(ref, cur, bins=10):
 
 @pytest.mark.task("psi")
 def test_psi_from_counts_formula(student):
-    """psi_from_counts equals sum (c - r) ln(c / r) over shares floored at PSI_EPSILON"""
+    """psi_from_counts equals sum (c - r) ln(c / r) over the shares counts / total, each floored at PSI_EPSILON."""
     student.psi_from_counts  # a clear failure if the notebook does not define it
 
     @SETTINGS
@@ -223,7 +243,7 @@ def test_psi_from_counts_formula(student):
 
 @pytest.mark.task("psi")
 def test_psi_from_counts_edge_cases(student):
-    """proportional counts give 0, empty bins stay finite, bad vectors raise ValueError"""
+    """psi_from_counts gives 0 for proportional counts, floors a share of 1e-5 at PSI_EPSILON, and raises ValueError for vectors of different lengths or with no counts."""
     assert student.psi_from_counts([3, 0, 7], [30, 0, 70]) == pytest.approx(0.0, abs=1e-15), \
         "the same shares (different totals) give PSI 0"
     assert student.psi_from_counts([1, 99_999], [50_000, 50_000]) == pytest.approx(
@@ -235,24 +255,24 @@ def test_psi_from_counts_edge_cases(student):
 
 @pytest.mark.task("psi")
 def test_psi_matches_documented_binning(student):
-    """psi uses the reference's quantile bins, open outer edges and edges belonging to the bin above"""
-    student.psi  # a clear failure if the notebook does not define it
-
-    @SETTINGS
-    @given(tied_samples, tied_samples, st.integers(1, 20))
+    """psi equals the documented binning: np.quantile edges of the reference, then np.unique, then the outer two replaced by -inf and +inf, a value on an edge in the bin above."""
     def check(ref, cur, bins):
         got, expected = student.psi(ref, cur, bins=bins), _psi(ref, cur, bins)
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), (
-            f"psi(bins={bins}) = {got}, expected {expected} (sizes {len(ref)}, {len(cur)}, rounded data with ties): "
-            "edges = unique np.quantile(reference, 0, 1/bins, ..., 1) without the two outer ones, a value equal "
-            "to an edge goes to the bin above it")
+            f"psi(reference {np.asarray(ref)[:8].tolist()}..., current {np.asarray(cur)[:8].tolist()}..., bins={bins}) "
+            f"= {got}, expected {expected}: build the edges in this order: q = np.quantile(reference, np.linspace(0, 1, "
+            "bins + 1)), then np.unique(q), then the first and last edge replaced by -inf and +inf; a value equal to "
+            "an edge goes to the bin above it")
 
-    check()
+    # ties at the largest and at the smallest value: a quantile between them equals an outer one
+    check([0.0, 1.0, 2.0, 2.0, 2.0, 2.0], [0.0, 1.0, 2.0], 2)
+    check([0.0, 0.0, 0.0, 0.0, 1.0, 2.0], [-1.0, 0.0, 1.0], 2)
+    SETTINGS(given(tied_samples, tied_samples, st.integers(1, 20))(check))()
 
 
 @pytest.mark.task("psi")
 def test_psi_identical_shifted_and_outside(student):
-    """0 for identical samples, growing with the shift, counting values beyond the reference's range"""
+    """psi is 0 for identical or reordered samples, grows with a shift, and counts values far beyond the reference's range in the outer bins."""
     x = np.random.default_rng(31).normal(size=4000)
     assert student.psi(x, x) == pytest.approx(0.0, abs=1e-15), "a sample against itself: PSI 0"
     assert student.psi(x, np.random.default_rng(32).permutation(x)) == pytest.approx(0.0, abs=1e-15), \
@@ -267,7 +287,7 @@ def test_psi_identical_shifted_and_outside(student):
 
 @pytest.mark.task("psi")
 def test_psi_constant_reference(student):
-    """a constant reference collapses to one bin (PSI 0) instead of crashing"""
+    """psi of a constant reference is 0 against any sample (its edges collapse to a single bin)."""
     got = student.psi(np.zeros(100), np.random.default_rng(33).normal(size=50))
     assert got == pytest.approx(0.0, abs=1e-12), (
         f"a constant reference has all quantiles equal: after removing duplicates there is one bin, so PSI is 0; got {got}")
@@ -290,7 +310,7 @@ table_rows = st.integers(2, 8).flatmap(lambda k: st.tuples(
 
 @pytest.mark.task("chi_square_test")
 def test_chi_square_matches_scipy(student):
-    """statistic and p-value equal scipy.stats.chi2_contingency (Yates' correction for 2 categories)"""
+    """chi_square_test's statistic and p-value equal scipy.stats.chi2_contingency on random tables of 2 to 8 categories (Yates' correction for 2)."""
     student.chi_square_test  # a clear failure if the notebook does not define it
 
     @SETTINGS
@@ -312,19 +332,23 @@ def test_chi_square_matches_scipy(student):
 
 @pytest.mark.task("chi_square_test")
 def test_chi_square_two_categories_yates(student):
-    """two categories use Yates' continuity correction, capped at |O - E|"""
-    for r, c in ([30, 70], [50, 50]), ([10, 12], [11, 11]), ([500, 3], [480, 25]), ([1, 0], [0, 1]):
+    """With two categories chi_square_test moves each O towards E by min(0.5, |O - E|) (Yates), also where |O - E| < 0.5."""
+    # |O - E| is 0.233 and 0.249 in the first two tables (the correction must stop at E), 0.5 in the
+    # third, and larger in the others
+    for r, c in (([10, 11], [10, 12]), ([50, 50], [50, 51]), ([10, 12], [11, 11]), ([30, 70], [50, 50]),
+                 ([500, 3], [480, 25]), ([1, 0], [0, 1])):
         statistic, p_value = student.chi_square_test(r, c)
         expected = _scipy_chi2(r, c)
         assert statistic == pytest.approx(expected[0], rel=1e-9, abs=1e-12), (
             f"chi_square_test({r}, {c}) = {statistic}, expected {expected[0]}: move each O towards E by "
-            "min(0.5, |O - E|) before squaring")
-        assert p_value == pytest.approx(expected[1], rel=1e-9, abs=1e-12)
+            "min(0.5, |O - E|) before squaring (so an O within 0.5 of its E becomes E)")
+        assert p_value == pytest.approx(expected[1], rel=1e-9, abs=1e-12), (
+            f"chi_square_test({r}, {c}) p-value {p_value}, SciPy {expected[1]} (1 degree of freedom)")
 
 
 @pytest.mark.task("chi_square_test")
 def test_chi_square_unseen_and_empty_categories(student):
-    """a category unseen in the reference counts; categories empty on both sides are dropped"""
+    """chi_square_test counts a category unseen in the reference, drops categories empty in both rows, and gives (0.0, 1.0) when one category is left."""
     statistic, p_value = student.chi_square_test([400, 600, 0], [150, 250, 100])
     expected = scipy.stats.chi2_contingency([[400, 600, 0], [150, 250, 100]])
     assert statistic == pytest.approx(expected[0], rel=1e-9) and p_value == pytest.approx(expected[1], rel=1e-6), (
@@ -339,7 +363,7 @@ def test_chi_square_unseen_and_empty_categories(student):
 
 @pytest.mark.task("chi_square_test")
 def test_chi_square_symmetric_and_tail(student):
-    """swapping the samples changes nothing, and tiny p-values stay accurate"""
+    """chi_square_test is symmetric in its two samples, and keeps a tiny p-value accurate to a relative 1e-6."""
     r, c = [120, 80, 50, 10], [60, 90, 70, 40]
     assert student.chi_square_test(r, c)[0] == pytest.approx(student.chi_square_test(c, r)[0], rel=1e-12), \
         "the test of homogeneity is symmetric in the two samples"
@@ -352,7 +376,7 @@ def test_chi_square_symmetric_and_tail(student):
 
 @pytest.mark.task("chi_square_test")
 def test_chi_square_bad_counts(student):
-    """negative counts, unequal lengths or an empty sample raise ValueError"""
+    """chi_square_test raises ValueError for a negative count, rows of different lengths or a sample with no counts."""
     for r, c in (([5, -1], [3, 3]), ([1, 2, 3], [1, 2]), ([0, 0], [3, 4])):
         with pytest.raises(ValueError):
             student.chi_square_test(r, c)
@@ -364,9 +388,16 @@ p_value_lists = st.lists(
     st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.01, 0.0125, 0.025, 0.05, 1.0])), min_size=1, max_size=40)
 
 
+def _bh_mistake(got, p, expected):
+    """What most likely made benjamini_hochberg return ``got``: the message for the student."""
+    if got.tolist() == expected[np.argsort(p, kind="stable")].tolist():
+        return "these are the right decisions in sorted p-value order: return them in the input order"
+    return "find the LARGEST k with p_(k) <= k/m * alpha (<=, not <) and reject the k smallest p-values"
+
+
 @pytest.mark.task("benjamini_hochberg")
 def test_bh_matches_statsmodels(student):
-    """rejections equal statsmodels multipletests(method='fdr_bh'), ties and values on the line included"""
+    """benjamini_hochberg returns a boolean array equal to statsmodels' multipletests(method="fdr_bh") decisions, ties and p-values exactly on the line included."""
     student.benjamini_hochberg  # a clear failure if the notebook does not define it
 
     @SETTINGS
@@ -376,31 +407,41 @@ def test_bh_matches_statsmodels(student):
         got = np.asarray(student.benjamini_hochberg(p, alpha))
         assert got.dtype == bool and got.shape == (len(p),), f"return a boolean array of length {len(p)}, got {got!r}"
         assert got.tolist() == expected.tolist(), (
-            f"benjamini_hochberg({p}, alpha={alpha}) = {got.tolist()}, statsmodels {expected.tolist()}: find the "
-            "LARGEST k with p_(k) <= k/m * alpha (<=, not <) and reject the k smallest p-values")
+            f"benjamini_hochberg({p}, alpha={alpha}) = {got.tolist()}, statsmodels {expected.tolist()}: "
+            + _bh_mistake(got, p, expected))
 
     check()
 
 
 @pytest.mark.task("benjamini_hochberg")
 def test_bh_step_up_and_order(student):
-    """the step-up rule rejects p-values above their own line; results follow the input order"""
+    """benjamini_hochberg steps up: it rejects the k smallest p-values for the largest k with p_(k) <= k/m * alpha, even those above their own line."""
     p = [0.041, 0.02, 0.5, 0.03, 0.04]
     assert np.asarray(student.benjamini_hochberg(p, 0.05)).tolist() == [False, False, False, False, False], \
         "m = 5: p_(k) <= k/5 * 0.05 holds for no k (0.02 > 0.01, 0.03 > 0.02, 0.04 > 0.03, 0.041 > 0.04)"
     p = [0.041, 0.02, 0.03, 0.04]
     assert np.asarray(student.benjamini_hochberg(p, 0.05)).tolist() == [True, True, True, True], \
         "m = 4: 0.041 <= 4/4 * 0.05, so all four are rejected, even 0.02 above its own line 0.0125"
+
+
+@pytest.mark.task("benjamini_hochberg")
+def test_bh_results_follow_input_order(student):
+    """benjamini_hochberg returns its decisions in the input order: shuffling the p-values (12 of 30 rejected) shuffles the decisions the same way."""
     rng = np.random.default_rng(41)
-    p = rng.uniform(0, 0.1, 30)
-    perm = rng.permutation(30)
-    assert np.array_equal(np.asarray(student.benjamini_hochberg(p[perm])), np.asarray(student.benjamini_hochberg(p))[perm]), \
-        "reordering the p-values must reorder the verdicts the same way (return them in the input order)"
+    p = np.concatenate([rng.uniform(0, 0.01, 12), rng.uniform(0.2, 1.0, 18)])
+    expected = multipletests(p, alpha=0.05, method="fdr_bh")[0]
+    assert expected.sum() == 12  # the data can tell the input order from the sorted one
+    for perm in (rng.permutation(30), np.arange(30)[::-1]):
+        got = np.asarray(student.benjamini_hochberg(p[perm]))
+        assert got.tolist() == expected[perm].tolist(), (
+            "decision i belongs to p-value i (the input order), not to the i-th smallest: for p-values in the order "
+            f"{np.round(p[perm], 3).tolist()} the decisions were {got.astype(int).tolist()}, expected "
+            f"{expected[perm].astype(int).tolist()} (1 = rejected)")
 
 
 @pytest.mark.task("benjamini_hochberg")
 def test_bh_between_bonferroni_and_uncorrected(student):
-    """BH rejects every Bonferroni rejection, never a p-value above alpha, and more for a larger alpha"""
+    """benjamini_hochberg rejects every p-value <= alpha/m, never one above alpha, and keeps every rejection when alpha grows."""
     student.benjamini_hochberg  # a clear failure if the notebook does not define it
 
     @SETTINGS
@@ -418,7 +459,7 @@ def test_bh_between_bonferroni_and_uncorrected(student):
 
 @pytest.mark.task("benjamini_hochberg")
 def test_bh_empty_and_real_pixels(student):
-    """no tests gives no rejections; on real digit pixels BH matches statsmodels"""
+    """benjamini_hochberg returns an empty array for no p-values, and matches statsmodels on the 64 KS p-values of real digit pixels."""
     empty = np.asarray(student.benjamini_hochberg([]))
     assert empty.shape == (0,), f"no p-values: return an empty array, got {empty!r}"
     from tinytorch.core.data import load_digits

@@ -31,8 +31,8 @@
 #
 # **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
 # your notebook is graded, several of them as real HTTP round trips against a server built with
-# *your* piece; a task's points are shared out by the hidden checks it passes. Tasks do not
-# depend on each other.
+# *your* piece; each task lists the requirements its hidden checks grade, and a task's points are
+# shared out by the hidden checks it passes. Tasks do not depend on each other.
 #
 # **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
 # then on your `tinytorch` runs your code. The library's `ModelServer` is complete except for your
@@ -87,12 +87,8 @@ model, _ = train_digits_classifier(hidden=(32,), epochs=6, seed=0)
 # and the NaN/inf check must run *after* converting to float32.
 #
 # `InferenceError` is the library's class (imported below) so that a server catches what your
-# function raises; `NUMERIC_DATATYPES` lists the v2 datatypes that are numbers.
-#
-# Hidden checks: flat and nested data of any numeric datatype and any `input_shape` give the right
-# array; each kind of mistake is refused with status 400 and a message about it; `ModelServer(...,
-# parse_request=parse_infer_request)` on a real port answers good requests like the model, each
-# bad request with its 400 JSON error, and keeps serving.
+# function raises; `NUMERIC_DATATYPES` lists the v2 datatypes that are numbers. The hidden checks
+# also run your parser inside a real server, `ModelServer(..., parse_request=parse_infer_request)`.
 
 # %% provided id=protocol_given
 from tinytorch.core.mlops.serving.protocol import InferenceError
@@ -143,12 +139,8 @@ export("02_serving", parse_infer_request)
 # of the batcher: which queued requests the next model call takes. Each queue entry is an
 # `(x, future)` pair; `len(x)` is its number of rows. Take from the left while the rows fit; stop
 # at the first request that does not fit (do not skip ahead to a smaller one: that would starve
-# big requests); always take at least one.
-#
-# Hidden checks: random queues against the rule above; a request larger than the limit served
-# alone; a batch that exactly fills the limit; order and identity of the entries kept, and the
-# rest left in the queue; and a real server using your `take_batch` under concurrent HTTP
-# clients, where every client gets the answer to its own rows and no model call exceeds the limit.
+# big requests); always take at least one. Return the queue's own entries, oldest first, and
+# leave the rest in the queue.
 
 # %% solution id=take_batch
 #| solution tinytorch.core.mlops.serving.batching:take_batch
@@ -187,11 +179,7 @@ export("02_serving", take_batch)
 # or equal"); `render` writes `# HELP`, `# TYPE ... histogram`, one cumulative `_bucket` line per
 # bound and `+Inf` (bounds written with `repr`, e.g. `le="0.5"`), then `_sum` and `_count`, every
 # line ending in a newline (the next metric family starts on its own line). `format_value` is given.
-#
-# Hidden checks: your text parsed by `prometheus_client`'s own parser on random observations and
-# bucket bounds; cumulative buckets with `+Inf` equal to `_count`; values exactly on a bound;
-# `_sum` and `_count`; an empty histogram; and a real server whose `/metrics` uses your `Histogram`,
-# scraped over HTTP after a known number of requests.
+# The hidden checks read your text with `prometheus_client`'s own parser.
 
 # %% provided id=format_value
 import bisect
@@ -375,14 +363,10 @@ print([line for line in endpoint.metrics_text().splitlines() if line.startswith(
 # memory: read a chunk, score it, write it, move on. A NumPy `.npy` file opened with
 # `mmap_mode="r"` is not loaded; slicing it reads just that slice from disk.
 #
-# **Task 4 (2 points).** Implement `iter_chunks(n_rows, chunk_size)`: yield `slice` objects that
-# cover `range(n_rows)` in order, each at most `chunk_size` long. Yield them one by one (a
-# generator): a job over a billion rows must not build a list of a million slices first.
-#
-# Hidden checks: exact coverage in order for random sizes; every chunk full but the last; zero
-# rows giving no chunk; a bad `chunk_size` refused with `ValueError`; laziness; and a real model
-# scoring a memory-mapped `.npy` file chunk by chunk, locally and through a server, identical to
-# scoring it whole.
+# **Task 4 (2 points).** Implement `iter_chunks(n_rows, chunk_size)`: yield `slice(start, stop)`
+# objects that cover `range(n_rows)` in order, each `chunk_size` long but the last, which stops at
+# `n_rows`; a `chunk_size` below 1 raises `ValueError`. Yield them one by one (a generator): a job
+# over a billion rows must not build a list of a million slices first.
 
 # %% solution id=iter_chunks
 #| solution tinytorch.core.mlops.serving.batch:iter_chunks

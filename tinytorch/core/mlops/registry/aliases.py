@@ -38,7 +38,8 @@ class AliasHistory:
         return self.at(alias, float("inf"))
 
     def at(self, alias, when):
-        """The version `alias` pointed at at time `when` (seconds since the epoch), or None."""
+        """The version `alias` pointed at at time `when` (seconds since the epoch), or None: the
+        replay of its events stamped at or before `when` (an event at exactly `when` counts)."""
         stack = self.targets(e for e in self.history(alias) if e["at"] <= when)
         return stack[-1] if stack else None
 
@@ -48,14 +49,18 @@ class AliasHistory:
         return {a: v for a in names if (v := self.current(a)) is not None}
 
     def set(self, alias, version, when=None) -> None:
-        """Point `alias` at `version` (`when` defaults to now)."""
+        """Point `alias` at `version` (`when` defaults to now): record a "set" event while
+        holding `locked(self.path)`, so a concurrent process waits for it."""
         with locked(self.path):
             self._record(alias, "set", version, when)
 
     def rollback(self, alias, when=None):
         """Point `alias` back at its previous target and return that version.
 
-        Raises LookupError when the alias has no earlier target.
+        While holding `locked(self.path)`, replay the alias's events and record a "rollback"
+        event whose version is the target it returns to. Read the targets inside the lock: two
+        processes rolling back at once must step back two targets, never both from the same one.
+        Raises LookupError (and records nothing) when the alias has no earlier target.
         """
         with locked(self.path):
             stack = self.targets(self.history(alias))

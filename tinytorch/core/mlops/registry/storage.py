@@ -52,8 +52,10 @@ def atomic_write_bytes(path, data: bytes) -> None:
        file system),
     2. flush and fsync it, so its bytes are on disk before it gets the real name,
     3. os.replace it onto `path` (an atomic rename on POSIX),
-    4. fsync the directory, so the rename itself survives a power cut.
-    On any error the temporary file is removed and `path` is untouched.
+    4. fsync the directory (a descriptor from os.open(directory, os.O_RDONLY)), so the rename
+       itself survives a power cut.
+    Close every descriptor you open. On any error the temporary file is removed, `path` is
+    untouched and the error is re-raised.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

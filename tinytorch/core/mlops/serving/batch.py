@@ -15,8 +15,10 @@ import numpy as np
 
 
 def iter_chunks(n_rows, chunk_size):
-    """Yield ``slice`` objects covering ``range(n_rows)`` in order, each at most ``chunk_size``
-    rows long (the last one may be shorter; no slices for ``n_rows == 0``).
+    """Yield ``slice(start, stop)`` objects covering ``range(n_rows)`` in order, each
+    ``chunk_size`` rows long except the last, which may be shorter and stops at ``n_rows``
+    (no slices for ``n_rows == 0``, never an empty one). ValueError for a ``chunk_size`` below 1.
+    Yield them one at a time (a generator), never building the whole list first.
 
     Slices rather than copies: ``x[s]`` of a numpy array or memory-mapped file is a view, so
     scoring a file larger than memory reads one chunk at a time.

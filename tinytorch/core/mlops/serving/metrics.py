@@ -62,7 +62,8 @@ class Histogram:
 
     def render(self):
         """The histogram in text exposition format: HELP, TYPE, cumulative ``_bucket`` lines
-        for each bound and ``+Inf``, then ``_sum`` and ``_count``."""
+        for each bound (``le`` written with ``repr``) and ``+Inf``, then ``_sum`` and ``_count``
+        (numbers written with ``format_value``), each line ending in a newline."""
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
         cumulative = 0
         for bound, count in zip(self.bounds + [float("inf")], self.counts):

@@ -53,12 +53,17 @@ def parse_infer_request(body, input_shape):
     of one example, e.g. ``(64,)``. Returns an array of shape ``(n, *input_shape)``.
 
     A server must never let a bad request reach the model (or crash it): every mistake becomes
-    ``InferenceError(400, message)`` whose message says what was wrong and how to fix it:
-    - ``body`` is not an object or has no ``inputs`` list with exactly one tensor;
-    - ``shape`` is not a list of positive integers ``[n, *input_shape]``;
-    - ``datatype`` is not one of ``NUMERIC_DATATYPES``;
+    ``InferenceError(400, message)`` whose message says what was wrong and how to fix it.
+    Check in this order, so that the message names the first problem:
+    - ``body`` is not an object or has no ``inputs`` list with exactly one tensor (an object
+      with ``shape``, ``datatype`` and ``data``);
+    - ``shape`` is not a list of integers ``[n, *input_shape]`` with ``n >= 1`` (``True`` is
+      not an integer here, and ``[0, 4]`` is refused even with empty data): the message
+      contains the word "shape";
+    - ``datatype`` is not one of ``NUMERIC_DATATYPES``: the message contains "datatype";
     - ``data`` does not hold ``prod(shape)`` numbers (flat or nested);
-    - any value is NaN or infinite (after conversion to float32, so 1e39 counts too).
+    - any value is NaN or infinite (after conversion to float32, so 1e39 counts too): the
+      message contains "NaN", "inf" or "finite".
     """
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise InferenceError(400, 'request must be a JSON object with an "inputs" list')
