@@ -225,6 +225,7 @@ def test_assign_matches_reference(student):
 
 # ---- Task 3: two_proportion_ztest ---------------------------------------------------------------
 
+NAN_HINT = "; a NaN fails every comparison, so test that 0 <= conversions <= n holds rather than that it is violated"
 counts = st.integers(1, 5000).flatmap(
     lambda n: st.tuples(st.integers(0, n), st.just(n)))
 
@@ -280,14 +281,18 @@ def test_ztest_degenerate(student):
 
 @pytest.mark.task("two_proportion_ztest")
 def test_ztest_rejects_bad_counts(student):
-    """two_proportion_ztest raises ValueError for an empty variant (n = 0) and for conversions outside [0, n] or NaN."""
+    """two_proportion_ztest raises ValueError for an empty variant (n = 0) and for conversions outside [0, n] or NaN, and accepts a variant of one unit."""
+    try:
+        student.two_proportion_ztest(1, 1, 0, 1)
+    except ValueError as error:
+        raise AssertionError(f"two_proportion_ztest(1, 1, 0, 1) raised ValueError ({error}): one unit per variant is a "
+                             "(tiny) experiment; only n <= 0 is empty") from None
     for args, what in [((0, 0, 5, 10), "n_a = 0"), ((5, 10, 0, 0), "n_b = 0"), ((11, 10, 5, 10), "conversions_a > n_a"),
-                       ((5, 10, -1, 10), "conversions_b < 0"), ((math.nan, 10, 5, 10), "conversions_a is nan"),
-                       ((5, 10, math.nan, 10), "conversions_b is nan")]:
+                       ((-1, 10, 5, 10), "conversions_a < 0"), ((5, 10, -1, 10), "conversions_b < 0"), ((math.nan, 10, 5, 10), f"conversions_a is nan{NAN_HINT}"),
+                       ((5, 10, math.nan, 10), f"conversions_b is nan{NAN_HINT}")]:
         with pytest.raises(ValueError):
             student.two_proportion_ztest(*args)
-            raise AssertionError(f"two_proportion_ztest{args} did not raise ValueError ({what}); a NaN fails every "
-                                 "comparison, so test that 0 <= conversions <= n holds rather than that it is violated")
+            raise AssertionError(f"two_proportion_ztest{args} did not raise ValueError ({what})")
 
 
 # ---- Task 4: srm_check ----------------------------------------------------------------------------
@@ -351,7 +356,8 @@ def test_srm_flags_broken_split(student):
 def test_srm_rejects_bad_input(student):
     """srm_check raises ValueError for counts and weights of different lengths, one variant, no units, a weight that is not finite and > 0, and a count that is negative, infinite or NaN."""
     for counts, weights, what in [
-            ([10, 20], [0.5, 0.3, 0.2], "3 weights for 2 counts"), ([10], [1.0], "one variant"),
+            ([10, 20], [0.5, 0.3, 0.2], "3 weights for 2 counts"), ([10, 20, 30], [0.5, 0.5], "3 counts for 2 weights"),
+            ([10], [1.0], "one variant"),
             ([0, 0], [0.5, 0.5], "no units"), ([10, 20], [1.0, 0.0], "a zero weight"),
             ([10, 20], [1.5, -0.5], "a negative weight"), ([10, 20], [math.inf, 1.0], "an infinite weight"),
             ([10, -1], [0.5, 0.5], "a negative count"), ([10, math.nan], [0.5, 0.5], "a NaN count"),
@@ -418,7 +424,7 @@ def test_msprt_finite_for_overwhelming_evidence(student):
 def test_msprt_rejects_bad_variances(student):
     """msprt_log_likelihood_ratio raises ValueError when a variance or tau2 is not > 0 or a diff is NaN."""
     for args, what in [((0.01, 0.0, 1e-3), "variance 0"), ((0.01, -1e-4, 1e-3), "a negative variance"),
-                       ((0.01, 1e-4, 0.0), "tau2 0"), ((math.nan, 1e-4, 1e-3), "diff NaN"),
+                       ((0.01, 1e-4, 0.0), "tau2 0"), ((0.01, 1e-4, -1e-3), "a negative tau2"), ((math.nan, 1e-4, 1e-3), "diff NaN"),
                        ((np.array([0.01, 0.02]), np.array([1e-4, 0.0]), 1e-3), "one variance of an array 0")]:
         with pytest.raises(ValueError):
             student.msprt_log_likelihood_ratio(*args)
