@@ -16,8 +16,8 @@ from statsmodels.stats.proportion import proportions_ztest
 
 # Few examples, no shrinking and no example database: fast, and the first failure's message is
 # what the student reads.
-FEW = settings(max_examples=40, deadline=None, database=None, phases=(Phase.explicit, Phase.generate),
-               report_multiple_bugs=False)
+FEW = settings(max_examples=40, deadline=None, database=None, derandomize=True,
+               phases=(Phase.explicit, Phase.generate), report_multiple_bugs=False)
 
 
 def growthbook_fnv32a(text):
@@ -42,6 +42,18 @@ def reference_assignment(seed, unit_id, split, coverage=1.0):
     return None
 
 
+def border_note(seed, unit_id, split, coverage=1.0):
+    """A hint when the unit's bucket lies exactly on the start or the end of a variant's range, or ''."""
+    position, start = reference_bucket(seed, unit_id), 0.0
+    for name, weight in split:
+        end = start + coverage * weight
+        if math.isclose(position, start, abs_tol=1e-12) or math.isclose(position, end, abs_tol=1e-12):
+            return (f"; its bucket {position:g} lies exactly on a border of {name}'s range [{start:g}, {end:g}): "
+                    "a range holds its start but not its end")
+        start += weight
+    return ""
+
+
 ascii_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 
 
@@ -49,7 +61,7 @@ ascii_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126)
 
 @pytest.mark.task("fnv1a_32")
 def test_fnv_reference_vectors(student):
-    """fnv1a_32 matches the published FNV-1a 32-bit test vectors"""
+    """fnv1a_32 matches the published FNV-1a 32-bit test vectors."""
     vectors = {"": 0x811C9DC5, "a": 0xE40C292C, "b": 0xE70C2DE5, "foobar": 0xBF9CF968,
                "chongo was here!\n": 0xD49930D5}
     for text, expected in vectors.items():
@@ -60,7 +72,7 @@ def test_fnv_reference_vectors(student):
 
 @pytest.mark.task("fnv1a_32")
 def test_fnv_matches_growthbook(student):
-    """fnv1a_32 agrees with GrowthBook's JavaScript hash on random ASCII ids"""
+    """fnv1a_32 agrees with GrowthBook's JavaScript hash on random ASCII ids."""
     @FEW
     @given(text=ascii_text)
     def check(text):
@@ -72,7 +84,7 @@ def test_fnv_matches_growthbook(student):
 
 @pytest.mark.task("fnv1a_32")
 def test_fnv_hashes_utf8_bytes(student):
-    """fnv1a_32 hashes non-ASCII text as its UTF-8 bytes"""
+    """fnv1a_32 hashes non-ASCII text as its UTF-8 bytes, not its code points."""
     for text in ["é", "Zürich-ü", "用户-42", "🙂"]:
         expected = 0x811C9DC5
         for byte in text.encode("utf-8"):
@@ -84,15 +96,19 @@ def test_fnv_hashes_utf8_bytes(student):
 
 @pytest.mark.task("fnv1a_32")
 def test_fnv_fits_in_32_bits(student):
-    """fnv1a_32 returns a non-negative int below 2**32 for long inputs"""
+    """fnv1a_32 returns an integer in [0, 2**32), the right hash, for texts of thousands of characters."""
     for text in ["x" * 5000, "user-" * 2000, "\x00" * 100]:
         got = student.fnv1a_32(text)
-        assert isinstance(got, int) and 0 <= got < 2**32, (
+        integer = isinstance(got, (int, np.integer)) and not isinstance(got, (bool, np.bool_))
+        assert integer and 0 <= got < 2**32, (
             f"fnv1a_32 of a {len(text)}-character text returned {got!r}: keep the low 32 bits (& 0xFFFFFFFF) after each multiply")
         assert got == growthbook_fnv32a(text), f"fnv1a_32 of a {len(text)}-character text is wrong"
 
 
 # ---- Task 2: assign_variant ---------------------------------------------------------------------
+
+COVERAGE_NOTE = ("; with coverage < 1 each variant still starts where the weights before it end and only its "
+                 "length shrinks: [start_i, start_i + coverage * w_i)")
 
 ASSIGN_MANY = """
 def assign_many(assign_variant, seed, ids, split, *coverage):
@@ -109,8 +125,24 @@ def assign_many(student, probe):
 
 
 @pytest.mark.task("assign_variant")
+def test_assign_border_goes_to_next_variant(student):
+    """assign_variant gives a unit whose bucket is exactly on a border the variant that starts there (ranges are [start, end)), and bucket 0.0 the first variant."""
+    on_border, at_zero = [8692, 36405, 51303], [1343, 25701, 26250]
+    assert all(reference_bucket("border", i) == 0.8 for i in on_border), "check set-up: bucket 0.8 ids changed"
+    assert all(reference_bucket("border", i) == 0.0 for i in at_zero), "check set-up: bucket 0.0 ids changed"
+    split = {"control": 0.8, "treatment": 0.2}
+    for unit_id in on_border:
+        got = student.assign_variant("border", unit_id, split)
+        assert got == "treatment", (f"unit {unit_id} has bucket exactly 0.8 and got {got!r}: ranges are [start, end), "
+                                    "so 0.8 is in treatment's [0.8, 1.0), not in control's [0, 0.8) (use start <= b < end)")
+    for unit_id in at_zero:
+        got = student.assign_variant("border", unit_id, split)
+        assert got == "control", f"unit {unit_id} has bucket 0.0 and got {got!r}: the first variant's range [0, 0.8) holds 0"
+
+
+@pytest.mark.task("assign_variant")
 def test_assign_80_20_within_one_point(student, assign_many):
-    """10,000 ids split 80/20 land within one point of 20 % treatment"""
+    """assign_variant gives each of 10,000 ids split 80/20 a variant, and treatment gets 20 % of them within one point."""
     split = {"control": 0.8, "treatment": 0.2}
     variants = assign_many("exp-80-20", [f"user-{i}" for i in range(10_000)], split)
     share = variants.count("treatment") / len(variants)
@@ -120,8 +152,60 @@ def test_assign_80_20_within_one_point(student, assign_many):
 
 
 @pytest.mark.task("assign_variant")
+def test_assign_weight_change_moves_fewest(student, assign_many):
+    """assign_variant, when the split changes from 80/20 to 70/30, moves exactly the control users with a bucket in [0.7, 0.8) to treatment and nobody else."""
+    ids = [f"u{i}" for i in range(3_000)]
+    before = assign_many("reweight", ids, {"control": 0.8, "treatment": 0.2})
+    after = assign_many("reweight", ids, {"control": 0.7, "treatment": 0.3})
+    for u, old, new in zip(ids, before, after):
+        position = reference_bucket("reweight", u)
+        should_move = 0.7 <= position < 0.8
+        assert (old != new) == should_move, (
+            f"user {u!r} (bucket {position:g}) went {old} -> {new} when the split changed 80/20 -> 70/30; only users "
+            "with a bucket in [0.7, 0.8) should move (lay the variants out side by side from 0, in the split's order)"
+            + border_note("reweight", u, [("control", 0.7), ("treatment", 0.3)]))
+        assert old == new or (old, new) == ("control", "treatment"), f"user {u!r} moved {old} -> {new}"
+
+
+@pytest.mark.task("assign_variant")
+def test_assign_coverage_only_adds_units(student, assign_many):
+    """assign_variant keeps every included unit's variant when coverage rises from 0.2 to 0.6, and gives None to the about 80 % outside coverage 0.2."""
+    split = {"a": 0.5, "b": 0.3, "c": 0.2}
+    ids = [f"member-{i}" for i in range(3_000)]
+    small = assign_many("cov", ids, split, 0.2)
+    large = assign_many("cov", ids, split, 0.6)
+    for u, s, l in zip(ids, small, large):
+        assert s is None or s == l, (f"user {u!r} was {s!r} at coverage 0.2 but {l!r} at 0.6: raising coverage must only "
+                                     "add users (variant i owns [start_i, start_i + coverage * w_i), start_i fixed)"
+                                     + border_note("cov", u, split.items(), 0.2))
+    outside = small.count(None) / len(ids)
+    assert abs(outside - 0.8) < 0.03, f"{outside:.1%} of users were outside coverage 0.2, expected about 80% (None)"
+
+
+@pytest.mark.task("assign_variant")
+def test_assign_rejects_bad_split(student):
+    """assign_variant raises ValueError for weights not summing to 1, a negative weight and an empty split."""
+    for bad in [{"control": 0.8, "treatment": 0.1}, {"control": 1.2, "treatment": -0.2}, {}]:
+        with pytest.raises(ValueError):
+            student.assign_variant("exp", "user-1", bad)
+            raise AssertionError(f"assign_variant accepted the split {bad}: call validate_split first")
+
+
+@pytest.mark.task("assign_variant")
+def test_assign_respects_pair_order(student, assign_many):
+    """assign_variant takes a split given as (name, weight) pairs too, and lays it out in the given order."""
+    ids = [f"p{i}" for i in range(3_000)]
+    pairs = [("b", 0.3), ("a", 0.7)]
+    for u, got in zip(ids, assign_many("pairs", ids, pairs)):
+        expected = "b" if reference_bucket("pairs", u) < 0.3 else "a"
+        assert got == expected, (f"a split given as (name, weight) pairs {pairs} is laid out in that order, so [0, 0.3) "
+                                 f"is b's; user {u!r} (bucket {reference_bucket('pairs', u):g}) got {got!r}, expected "
+                                 f"{expected!r} (validate_split turns either form into pairs)" + border_note("pairs", u, pairs))
+
+
+@pytest.mark.task("assign_variant")
 def test_assign_matches_reference(student):
-    """assign_variant gives the same answer as GrowthBook's bucket ranges, and repeats it"""
+    """assign_variant gives the variant of GrowthBook's bucket ranges for random seeds, ids, splits and coverages, and the same one on a second call."""
     @FEW
     @given(seed=ascii_text, unit_id=st.one_of(ascii_text, st.integers(0, 10**9)),
            weights=st.lists(st.integers(1, 20), min_size=2, max_size=4),
@@ -132,81 +216,23 @@ def test_assign_matches_reference(student):
         expected = reference_assignment(seed, unit_id, list(split.items()), coverage)
         got = student.assign_variant(seed, unit_id, split, coverage)
         assert got == expected, (f"assign_variant({seed!r}, {unit_id!r}, {split}, coverage={coverage}) = {got!r}, "
-                                 f"expected {expected!r} (bucket {reference_bucket(seed, unit_id)})")
+                                 f"expected {expected!r} (bucket {reference_bucket(seed, unit_id)})"
+                                 + border_note(seed, unit_id, split.items(), coverage) + (COVERAGE_NOTE if coverage < 1 else ""))
         assert student.assign_variant(seed, unit_id, dict(split), coverage) == got, "a second call gave another variant"
 
     check()
 
 
-@pytest.mark.task("assign_variant")
-def test_assign_weight_change_moves_fewest(student, assign_many):
-    """changing 80/20 to 70/30 moves only control users with bucket in [0.7, 0.8)"""
-    ids = [f"u{i}" for i in range(3_000)]
-    before = assign_many("reweight", ids, {"control": 0.8, "treatment": 0.2})
-    after = assign_many("reweight", ids, {"control": 0.7, "treatment": 0.3})
-    for u, old, new in zip(ids, before, after):
-        should_move = 0.7 <= reference_bucket("reweight", u) < 0.8
-        assert (old != new) == should_move, (
-            f"user {u!r} went {old} -> {new} when the split changed 80/20 -> 70/30; only users with a bucket in "
-            "[0.7, 0.8) should move (lay variants out side by side from 0, in the split's order)")
-        assert old == new or (old, new) == ("control", "treatment"), f"user {u!r} moved {old} -> {new}"
-
-
-@pytest.mark.task("assign_variant")
-def test_assign_coverage_only_adds_units(student, assign_many):
-    """raising coverage keeps every included unit's variant; outside coverage gives None"""
-    split = {"a": 0.5, "b": 0.3, "c": 0.2}
-    ids = [f"member-{i}" for i in range(3_000)]
-    small = assign_many("cov", ids, split, 0.2)
-    large = assign_many("cov", ids, split, 0.6)
-    for u, s, l in zip(ids, small, large):
-        assert s is None or s == l, f"user {u!r} was {s!r} at coverage 0.2 but {l!r} at 0.6: raising coverage must only add users"
-    outside = small.count(None) / len(ids)
-    assert abs(outside - 0.8) < 0.03, f"{outside:.1%} of users were outside coverage 0.2, expected about 80% (None)"
-
-
-@pytest.mark.task("assign_variant")
-def test_assign_border_goes_to_next_variant(student):
-    """a bucket exactly on a border belongs to the variant that starts there ([start, end))"""
-    on_border, at_zero = [8692, 36405, 51303], [1343, 25701, 26250]
-    assert all(reference_bucket("border", i) == 0.8 for i in on_border), "check set-up: bucket 0.8 ids changed"
-    assert all(reference_bucket("border", i) == 0.0 for i in at_zero), "check set-up: bucket 0.0 ids changed"
-    split = {"control": 0.8, "treatment": 0.2}
-    for unit_id in on_border:
-        got = student.assign_variant("border", unit_id, split)
-        assert got == "treatment", f"unit {unit_id} has bucket exactly 0.8 and got {got!r}: ranges are [start, end), so it is treatment's"
-    for unit_id in at_zero:
-        got = student.assign_variant("border", unit_id, split)
-        assert got == "control", f"unit {unit_id} has bucket 0.0 and got {got!r}: the first variant's range starts at 0"
-
-
-@pytest.mark.task("assign_variant")
-def test_assign_rejects_bad_split(student):
-    """an invalid split raises ValueError instead of assigning anyone"""
-    for bad in [{"control": 0.8, "treatment": 0.1}, {"control": 1.2, "treatment": -0.2}, {}]:
-        with pytest.raises(ValueError):
-            student.assign_variant("exp", "user-1", bad)
-            raise AssertionError(f"assign_variant accepted the split {bad}: call validate_split first")
-
-
-@pytest.mark.task("assign_variant")
-def test_assign_respects_pair_order(student, assign_many):
-    """a split given as (name, weight) pairs is laid out in that order"""
-    ids = [f"p{i}" for i in range(3_000)]
-    for u, got in zip(ids, assign_many("pairs", ids, [("b", 0.3), ("a", 0.7)])):
-        expected = "b" if reference_bucket("pairs", u) < 0.3 else "a"
-        assert got == expected, f"with pairs [('b', 0.3), ('a', 0.7)] the first range [0, 0.3) is b's; user {u!r} got {got!r}"
-
-
 # ---- Task 3: two_proportion_ztest ---------------------------------------------------------------
 
+NAN_HINT = "; a NaN fails every comparison, so test that 0 <= conversions <= n holds rather than that it is violated"
 counts = st.integers(1, 5000).flatmap(
     lambda n: st.tuples(st.integers(0, n), st.just(n)))
 
 
 @pytest.mark.task("two_proportion_ztest")
 def test_ztest_matches_statsmodels(student):
-    """z and p equal statsmodels' proportions_ztest (pooled, two-sided) to 1e-9"""
+    """two_proportion_ztest gives the z and p of statsmodels' proportions_ztest (pooled, two-sided) to 1e-9 on random counts."""
     @FEW
     @given(a=counts, b=counts)
     def check(a, b):
@@ -225,18 +251,18 @@ def test_ztest_matches_statsmodels(student):
 
 @pytest.mark.task("two_proportion_ztest")
 def test_ztest_named_fields_and_sign(student):
-    """the result has .z and .p_value; z > 0 when treatment (b) converts more"""
+    """two_proportion_ztest returns a ZTest with .z and .p_value, z > 0 when treatment (b) converts more, and swapping the variants flips z and keeps p."""
     result = student.two_proportion_ztest(50, 500, 80, 500)
     assert hasattr(result, "z") and hasattr(result, "p_value"), "return ZTest(z, p_value), the named tuple given above"
     assert result.z > 0, f"b converts 16% vs a's 10% but z = {result.z}: z is (rate_b - rate_a) / se"
     flipped = student.two_proportion_ztest(80, 500, 50, 500)
-    assert abs(flipped.z + result.z) < 1e-12 and abs(flipped.p_value - result.p_value) < 1e-15, (
+    assert abs(flipped.z + result.z) < 1e-12 and math.isclose(flipped.p_value, result.p_value, rel_tol=1e-12), (
         "swapping the variants must flip the sign of z and keep p")
 
 
 @pytest.mark.task("two_proportion_ztest")
 def test_ztest_tail_precision(student):
-    """tiny p-values of large effects are accurate, not rounded to 0"""
+    """two_proportion_ztest keeps the tiny p-values of large effects accurate (relative 1e-6), not rounded to 0."""
     for x_a, n_a, x_b, n_b in [(100, 10_000, 400, 10_000), (1000, 10_000, 1600, 10_000)]:
         z, got = student.two_proportion_ztest(x_a, n_a, x_b, n_b)
         expected = 2 * scipy.stats.norm.sf(abs(z))
@@ -247,7 +273,7 @@ def test_ztest_tail_precision(student):
 
 @pytest.mark.task("two_proportion_ztest")
 def test_ztest_degenerate(student):
-    """nobody or everybody converting gives z = 0, p = 1, not a division by zero"""
+    """two_proportion_ztest returns z = 0, p = 1 when nobody or everybody converts, not a division by zero."""
     for args in [(0, 100, 0, 200), (100, 100, 200, 200)]:
         got = tuple(student.two_proportion_ztest(*args))
         assert got == (0.0, 1.0), f"two_proportion_ztest{args} = {got}: with no variation there is no evidence, return z = 0, p = 1"
@@ -255,18 +281,25 @@ def test_ztest_degenerate(student):
 
 @pytest.mark.task("two_proportion_ztest")
 def test_ztest_rejects_bad_counts(student):
-    """an empty variant or conversions outside [0, n] raise ValueError"""
-    for args in [(0, 0, 5, 10), (5, 10, 0, 0), (11, 10, 5, 10), (5, 10, -1, 10)]:
+    """two_proportion_ztest raises ValueError for an empty variant (n = 0) and for conversions outside [0, n] or NaN, and accepts a variant of one unit."""
+    try:
+        student.two_proportion_ztest(1, 1, 0, 1)
+    except ValueError as error:
+        raise AssertionError(f"two_proportion_ztest(1, 1, 0, 1) raised ValueError ({error}): one unit per variant is a "
+                             "(tiny) experiment; only n <= 0 is empty") from None
+    for args, what in [((0, 0, 5, 10), "n_a = 0"), ((5, 10, 0, 0), "n_b = 0"), ((11, 10, 5, 10), "conversions_a > n_a"),
+                       ((-1, 10, 5, 10), "conversions_a < 0"), ((5, 10, -1, 10), "conversions_b < 0"), ((math.nan, 10, 5, 10), f"conversions_a is nan{NAN_HINT}"),
+                       ((5, 10, math.nan, 10), f"conversions_b is nan{NAN_HINT}")]:
         with pytest.raises(ValueError):
             student.two_proportion_ztest(*args)
-            raise AssertionError(f"two_proportion_ztest{args} did not raise ValueError")
+            raise AssertionError(f"two_proportion_ztest{args} did not raise ValueError ({what})")
 
 
 # ---- Task 4: srm_check ----------------------------------------------------------------------------
 
 @pytest.mark.task("srm_check")
 def test_srm_matches_scipy(student):
-    """chi2 and p equal scipy.stats.chisquare for 2 to 4 variants"""
+    """srm_check gives the chi2 and p of scipy.stats.chisquare for random counts of 2 to 4 variants."""
     @FEW
     @given(weights=st.lists(st.integers(1, 10), min_size=2, max_size=4),
            data=st.data())
@@ -286,7 +319,7 @@ def test_srm_matches_scipy(student):
 
 @pytest.mark.task("srm_check")
 def test_srm_weights_need_not_sum_to_one(student):
-    """weights are relative: 8:2 is the same split as 0.8/0.2"""
+    """srm_check treats weights as relative: weights 8:2 give the same chi2 as 0.8/0.2."""
     a, b = student.srm_check([8100, 1900], [8, 2]), student.srm_check([8100, 1900], [0.8, 0.2])
     assert abs(a[0] - b[0]) < 1e-9 and abs(a[0] - 6.25) < 1e-9, (
         f"weights [8, 2] gave chi2 {a[0]}, [0.8, 0.2] gave {b[0]}, expected 6.25: expected_i = total * w_i / sum(w)")
@@ -294,7 +327,7 @@ def test_srm_weights_need_not_sum_to_one(student):
 
 @pytest.mark.task("srm_check")
 def test_srm_threshold(student):
-    """mismatch means p < threshold, 0.001 unless another threshold is passed"""
+    """srm_check returns an SRMResult whose mismatch is p < threshold, strictly, with threshold 0.001 unless another is passed."""
     counts = [5150, 4850]  # chi2 = 9, p = 0.0027
     default = student.srm_check(counts, [0.5, 0.5])
     assert hasattr(default, "mismatch"), "return SRMResult(chi2, p_value, mismatch), the named tuple given above"
@@ -306,7 +339,7 @@ def test_srm_threshold(student):
 
 @pytest.mark.task("srm_check")
 def test_srm_flags_broken_split(student):
-    """a 50/50 split of 10,000 users whose treatment loses a tenth of its logs is flagged"""
+    """srm_check flags a 50/50 split of 10,000 users whose treatment loses a tenth of its logs, and not the healthy split."""
     from tinytorch.core.mlops.experiments.assignment import bucket
 
     arms = ["treatment" if bucket("srm-demo", f"user-{i}") >= 0.5 else "control" for i in range(10_000)]
@@ -321,18 +354,24 @@ def test_srm_flags_broken_split(student):
 
 @pytest.mark.task("srm_check")
 def test_srm_rejects_bad_input(student):
-    """mismatched lengths, one variant, no units or a zero weight raise ValueError"""
-    for counts, weights in [([10, 20], [0.5, 0.3, 0.2]), ([10], [1.0]), ([0, 0], [0.5, 0.5]), ([10, 20], [1.0, 0.0])]:
+    """srm_check raises ValueError for counts and weights of different lengths, one variant, no units, a weight that is not finite and > 0, and a count that is negative, infinite or NaN."""
+    for counts, weights, what in [
+            ([10, 20], [0.5, 0.3, 0.2], "3 weights for 2 counts"), ([10, 20, 30], [0.5, 0.5], "3 counts for 2 weights"),
+            ([10], [1.0], "one variant"),
+            ([0, 0], [0.5, 0.5], "no units"), ([10, 20], [1.0, 0.0], "a zero weight"),
+            ([10, 20], [1.5, -0.5], "a negative weight"), ([10, 20], [math.inf, 1.0], "an infinite weight"),
+            ([10, -1], [0.5, 0.5], "a negative count"), ([10, math.nan], [0.5, 0.5], "a NaN count"),
+            ([10, math.inf], [0.5, 0.5], "an infinite count")]:
         with pytest.raises(ValueError):
             student.srm_check(counts, weights)
-            raise AssertionError(f"srm_check({counts}, {weights}) did not raise ValueError")
+            raise AssertionError(f"srm_check({counts}, {weights}) did not raise ValueError: {what}")
 
 
 # ---- Task 5: msprt_log_likelihood_ratio -------------------------------------------------------------
 
 @pytest.mark.task("msprt_log_likelihood_ratio")
 def test_msprt_equals_density_ratio(student):
-    """log Lambda equals log N(diff; 0, V + tau2) - log N(diff; 0, V) (scipy)"""
+    """msprt_log_likelihood_ratio equals log N(diff; 0, V + tau2) - log N(diff; 0, V) (scipy) to 1e-8 on random values."""
     @FEW
     @given(diff=st.floats(-0.5, 0.5), variance=st.floats(1e-6, 1e-1), ratio=st.floats(0.1, 100))
     def check(diff, variance, ratio):
@@ -349,7 +388,7 @@ def test_msprt_equals_density_ratio(student):
 
 @pytest.mark.task("msprt_log_likelihood_ratio")
 def test_msprt_elementwise(student):
-    """arrays in, arrays of the same shape out, equal to scalar calls"""
+    """msprt_log_likelihood_ratio takes NumPy arrays and returns an array of the same shape, equal to scalar calls."""
     diff = np.linspace(-0.05, 0.05, 12).reshape(3, 4)
     variance = np.full((3, 4), 2e-4) * np.arange(1, 5)
     got = np.asarray(student.msprt_log_likelihood_ratio(diff, variance, 1e-3))
@@ -361,7 +400,7 @@ def test_msprt_elementwise(student):
 
 @pytest.mark.task("msprt_log_likelihood_ratio")
 def test_msprt_shape_of_evidence(student):
-    """symmetric in the sign of the difference, negative at 0, growing with |diff|"""
+    """msprt_log_likelihood_ratio is symmetric in the sign of diff, negative at diff = 0 and growing with |diff|."""
     diffs = np.linspace(0, 0.1, 21)
     values = np.asarray(student.msprt_log_likelihood_ratio(diffs, np.full(21, 1e-4), 1e-3), dtype=float)
     mirrored = np.asarray(student.msprt_log_likelihood_ratio(-diffs, np.full(21, 1e-4), 1e-3), dtype=float)
@@ -372,13 +411,24 @@ def test_msprt_shape_of_evidence(student):
 
 @pytest.mark.task("msprt_log_likelihood_ratio")
 def test_msprt_finite_for_overwhelming_evidence(student):
-    """stays finite when the evidence is overwhelming (computed in logs, no exp)"""
+    """msprt_log_likelihood_ratio stays finite and exact when the evidence is overwhelming (computed in logs, no exp)."""
     got = float(student.msprt_log_likelihood_ratio(1.0, 1e-5, 1e-2))
     expected = 0.5 * math.log(1e-5 / (1e-5 + 1e-2)) + 1e-2 / (2 * 1e-5 * (1e-5 + 1e-2))
     assert math.isfinite(got), "got an infinite or NaN value: exp() overflows here, compute log Lambda directly"
     assert abs(got - expected) < 1e-6 * expected, (
         f"msprt_log_likelihood_ratio(1.0, 1e-5, 1e-2) = {got}, expected {expected:.6g}: "
         "0.5 log(V / (V + tau2)) + tau2 diff^2 / (2 V (V + tau2))")
+
+
+@pytest.mark.task("msprt_log_likelihood_ratio")
+def test_msprt_rejects_bad_variances(student):
+    """msprt_log_likelihood_ratio raises ValueError when a variance or tau2 is not > 0 or a diff is NaN."""
+    for args, what in [((0.01, 0.0, 1e-3), "variance 0"), ((0.01, -1e-4, 1e-3), "a negative variance"),
+                       ((0.01, 1e-4, 0.0), "tau2 0"), ((0.01, 1e-4, -1e-3), "a negative tau2"), ((math.nan, 1e-4, 1e-3), "diff NaN"),
+                       ((np.array([0.01, 0.02]), np.array([1e-4, 0.0]), 1e-3), "one variance of an array 0")]:
+        with pytest.raises(ValueError):
+            student.msprt_log_likelihood_ratio(*args)
+            raise AssertionError(f"msprt_log_likelihood_ratio did not raise ValueError for {what}: variances must be > 0")
 
 
 def _aa_paths(rng, experiments, looks, per_look, rate_a, rate_b):
@@ -393,7 +443,7 @@ def _aa_paths(rng, experiments, looks, per_look, rate_a, rate_b):
 
 @pytest.mark.task("msprt_log_likelihood_ratio")
 def test_msprt_survives_peeking(student):
-    """A/A experiments checked every 100 users: at most 5% ever reject; a real effect is found"""
+    """msprt_log_likelihood_ratio, in simulated A/A experiments checked every 100 users, crosses log(1/alpha) in at most 5 % of them, and finds a real 10 % -> 16 % effect in 80 %."""
     rng = np.random.default_rng(2024)
     looks, alpha, planned = 50, 0.05, 5000
     ratio = 8.2  # tau^2 = r * V at the planned sample size

@@ -107,11 +107,8 @@ plt.show()
 #| provided tinytorch.core.mlops.continuous.triggers:StreamStatus
 
 # %% [markdown]
-# **Task 1 (4 points).** Implement `should_retrain(status, policy)` as its docstring says.
-# Hidden checks: each trigger fires alone on its condition and not just below it; the decay
-# comparison is strict (exactly at the tolerance is not decay); unknown accuracies never fire;
-# `None` switches a trigger off; the reasons keep their order; too little data waits but still
-# reports its reasons; random statuses agree with a reference.
+# **Task 1 (4 points).** Implement `should_retrain(status, policy)` as its docstring says. The
+# decay comparison is strict: exactly at the tolerance is not decay.
 
 # %% solution id=should_retrain
 #| solution tinytorch.core.mlops.continuous.triggers:should_retrain
@@ -121,16 +118,22 @@ policy = RetrainPolicy(accuracy_tolerance=0.05, new_data_samples=1000, retrain_e
                        min_new_samples=200)
 calm = StreamStatus(drift_detected=False, baseline_accuracy=0.97, recent_accuracy=0.96,
                     new_samples=300, seconds_since_retrain=60.0)
-assert should_retrain(calm, policy) == (False, []), "a calm stream does not retrain"
+
+
+def decided(status):
+    retrain, reasons = should_retrain(status, policy)
+    return bool(retrain), list(reasons)
+
+
+assert decided(calm) == (False, []), "a calm stream does not retrain"
 drifted = StreamStatus(True, 0.97, 0.96, 300, 60.0)
-assert should_retrain(drifted, policy) == (True, ["drift"])
+assert decided(drifted) == (True, ["drift"])
 decayed = StreamStatus(False, 0.97, 0.90, 300, 60.0)
-assert should_retrain(decayed, policy) == (True, ["accuracy_decay"])
+assert decided(decayed) == (True, ["accuracy_decay"])
 everything = StreamStatus(True, 0.97, 0.5, 5000, 7200.0)
-assert should_retrain(everything, policy) == (True, ["drift", "accuracy_decay", "new_data", "schedule"])
+assert decided(everything) == (True, ["drift", "accuracy_decay", "new_data", "schedule"])
 too_little = StreamStatus(True, 0.97, 0.5, 50, 60.0)
-assert should_retrain(too_little, policy) == (False, ["drift", "accuracy_decay"]), \
-    "with too little new data: wait, but report the reasons"
+assert decided(too_little) == (False, ["drift", "accuracy_decay"]), "with too little new data: wait, but report the reasons"
 print("should_retrain: visible checks passed")
 
 # %% code
@@ -160,11 +163,8 @@ export("05_continuous_learning", should_retrain)
 #| provided tinytorch.core.mlops.continuous.gate:GateResult
 
 # %% [markdown]
-# **Task 2 (4 points).** Implement `challenger_passes_gate(challenger, champion, policy)`.
-# Hidden checks: the first run applies only the floor and says the change checks were skipped;
-# each threshold is inclusive and fails just below; one reason per check, the failing ones ending
-# in "failed"; a challenger really trained on corrupted labels is refused and a really better one
-# passes; random scores agree with a reference.
+# **Task 2 (4 points).** Implement `challenger_passes_gate(challenger, champion, policy)` as its
+# docstring says. Every threshold is inclusive: a challenger exactly on it passes.
 
 # %% solution id=challenger_passes_gate
 #| solution tinytorch.core.mlops.continuous.gate:challenger_passes_gate
@@ -175,7 +175,7 @@ champion_scores = {"recent_accuracy": 0.90, "golden_accuracy": 0.97}
 better = challenger_passes_gate({"recent_accuracy": 0.95, "golden_accuracy": 0.96}, champion_scores, gate)
 assert better.passed and len(better.reasons) == 3, "better on recent data, within tolerance on golden"
 forgetful = challenger_passes_gate({"recent_accuracy": 0.99, "golden_accuracy": 0.90}, champion_scores, gate)
-assert not forgetful.passed and forgetful.reasons[2].endswith("failed"), "it forgot the old writers"
+assert not forgetful.passed and "failed" in forgetful.reasons[2].lower(), "it forgot the old writers"
 noise = challenger_passes_gate({"recent_accuracy": 0.905, "golden_accuracy": 0.97}, champion_scores, gate)
 assert not noise.passed, "half a point is within the margin: keep the champion"
 first = challenger_passes_gate({"recent_accuracy": 0.85, "golden_accuracy": 0.5}, None, gate)
@@ -199,10 +199,9 @@ export("05_continuous_learning", challenger_passes_gate)
 #| provided tinytorch.core.mlops.continuous.rollback:RollbackPolicy
 
 # %% [markdown]
-# **Task 3 (3 points).** Implement `should_rollback(new_correct, old_correct, policy)`. Hidden
-# checks: "wait" before `min_samples` however bad it looks; strictly worse rolls back, equal does
-# not; the tolerance is honoured; "keep" only once probation is over; outcomes as lists or NumPy
-# booleans; different lengths raise ValueError; random outcomes agree with a reference.
+# **Task 3 (3 points).** Implement `should_rollback(new_correct, old_correct, policy)` as its
+# docstring says: "wait" before `min_samples` however bad it looks, and outcomes may come as lists
+# or as NumPy boolean arrays.
 
 # %% solution id=should_rollback
 #| solution tinytorch.core.mlops.continuous.rollback:should_rollback

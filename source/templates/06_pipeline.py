@@ -94,9 +94,7 @@ for name, m in [("trained", trained_model), ("compressed", compressed_model), ("
 # are compared after `normalize_signature`.
 #
 # **Task 1 (4 points).** Implement `evaluate_release_gates(measured, limits)` as its docstring
-# says. Hidden checks: order and recorded figures, inclusive limits on random figures, unmeasured
-# figures failing, signatures across lists and tuples, unconfigured gates left out, messages with
-# both figures.
+# says.
 
 # %% provided id=gate_types
 #| provided tinytorch.core.mlops.pipeline.gates:RELEASE_GATES
@@ -173,10 +171,8 @@ for name, model in [("trained", trained_model), ("compressed", compressed_model)
 # Errors and latency must not wait for labels: a canary that fails every request never gets a
 # label back, and would otherwise wait forever.
 #
-# **Task 2 (4 points).** Implement `canary_decision(stable, canary, policy)`. Hidden checks: the
-# evidence thresholds (exactly `min_requests` is enough), each regression alone at and past its
-# limit, accuracy only with labels, a failing canary rolled back without labels, every reason
-# listed, and a canary equal to stable always advancing.
+# **Task 2 (4 points).** Implement `canary_decision(stable, canary, policy)` as its docstring
+# says.
 
 # %% provided id=canary_types
 #| provided tinytorch.core.mlops.pipeline.canary:ArmStats
@@ -195,7 +191,7 @@ stable = ArmStats(requests=500, errors=1, p99_ms=4.0, labelled=500, correct=480)
 assert canary_decision(stable, ArmStats(60, 0, 3.0, 60, 60), policy).action == "wait"
 assert canary_decision(stable, ArmStats(200, 1, 4.5, 200, 190), policy).action == "advance"
 slow = canary_decision(stable, ArmStats(200, 0, 7.5, 200, 192), policy)
-assert slow.action == "rollback" and "latency" in slow.reasons[0], "7.5 ms > 1.5 * 4.0 + 1.0"
+assert slow.action == "rollback" and ("latency" in slow.reasons[0] or "p99" in slow.reasons[0]), "7.5 ms > 1.5 * 4.0 + 1.0"
 worse = canary_decision(stable, ArmStats(200, 0, 4.0, 200, 180), policy)
 assert worse.action == "rollback" and "accuracy" in worse.reasons[0], "0.90 vs 0.96"
 dead = canary_decision(stable, ArmStats(150, 150, None, 0, 0), policy)
@@ -243,10 +239,9 @@ plt.show()
 # step also leaves a record (inputs, outputs, seconds, error) that becomes lineage in the
 # registry: "how was version 7 made, and how long did each step take?"
 #
-# **Task 3 (4 points).** Implement `run_steps(steps, context, clock)`. Hidden checks: order and
-# the shared context, outputs and inputs recorded (inputs as they were *before* the step ran),
-# timing from the given clock, skipping after a failure, undo in reverse order of only the
-# finished steps, a failing undo recorded without stopping the others, and missing inputs.
+# **Task 3 (4 points).** Implement `run_steps(steps, context, clock)` as its docstring says.
+# Record inputs as they were *before* the step ran; a failing undo is recorded without stopping
+# the others.
 
 # %% provided id=step_types
 #| provided tinytorch.core.mlops.pipeline.steps:Step

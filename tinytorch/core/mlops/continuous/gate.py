@@ -50,7 +50,8 @@ def challenger_passes_gate(challenger, champion, policy):
     3. with a champion, no regression on the golden set:
        ``challenger golden >= champion golden - policy.golden_tolerance``.
 
-    Without a champion only check 1 is made and a reason says the change checks were skipped.
+    Without a champion only check 1 is made, and a second reason says that the change checks were
+    skipped (with the word "skipped").
     The challenger passes when every check made passes.
     """
     reasons = []

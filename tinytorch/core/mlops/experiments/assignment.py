@@ -93,7 +93,8 @@ def assign_variant(seed, unit_id, variants, coverage=1.0):
     """Return the name of the variant ``unit_id`` gets in experiment ``seed``, or None.
 
     ``variants`` maps variant name to traffic weight (weights sum to 1), e.g.
-    ``{"control": 0.8, "treatment": 0.2}``. The answer depends only on (seed, unit id, split), so
+    ``{"control": 0.8, "treatment": 0.2}``, or is a list of (name, weight) pairs; the variants are
+    laid out in the order given, each owning [start, start + coverage * weight). The answer depends only on (seed, unit id, split), so
     the same user sees the same model on every request, on every server and after restarts.
     Units outside ``coverage`` (the share of traffic in the experiment) get None. A split that
     does not validate (weights not summing to 1, negative weights) raises ValueError.

@@ -52,7 +52,7 @@ class McNemarTest(NamedTuple):
 
 
 def two_proportion_ztest(conversions_a, n_a, conversions_b, n_b):
-    """Two-sided z-test that variants a and b convert at the same rate. Returns (z, p_value).
+    """Two-sided z-test that variants a and b convert at the same rate. Returns ZTest(z, p_value).
 
     Under the null hypothesis both variants share one rate, so the standard error uses the pooled
     rate p = (conversions_a + conversions_b) / (n_a + n_b):
@@ -138,7 +138,7 @@ def srm_check(observed_counts, expected_weights, threshold=0.001):
     chi2 = sum((observed_i - expected_i)^2 / expected_i) with k - 1 degrees of freedom, and
     p = chi2_sf(chi2, k - 1). A mismatch (p < threshold, 0.001 as in GrowthBook) means the
     assignment or logging is broken (bots, redirects, crashes in one arm), so the experiment's
-    results cannot be trusted whatever they say. Returns (chi2, p_value, mismatch).
+    results cannot be trusted whatever they say. Returns SRMResult(chi2, p_value, mismatch).
     ValueError for fewer than two variants, lengths that differ, a weight that is not a finite
     number > 0, a count that is not a finite number >= 0 (NaN included), or no units at all.
     """

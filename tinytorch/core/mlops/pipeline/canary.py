@@ -55,7 +55,8 @@ class CanaryDecision:
 
 
 def canary_decision(stable, canary, policy=CanaryPolicy()):
-    """Decide the next move of a canary rollout from both arms' ``ArmStats``.
+    """Decide the next move of a canary rollout from both arms' ``ArmStats``; return a
+    ``CanaryDecision(action, reasons)``.
 
     1. If either arm has fewer than ``policy.min_requests`` requests: "wait".
     2. Collect a reason for every regression of the canary against stable beyond the policy:
@@ -67,7 +68,9 @@ def canary_decision(stable, canary, policy=CanaryPolicy()):
        Any reason means "rollback", with all the reasons (not only the first).
     3. No regression, but either arm has fewer than ``min_requests`` labelled requests: "wait"
        (accuracy is not known yet). Otherwise "advance".
-    Each reason is a sentence with both figures, e.g. "error rate 0.120 vs stable 0.000".
+    Each rollback reason is a sentence that names its figure ("error rate", "latency" or "p99",
+    "accuracy") and shows the canary's and stable's values, in any format that keeps 3
+    significant digits, e.g. "error rate 0.120 vs stable 0.000".
     Why: a rollout that advances on too little data ships bad models; a canary that fails every
     request never gets a label back, so errors and latency must not wait for labels; and a
     rollback that does not say which figure failed cannot be debugged.

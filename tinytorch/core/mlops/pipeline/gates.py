@@ -56,8 +56,9 @@ def evaluate_release_gates(measured, limits):
     - a figure that is missing, None or NaN fails its gate: a release is never waved through
       because something was not measured;
     - signatures compare equal after ``normalize_signature`` (lists and tuples are the same);
-    - the message names the gate and shows the figure and the limit, e.g.
-      ``"accuracy_floor: accuracy 0.91 < 0.95"`` when failing.
+    - the message names the gate and shows the figure and the limit, in any format that keeps
+      3 significant digits (``format_figure`` does), e.g. ``"accuracy_floor: accuracy 0.91 < 0.95"``
+      when failing.
     Why it matters: a release log that says "gates failed" gets overridden; one that says
     "p99 latency 41.2 ms > 25 ms" gets fixed.
     """

@@ -68,16 +68,16 @@ def run_steps(steps, context, clock=time.perf_counter):
     """Run ``steps`` in order on the shared ``context`` dict; return one StepRecord per step.
 
     For each step:
-    - if a key in ``step.inputs`` is missing from ``context`` the step fails (error
-      ``"missing input 'key'"``) without running;
+    - if a key in ``step.inputs`` is missing from ``context`` the step fails without running,
+      with an error naming the key (``"missing input 'key'"``);
     - otherwise ``outputs = step.run(context)`` (None counts as ``{}``) is merged into
       ``context`` and the step is recorded "ok" with ``seconds`` measured with ``clock``,
       ``inputs`` = {key: summarize(context[key])} taken before it ran and
       ``outputs`` = {key: summarize(value)};
-    - an exception makes the step "failed" with ``error = "TypeName: message"``; every later
-      step is recorded "skipped" and never runs.
-    After a failure, the finished steps that have an ``undo`` are undone in reverse order and
-    their records become "undone". An undo that raises does not stop the other undos: its record
+    - an exception makes the step "failed" with ``error = "TypeName: message"`` (timed like an
+      "ok" one); every later step is recorded "skipped" and never runs.
+    After a failure (an exception or a missing input), the finished steps that have an ``undo``
+    are undone in reverse order, ``step.undo(context)``, and their records become "undone". An undo that raises does not stop the other undos: its record
     stays "ok" and gets ``error = "undo failed: TypeName: message"``.
     Exceptions never escape: the caller reads the records (and re-raises if it wants to).
     Why: a deployment that crashes halfway must not leave traffic pointing at a half-started
