@@ -56,9 +56,13 @@ CHECKS_HEADING = "Graded by these hidden checks, run on your code after the task
 def check_requirements(notebook: str) -> dict[str, list[str]]:
     """task -> the first docstring line of each of its hidden checks, in file order.
 
-    Read from the source (not imported): the checks file needs the grader's packages.
+    Read from the source (not imported): the checks file needs the grader's packages. A notebook
+    without a checks file (a template being drafted) has no list.
     """
-    tree = ast.parse((ROOT / "autograder" / "checks" / f"test_{notebook}.py").read_text())
+    path = ROOT / "autograder" / "checks" / f"test_{notebook}.py"
+    if not path.exists():
+        return {}
+    tree = ast.parse(path.read_text())
     out: dict[str, list[str]] = {}
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef):
@@ -106,9 +110,10 @@ def build_notebook(template: Path) -> nbformat.NotebookNode:
             if "### BEGIN SOLUTION" not in source:
                 raise TemplateError(f"{template}:{cell.line_number}: solution cell {grade_id!r} has no solution region")
             meta.update(grade=False, solution=True, locked=False)
-            if not requirements.get(grade_id):
+            if requirements and not requirements.get(grade_id):
                 raise TemplateError(f"{template}:{cell.line_number}: task {grade_id!r} has no hidden check in {checks}")
-            _with_check_list(nb_cells, requirements[grade_id])
+            if requirements:
+                _with_check_list(nb_cells, requirements[grade_id])
         else:
             if cell.options["id"] not in seen:
                 raise TemplateError(f"{template}:{cell.line_number}: test for unknown task {cell.options['id']!r}")

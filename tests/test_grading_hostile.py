@@ -24,7 +24,7 @@ import pytest
 from autograder import course, judge, selfcheck
 from autograder.sandbox import Scratch
 from autograder.batch import autograde_class
-from autograder.grading import nbgrader_meta
+from autograder.grading import VERDICT, nbgrader_meta
 
 NOTEBOOK = "01_registry"
 FAST = ("--JudgedExecute.cell_timeout=20", "--JudgedExecute.test_timeout=10", "--JudgedExecute.timeout=300")
@@ -189,7 +189,7 @@ def test_feedback_names_checks_but_never_shows_their_source(graded):
     root, _, expected, _ = graded
     course.nbgrader("generate_feedback", course.ASSIGNMENT, root=root, quiet=True)
     pages = {s: (root / "feedback" / s / course.ASSIGNMENT / f"{NOTEBOOK}.html").read_text() for s in expected}
-    assert "Hidden checks:" in pages["prints-megabytes"], "feedback should list the hidden checks' verdicts"
+    assert VERDICT in pages["prints-megabytes"], "feedback should list the hidden checks' verdicts"
     for student, page in pages.items():
         for leak in ("BEGIN HIDDEN TESTS", "def test_", "pytest.mark.task", "tempfile.mkstemp(dir=path.parent"):
             assert leak not in page, f"{student}'s feedback shows hidden-check source ({leak!r})"
