@@ -107,7 +107,11 @@ def cmd_check(args) -> int:
             if not check["passed"]:
                 print(f"       {check['message']}")
         failed += entry["total"] - entry["passed"]
+    silent = [t for t, ok in results["visible"].items() if ok and t not in results["tasks"] and args.task in (None, t)]
+    for task in silent:  # e.g. the checks file failed to import: pytest collected nothing
+        print(f"{task}: no hidden check ran; `pytest autograder/checks/test_{args.name}.py` shows why")
     print(f"{results['seconds']:.1f} s")
+    failed += len(silent)
     return 1 if failed else 0
 
 
