@@ -16,7 +16,6 @@ shown as ordinary output, so a harmless warning does not zero a passing cell (nb
 
 from __future__ import annotations
 
-import ast
 import atexit
 import json
 import os
@@ -30,11 +29,10 @@ from pathlib import Path
 import nbformat
 
 from autograder.credit import Credit
-from autograder.notebooks import DEMO_PREFIX, ROOT, TEMPLATES
+from autograder.notebooks import CHECKS, DEMO_PREFIX, ROOT, TEMPLATES, hidden_checks_of
 from autograder.template_format import solution_targets as template_solution_targets
 
 TEST_PREFIX = "test_"
-CHECKS = ROOT / "autograder" / "checks"
 HIDDEN_BLOCK = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 DEMO_NOTE = "(a demo: not run while grading)\n"
 VERDICT, OK, FAIL = "Hidden checks, ", "  ok  ", "  FAIL"  # what score_test_cells writes under a test cell
@@ -69,24 +67,10 @@ def notebook_cells(nb) -> list[dict]:
     return cells
 
 
-def hidden_checks(notebook: str) -> dict[str, str]:
-    """The hidden check functions of ``notebook`` and the task each grades (its ``task`` marker),
-    read from ``autograder/checks/test_<notebook>.py`` without importing it."""
-    tree = ast.parse((CHECKS / f"test_{notebook}.py").read_text())
-    checks = {}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name.startswith(TEST_PREFIX):
-            for mark in node.decorator_list:
-                if (isinstance(mark, ast.Call) and ast.unparse(mark.func) == "pytest.mark.task"
-                        and mark.args and isinstance(mark.args[0], ast.Constant)):
-                    checks[node.name] = mark.args[0].value
-    return checks
-
-
 def all_hidden_checks() -> dict[str, dict[str, str]]:
-    """notebook -> its hidden checks (``hidden_checks``), for every notebook that has checks."""
-    return {path.stem.removeprefix(TEST_PREFIX): hidden_checks(path.stem.removeprefix(TEST_PREFIX))
-            for path in sorted(CHECKS.glob(f"{TEST_PREFIX}*.py"))}
+    """notebook -> {check function: the task it grades}, for every notebook that has checks."""
+    notebooks = (path.stem.removeprefix(TEST_PREFIX) for path in sorted(CHECKS.glob(f"{TEST_PREFIX}*.py")))
+    return {notebook: {check.name: check.task for check in hidden_checks_of(notebook)} for notebook in notebooks}
 
 
 def solution_targets(notebook: str) -> list[str]:

@@ -23,6 +23,7 @@ an answer (between the solution markers, not in a released signature or docstrin
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import re
@@ -43,7 +44,6 @@ WORK = ROOT / "build" / "mutation"
 EQUIVALENTS = Path(__file__).with_name("mutation_equivalents.toml")
 SCORES = Path(__file__).with_name("mutation_scores.json")
 CELL_HEADER = "# ---- answer cell "
-SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION\n(?P<body>.*?)^[ \t]*### END SOLUTION\n?", re.MULTILINE | re.DOTALL)
 QUICK_SAMPLE = 12  # mutants per notebook in the quick form
 
 
@@ -58,8 +58,6 @@ class Answers:
     @property
     def message_lines(self) -> set[int]:
         """Lines of ``raise`` statements: what they change is an error's wording, not its type."""
-        import ast
-
         return {line for node in ast.walk(ast.parse(self.module)) if isinstance(node, ast.Raise)
                 for line in range(node.lineno, node.end_lineno + 1)}
 
@@ -263,7 +261,8 @@ def grade_notebook(name: str, quick: bool, jobs: int, grader: Grader, equivalent
     outcomes = {m.job_id: (m, why) for m, why in zip(chosen, whys)}
     record_to_db(name, outcomes, texts, answers.module)
     survivors = [m for m, why in outcomes.values() if not why]
-    wording = [m for m in survivors if m.line in answers.message_lines]
+    raise_lines = answers.message_lines
+    wording = [m for m in survivors if m.line in raise_lines]
     recorded = [m for m in survivors if (name, *m.key) in equivalents and m not in wording]
     unexplained = [m for m in survivors if m not in wording and m not in recorded]
     judged = len(chosen) - len(wording) - len(recorded)

@@ -31,6 +31,7 @@ import importlib.util
 import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 
@@ -38,6 +39,7 @@ from autograder.template_format import DIRECTIVE, TemplateError, parse_template,
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "source" / "templates"
+CHECKS = ROOT / "autograder" / "checks"
 ASSIGNMENT = "mlops"
 SOURCE = ROOT / "source" / ASSIGNMENT
 CONFIG = ROOT / "_config.yml"
@@ -53,25 +55,37 @@ HIDDEN_BLOCK = (
 CHECKS_HEADING = "Graded by these hidden checks, run on your code after the task's test cell passes:"
 
 
-def check_requirements(notebook: str) -> dict[str, list[str]]:
-    """task -> the first docstring line of each of its hidden checks, in file order.
+class HiddenCheck(NamedTuple):
+    name: str  # the check function
+    task: str  # the task its @pytest.mark.task marker names
+    requirement: str  # its docstring's first line: what the statement says it enforces
+
+
+def hidden_checks_of(notebook: str) -> list[HiddenCheck]:
+    """The hidden checks of ``autograder/checks/test_<notebook>.py``, in file order.
 
     Read from the source (not imported): the checks file needs the grader's packages. A notebook
-    without a checks file (a template being drafted) has no list.
+    without a checks file (a template being drafted) has none.
     """
-    path = ROOT / "autograder" / "checks" / f"test_{notebook}.py"
+    path = CHECKS / f"test_{notebook}.py"
     if not path.exists():
-        return {}
-    tree = ast.parse(path.read_text())
+        return []
+    checks = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+            for mark in node.decorator_list:
+                if (isinstance(mark, ast.Call) and ast.unparse(mark.func) == "pytest.mark.task"
+                        and mark.args and isinstance(mark.args[0], ast.Constant)):
+                    doc = (ast.get_docstring(node) or node.name).strip().splitlines()[0]
+                    checks.append(HiddenCheck(node.name, mark.args[0].value, doc))
+    return checks
+
+
+def check_requirements(notebook: str) -> dict[str, list[str]]:
+    """task -> the requirement of each of its hidden checks, in file order."""
     out: dict[str, list[str]] = {}
-    for node in tree.body:
-        if not isinstance(node, ast.FunctionDef):
-            continue
-        for decorator in node.decorator_list:
-            if (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.task"
-                    and decorator.args and isinstance(decorator.args[0], ast.Constant)):
-                doc = (ast.get_docstring(node) or node.name).strip().splitlines()[0]
-                out.setdefault(decorator.args[0].value, []).append(doc)
+    for check in hidden_checks_of(notebook):
+        out.setdefault(check.task, []).append(check.requirement)
     return out
 
 

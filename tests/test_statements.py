@@ -11,10 +11,9 @@ import nbformat
 import pytest
 
 from autograder.grading import nbgrader_meta
-from autograder.notebooks import ROOT, CHECKS_HEADING, check_requirements, templates
+from autograder.notebooks import CHECKS, CHECKS_HEADING, ROOT, check_requirements, templates
 
 NOTEBOOKS = [path.stem for path in templates()]
-CHECKS = ROOT / "autograder" / "checks"
 
 
 def statement_before(nb, task: str) -> str:
