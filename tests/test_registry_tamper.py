@@ -316,3 +316,43 @@ def test_verify_reports_every_problem_and_recover_quarantines_what_it_can(regist
     with pytest.raises(VersionNotFoundError):
         registry.get_version("1")
     assert registry.register_model(mlp((8, 4, 3))).version == "3"
+
+
+def nested(depth):
+    """A dict nested `depth` levels deep (the outermost counted), built without recursion."""
+    value = {}
+    for _ in range(depth - 1):
+        value = {"deep": value}
+    return value
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("params", {"deep": nested(100_000)}, r"params nests deeper than 32 levels"),
+    ("params", nested(33), r"params nests deeper than 32 levels"),
+    ("config", {"deep": nested(100_000)}, r"config nests deeper than 32 levels"),
+    ("params", {"when": {"at": object()}}, r"params\['when'\]\['at'\] is a object"),
+    ("params", {"ids": {1, 2}}, r"params\['ids'\] is a set"),
+    ("params", {"n": np.int64(3)}, r"params\['n'\] is a int64"),
+    ("params", {"layers": [8, float("inf")]}, r"params\['layers'\]\[1\] is inf"),
+    ("params", [("lr", 0.1)], "params must be a dict"),
+    ("description", object(), "description must be a string, got object"),
+    ("description", b"bytes", "description must be a string, got bytes"),
+    ("tags", {"owner": object()}, "tag 'owner' is object"),
+    ("tags", {"owner": None}, "tag 'owner' is NoneType"),
+    ("tags", {3: "three"}, "tag name 3 is a int"),
+    ("tags", ["team"], "tags must be a dict"),
+    ("params", {"blob": "x" * (1 << 20)}, "over the 1048576-byte limit of a record"),
+])
+def test_values_a_record_cannot_hold_are_refused_naming_the_field(registry, field, value, message):
+    before = sorted(p.name for p in registry.root.rglob("*"))
+    with pytest.raises(RegistryError, match=f"cannot register: .*{message}"):
+        registry.register_model(mlp((8, 4, 3)), **{field: value})
+    assert sorted(p.name for p in registry.root.rglob("*")) == before  # nothing left behind
+    assert registry.register_model(mlp((8, 4, 3))).version == "3"
+
+
+def test_params_at_the_depth_limit_tuples_and_numeric_tags_are_held_faithfully(registry):
+    record = registry.register_model(mlp((8, 4, 3)), params={"deep": nested(31), "hidden": (8, 4)},
+                                     tags={"epochs": 5}, description="thirty-two levels")
+    assert record.params["hidden"] == [8, 4] and record.tags == {"epochs": "5"}
+    assert registry.get_version(record.version) == record

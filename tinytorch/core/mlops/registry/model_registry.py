@@ -33,7 +33,8 @@ from .compare import compare_metrics, diff_params, measure_latency, metric_filte
 from .errors import (DamagedRecordError, RegistryError, TamperedRecordError, VersionExistsError,
                      VersionNotFoundError)
 from .ledger import Ledger, field_digests
-from .records import MAX_RECORD_BYTES, check_metrics, parse_record
+from .records import (MAX_RECORD_BYTES, check_description, check_metrics, check_params,
+                      check_tags, parse_record)
 from .storage import (ArtifactIntegrityError, BlobStore, InvalidNameError, atomic_write_bytes,
                       locked, validate_name)
 from .versions import Lineage, ModelSignature, ModelVersion, allocate_version, config_hash, fingerprint
@@ -141,8 +142,11 @@ class ModelRegistry:
         must not exist yet. Lineage: `parent_version` (must exist), `training_data` (arrays,
         hashed) and `config` (a JSON-able dict, hashed; its items are also recorded as params
         unless `params` is given). The signature is read off the model (or `input_example`).
-        Metrics must be finite numbers and params strict JSON; every input is checked before
-        a version number is reserved, so a refused registration uses up no number.
+        Metrics must be finite numbers; params and config strict JSON nested at most 32 levels
+        (`records.MAX_PARAM_DEPTH`; tuples are kept as lists); tags strings (numbers are kept
+        as text); the description a string. Anything a record cannot hold faithfully is a
+        RegistryError naming the field. Every input is checked before a version number is
+        reserved, so a refused registration leaves nothing behind and uses up no number.
         """
         name = self._name(name)
         if version is not None:
@@ -158,9 +162,12 @@ class ModelRegistry:
             self.get_version(parent_version, name=name)
         try:
             metrics = check_metrics({} if metrics is None else metrics)
+            if config is not None:
+                config = check_params(config, "config")
+            params = check_params(params if params is not None else config or {})
+            tags, description = check_tags(tags), check_description(description)
         except ValueError as error:
             raise RegistryError(f"cannot register: {error}") from None
-        params = dict(params if params is not None else config or {})
         lineage = Lineage(
             parent_version=None if parent_version is None else str(parent_version),
             data_hash=None if training_data is None else fingerprint(*_as_tuple(training_data)),
@@ -172,7 +179,7 @@ class ModelRegistry:
             name=name, version=version or "0", sha256="", size_bytes=len(data),
             num_parameters=int(model.num_parameters), created_at=0.0,
             signature=signature, lineage=lineage, metrics=metrics, params=params,
-            tags={str(k): str(v) for k, v in (tags or {}).items()}, description=str(description),
+            tags=tags, description=description,
         )
         _check_writable(record)
         with locked(self._lock_path, shared=True):
@@ -544,16 +551,14 @@ def _check_seal(path, record, data, state):
 
 
 def _check_writable(record):
-    """Raise RegistryError unless `record` can be written as strict JSON (checked before a
-    version number is reserved, so a refused registration uses none)."""
-    try:
-        record.to_json()
-    except (TypeError, ValueError) as error:
-        raise RegistryError(f"cannot register: params, tags and description must be strict "
-                            f"JSON (strings, finite numbers, lists, dicts): {error}") from None
-    bad_keys = [k for k in record.params if not isinstance(k, str)]
-    if bad_keys:
-        raise RegistryError(f"cannot register: param names must be strings, got {bad_keys!r}")
+    """Raise RegistryError unless `record` can be written and read back (checked before a
+    version number is reserved, so a refused registration uses none). Its fields are already
+    strict JSON; what remains is size: a record over MAX_RECORD_BYTES would be refused when read."""
+    size = len(record.to_json()) + 256  # the version, sha256 and time filled in at registration
+    if size > MAX_RECORD_BYTES:
+        raise RegistryError(f"cannot register: the record would be about {size} bytes, over the "
+                            f"{MAX_RECORD_BYTES}-byte limit of a record; keep large data in the "
+                            "artifact or elsewhere, and small params, tags and description here")
 
 
 def _is_valid_name(text) -> bool:
