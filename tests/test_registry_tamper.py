@@ -356,3 +356,32 @@ def test_params_at_the_depth_limit_tuples_and_numeric_tags_are_held_faithfully(r
                                      tags={"epochs": 5}, description="thirty-two levels")
     assert record.params["hidden"] == [8, 4] and record.tags == {"epochs": "5"}
     assert registry.get_version(record.version) == record
+
+
+@pytest.mark.parametrize("damage", ["truncate", "/dev/zero", "delete"])
+def test_a_damaged_version_is_listed_as_damaged_on_every_listing(registry, damage):
+    path = record_path(registry, "2")
+    if damage == "truncate":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+        if damage != "delete":
+            path.symlink_to(damage)
+    for _ in range(2):  # the same call site twice: the second listing must warn too
+        with pytest.warns(DamagedRecordWarning, match=r"2\.json.*registry\.recover"):
+            versions = registry.list_versions()
+        assert [r.version for r in versions] == ["1"] and list(versions.damaged) == ["2"]
+        assert "damaged: 2" in repr(versions)
+    for _ in range(2):
+        with pytest.warns(DamagedRecordWarning, match=r"alias 'challenger' points at a damaged version: .*2\.json"):
+            assert registry.aliases() == {"champion": "1", "challenger": "2"}
+    with pytest.warns(DamagedRecordWarning):
+        assert registry.list_models() == ["model"]
+
+
+def test_a_model_whose_only_version_is_damaged_is_still_listed(tmp_path):
+    registry = ModelRegistry(tmp_path / "r")
+    registry.register_model(mlp((8, 4, 3)), name="solo")
+    (registry.root / "models" / "solo" / "versions" / "1.json").write_bytes(b"")
+    with pytest.warns(DamagedRecordWarning, match="1.json"):
+        assert registry.list_models() == ["solo"]
