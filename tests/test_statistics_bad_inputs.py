@@ -62,6 +62,15 @@ def test_chi_square_refuses_nan_counts_instead_of_dropping_them():
         chi_square_test([10, NAN, 5], [12, 3, 4])
 
 
+@pytest.mark.parametrize("reference, current, lengths", [
+    ([10, 20, 30], [12, 18], "3 reference counts and 2 current counts"),
+    ([5], np.array([1, 2, 3, 4]), "1 reference counts and 4 current counts"),
+])
+def test_chi_square_names_both_lengths_of_count_vectors_that_differ(reference, current, lengths):
+    with pytest.raises(ValueError, match=f"one count per category in both samples; got {lengths}"):
+        chi_square_test(reference, current)
+
+
 def test_ks_2samp_refuses_nan_instead_of_ranking_it_last():
     with pytest.raises(ValueError, match="current holds 1 NaN"):
         ks_2samp([0.1, 0.2, 0.3], [0.2, NAN, 0.4])
