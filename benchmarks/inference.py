@@ -6,49 +6,32 @@ one ReLU pass, on operands prepared in advance (``floor_forward``). The target: 
 forward within 10 % of the floor at batch 1 and batch 256, i.e. almost no per-call overhead. The
 training ``Sequential.forward`` is timed beside them for the speed-up (information).
 
-The verdict must not depend on what else the machine runs: every figure is CPU time of this
-process (``time.process_time``) with BLAS limited to one thread (threadpoolctl), so other
-processes' load does not count and BLAS does not spin threads that wait for a busy core; the
-candidates alternate in rounds and each keeps its best round. (Wall-clock timing with two
-OpenBLAS threads once moved the batch-256 ratio from 0.82x to 3.31x with unchanged code.)
+The verdict must not depend on what else the machine runs (see ``rounds``): every figure is
+CPU time of this process with BLAS held to one thread, so other processes' load counts little
+and BLAS does not spin threads that wait for a busy core; the candidates alternate in rounds,
+the ratio to the floor is taken per round, and the verdict is on the median ratio, printed with
+the min-max of the rounds. (Wall-clock timing with two OpenBLAS threads once moved the batch-256
+ratio from 0.82x to 3.31x with unchanged code; a best-of-rounds figure hid a spread of 1.09x to
+1.18x at batch 1.)
 Size and accuracy: int8 per-channel quantization against the float model on the test split.
 
     .venv/bin/python benchmarks/inference.py
 """
 
-import time
+import rounds  # noqa: F401  (before NumPy: one BLAS thread)
 
-import numpy as np
-from threadpoolctl import threadpool_limits
+import numpy as np  # noqa: E402
 
-from tinytorch.core.benchmarking import benchmark_model
-from tinytorch.core.compression import quantize_model
-from tinytorch.core.data import load_digits
-from tinytorch.core.kernels import optimize_inference
-from tinytorch.core.training import accuracy, train_digits_classifier
+from rounds import Spread, interleaved, one_blas_thread, ratio, verdict  # noqa: E402
+from tinytorch.core.benchmarking import benchmark_model  # noqa: E402
+from tinytorch.core.compression import quantize_model  # noqa: E402
+from tinytorch.core.data import load_digits  # noqa: E402
+from tinytorch.core.kernels import optimize_inference  # noqa: E402
+from tinytorch.core.training import accuracy, train_digits_classifier  # noqa: E402
 
 ROUNDS = 15
 CALLS = {1: 2000, 256: 200}
-
-
-FLOOR_MARGIN = 1.10  # the optimised forward may cost at most 10 % more CPU than the floor
-
-
-def seconds_per_call(forward, x, calls):
-    """CPU seconds per call of ``forward(x)`` (this process, all threads)."""
-    started = time.process_time()
-    for _ in range(calls):
-        forward(x)
-    return (time.process_time() - started) / calls
-
-
-def best_times(forwards, x, calls):
-    """Best-of-rounds time per call of each of ``{name: forward}``, measured alternately."""
-    best = dict.fromkeys(forwards, np.inf)
-    for _ in range(ROUNDS):
-        for name, forward in forwards.items():
-            best[name] = min(best[name], seconds_per_call(forward, x, calls))
-    return best
+FLOOR_MARGIN = 1.10  # the optimised forward may cost at most 10 % more CPU than the floor (median round)
 
 
 def floor_forward(model, rows):
@@ -72,7 +55,7 @@ def floor_forward(model, rows):
 
 
 def main():
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         return run()
 
 
@@ -87,15 +70,19 @@ def run():
     print(f"optimize_inference: max |logit difference| on the test split {difference:.2e} "
           f"(must be <= 1e-5)")
     ok &= difference <= 1e-5
+    print(f"CPU us per call over {ROUNDS} interleaved rounds, one BLAS thread: median (min-max)")
     for batch, calls in CALLS.items():
         rows = np.ascontiguousarray(np.resize(X, (batch, X.shape[1])))
-        best = best_times({"training": model.forward, "inference": fast.forward,
-                           "floor": floor_forward(fast, batch)}, rows, calls)
-        over_floor = best["inference"] / best["floor"]
-        ok &= over_floor <= FLOOR_MARGIN
-        print(f"  batch {batch:>3} (CPU time, 1 BLAS thread): inference {best['inference'] * 1e6:7.1f} us = "
-              f"{over_floor:.3f}x the floor of {best['floor'] * 1e6:7.1f} us (target <= {FLOOR_MARGIN:.2f}x); "
-              f"training forward {best['training'] * 1e6:7.1f} us, speed-up {best['training'] / best['inference']:.2f}x")
+        floor = floor_forward(fast, batch)
+        times = interleaved({"training": lambda: model.forward(rows), "inference": lambda: fast.forward(rows),
+                             "floor": lambda: floor(rows)}, ROUNDS, calls)
+        over_floor = ratio(times["inference"], times["floor"])
+        print(f"  batch {batch:>3}: inference {Spread.of(times['inference']).show(1e6, ' us', 1)}, floor "
+              f"{Spread.of(times['floor']).show(1e6, ' us', 1)}, training forward {Spread.of(times['training']).show(1e6, ' us', 1)}")
+        print(f"    inference / floor {over_floor.show(digits=3)}; speed-up over the training forward "
+              f"{ratio(times['training'], times['inference']).show()}")
+        ok &= verdict(over_floor.median <= FLOOR_MARGIN,
+                      f"batch {batch}: median {over_floor.median:.3f}x the floor (target <= {FLOOR_MARGIN:.2f}x)")
 
     float_accuracy = accuracy(model.predict(X), y)
     int8_accuracy = accuracy(small.predict(X), y)

@@ -114,6 +114,46 @@ def test_bucket_ranges_lay_variants_side_by_side():
         bucket_ranges([1.0], coverage=1.5)
 
 
+# GrowthBook's getBucketRanges test vectors (cases.json): [name, [variations, coverage, weights], ranges]
+GROWTHBOOK_BUCKET_RANGES = [
+    ("normal 50/50", [0.5, 0.5], 1, [(0, 0.5), (0.5, 1)]),
+    ("reduced coverage", [0.5, 0.5], 0.5, [(0, 0.25), (0.5, 0.75)]),
+    ("zero coverage", [0.5, 0.5], 0, [(0, 0), (0.5, 0.5)]),
+    ("4 variations", [0.25] * 4, 1, [(0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1)]),
+    ("uneven weights", [0.4, 0.6], 1, [(0, 0.4), (0.4, 1)]),
+    ("uneven weights, 3 variations", [0.2, 0.3, 0.5], 1, [(0, 0.2), (0.2, 0.5), (0.5, 1)]),
+    ("uneven weights, reduced coverage, 3 variations", [0.2, 0.3, 0.5], 0.2,
+     [(0, 0.04), (0.2, 0.26), (0.5, 0.6)]),
+    ("weights sum almost equals 1", [0.4, 0.5999], 1, [(0, 0.4), (0.4, 0.9999)]),
+]
+
+
+@pytest.mark.parametrize("name, weights, coverage, expected", GROWTHBOOK_BUCKET_RANGES)
+def test_bucket_ranges_meet_growthbooks_vectors(name, weights, coverage, expected):
+    got = bucket_ranges(weights, coverage)
+    assert [edge for r in got for edge in r] == pytest.approx([edge for r in expected for edge in r]), name
+
+
+@pytest.mark.parametrize("name, weights, coverage", [
+    ("weights sum below 1", [0.4, 0.1], 1), ("weights sum above 1", [0.7, 0.6], 1),
+    ("just outside the tolerance", [0.4, 0.5899], 1),
+    ("negative coverage", [0.5, 0.5], -0.2), ("coverage above 1", [0.5, 0.5], 1.5),
+])
+def test_bucket_ranges_refuse_where_growthbook_silently_falls_back(name, weights, coverage):
+    # GrowthBook splits equally (or clamps coverage) here; the course refuses: see bucket_ranges
+    with pytest.raises(ValueError, match="sum to 1 within 0.01|coverage"):
+        bucket_ranges(weights, coverage)
+
+
+def test_a_split_growthbook_takes_as_given_assigns_as_given():
+    split = {"control": 0.4, "treatment": 0.5999}
+    assert validate_split(split) == [("control", 0.4), ("treatment", 0.5999)]
+    got = {u: assign_variant("almost", u, split) for u in (f"u{i}" for i in range(3000))}
+    for unit_id, variant in got.items():
+        b = bucket("almost", unit_id)
+        assert variant == ("control" if b < 0.4 else "treatment" if b < 0.9999 else None)
+
+
 @pytest.mark.parametrize("split, message", [
     ({"control": 0.8, "treatment": 0.3}, "sum to 1.100000"),
     ({"control": 0.5}, "sum to 0.500000"),

@@ -132,3 +132,51 @@ def test_mutated_model_files_end_in_model_file_error_or_a_correct_load(tmp_path,
         figures.timed(f"case {case}: {label}", lambda: attempt(data))
     print("\n" + figures.report("model files"))
     assert figures.outcomes.get("ModelFileError", 0) > CASES * 0.9
+
+
+def header_paths(node, path=()):
+    """The path (keys and indices) of every value in the JSON tree `node`, the root excluded."""
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        yield (*path, key)
+        yield from header_paths(child, (*path, key))
+
+
+def json_kind(value) -> str:
+    return "number" if type(value) in (int, float) else type(value).__name__
+
+
+def replaced(header, path, value):
+    """A deep copy of `header` with the value at `path` replaced by `value`."""
+    header = copy.deepcopy(header)
+    node = header
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = copy.deepcopy(value)
+    return header
+
+
+def test_a_value_of_the_wrong_kind_at_any_header_key_is_a_model_file_error(tmp_path, originals):
+    """Every value of every header (each key at every depth, each list item) replaced in turn by
+    each hostile value of another JSON kind, checksum recomputed: a ModelFileError or a load,
+    never a TypeError or KeyError from inside the parser."""
+    path = tmp_path / "model.ttm"
+    outcomes = {}
+    for data in originals:
+        header, payload = split(data)
+        for where in header_paths(header):
+            node = header
+            for key in where:
+                node = node[key]
+            for value in HOSTILE_VALUES:
+                if json_kind(value) == json_kind(node):
+                    continue
+                path.write_bytes(seal(replaced(header, where, value), payload))
+                try:
+                    outcome = "loaded" if loads_correctly(load_model(path)) else "wrong model"
+                except ModelFileError as error:
+                    assert str(path) in str(error), error
+                    outcome = "ModelFileError"
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    assert set(outcomes) <= {"ModelFileError", "loaded"}, outcomes
+    assert outcomes["ModelFileError"] > 1000, outcomes

@@ -316,3 +316,72 @@ def test_verify_reports_every_problem_and_recover_quarantines_what_it_can(regist
     with pytest.raises(VersionNotFoundError):
         registry.get_version("1")
     assert registry.register_model(mlp((8, 4, 3))).version == "3"
+
+
+def nested(depth):
+    """A dict nested `depth` levels deep (the outermost counted), built without recursion."""
+    value = {}
+    for _ in range(depth - 1):
+        value = {"deep": value}
+    return value
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("params", {"deep": nested(100_000)}, r"params nests deeper than 32 levels"),
+    ("params", nested(33), r"params nests deeper than 32 levels"),
+    ("config", {"deep": nested(100_000)}, r"config nests deeper than 32 levels"),
+    ("params", {"when": {"at": object()}}, r"params\['when'\]\['at'\] is a object"),
+    ("params", {"ids": {1, 2}}, r"params\['ids'\] is a set"),
+    ("params", {"n": np.int64(3)}, r"params\['n'\] is a int64"),
+    ("params", {"layers": [8, float("inf")]}, r"params\['layers'\]\[1\] is inf"),
+    ("params", [("lr", 0.1)], "params must be a dict"),
+    ("description", object(), "description must be a string, got object"),
+    ("description", b"bytes", "description must be a string, got bytes"),
+    ("tags", {"owner": object()}, "tag 'owner' is object"),
+    ("tags", {"owner": None}, "tag 'owner' is NoneType"),
+    ("tags", {3: "three"}, "tag name 3 is a int"),
+    ("tags", ["team"], "tags must be a dict"),
+    ("params", {"blob": "x" * (1 << 20)}, "over the 1048576-byte limit of a record"),
+])
+def test_values_a_record_cannot_hold_are_refused_naming_the_field(registry, field, value, message):
+    before = sorted(p.name for p in registry.root.rglob("*"))
+    with pytest.raises(RegistryError, match=f"cannot register: .*{message}"):
+        registry.register_model(mlp((8, 4, 3)), **{field: value})
+    assert sorted(p.name for p in registry.root.rglob("*")) == before  # nothing left behind
+    assert registry.register_model(mlp((8, 4, 3))).version == "3"
+
+
+def test_params_at_the_depth_limit_tuples_and_numeric_tags_are_held_faithfully(registry):
+    record = registry.register_model(mlp((8, 4, 3)), params={"deep": nested(31), "hidden": (8, 4)},
+                                     tags={"epochs": 5}, description="thirty-two levels")
+    assert record.params["hidden"] == [8, 4] and record.tags == {"epochs": "5"}
+    assert registry.get_version(record.version) == record
+
+
+@pytest.mark.parametrize("damage", ["truncate", "/dev/zero", "delete"])
+def test_a_damaged_version_is_listed_as_damaged_on_every_listing(registry, damage):
+    path = record_path(registry, "2")
+    if damage == "truncate":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+        if damage != "delete":
+            path.symlink_to(damage)
+    for _ in range(2):  # the same call site twice: the second listing must warn too
+        with pytest.warns(DamagedRecordWarning, match=r"2\.json.*registry\.recover"):
+            versions = registry.list_versions()
+        assert [r.version for r in versions] == ["1"] and list(versions.damaged) == ["2"]
+        assert "damaged: 2" in repr(versions)
+    for _ in range(2):
+        with pytest.warns(DamagedRecordWarning, match=r"alias 'challenger' points at a damaged version: .*2\.json"):
+            assert registry.aliases() == {"champion": "1", "challenger": "2"}
+    with pytest.warns(DamagedRecordWarning):
+        assert registry.list_models() == ["model"]
+
+
+def test_a_model_whose_only_version_is_damaged_is_still_listed(tmp_path):
+    registry = ModelRegistry(tmp_path / "r")
+    registry.register_model(mlp((8, 4, 3)), name="solo")
+    (registry.root / "models" / "solo" / "versions" / "1.json").write_bytes(b"")
+    with pytest.warns(DamagedRecordWarning, match="1.json"):
+        assert registry.list_models() == ["solo"]

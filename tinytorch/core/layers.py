@@ -378,7 +378,7 @@ def sequential_from_config(config, tensors):
         kind = layer_config.get("type") if isinstance(layer_config, dict) else None
         if kind == "Linear":
             layers.append(_linear_from_config(index, layer_config, tensors))
-        elif kind in ACTIVATION_LAYERS:
+        elif isinstance(kind, str) and kind in ACTIVATION_LAYERS:  # a list is not hashable
             layers.append(ACTIVATION_LAYERS[kind]())
         else:
             raise ValueError(f"layer {index} has unknown type {kind!r}")
@@ -420,7 +420,7 @@ def parse_stage_config(config, expected_type):
         if not all(isinstance(size, int) and size > 0 for size in sizes):
             raise ValueError(f"stage {index} has invalid sizes {sizes}")
         activation = stage.get("activation")
-        if activation is not None and activation not in ACTIVATIONS:
+        if activation is not None and not (isinstance(activation, str) and activation in ACTIVATIONS):
             raise ValueError(f"stage {index} has unknown activation {activation!r}")
         if parsed and parsed[-1][1] != sizes[0]:
             raise ValueError(f"stage {index} takes {sizes[0]} inputs but stage {index - 1} "

@@ -106,6 +106,9 @@ def chi_square_test(reference_counts, current_counts):
 
     Why it matters: this is the drift test for categorical features on small references.
     """
+    if np.size(reference_counts) != np.size(current_counts):
+        raise ValueError(f"chi_square_test needs one count per category in both samples; got "
+                         f"{np.size(reference_counts)} reference counts and {np.size(current_counts)} current counts")
     observed = np.array([reference_counts, current_counts], dtype=np.float64)
     if observed.ndim != 2 or not np.all((observed >= 0) & (observed < np.inf)):
         raise ValueError(f"chi_square_test needs two equal-length sequences of finite counts >= 0; "

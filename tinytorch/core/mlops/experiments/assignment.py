@@ -25,7 +25,9 @@ import math
 from .hashing import fnv1a_32
 
 HASH_RESOLUTION = 10_000
-SPLIT_TOLERANCE = 1e-6
+SPLIT_TOLERANCE = 0.01
+"""How far weights may sum from 1: GrowthBook's rule (its SDKs take sums in [0.99, 1.01] as
+given), so that a split GrowthBook runs lays out the same ranges here."""
 
 
 def bucket(seed, unit_id):
@@ -43,7 +45,7 @@ def validate_split(variants):
 
     Returns the split as a list of (name, float weight) pairs in the given order. Raises
     ValueError, saying what is wrong and how to fix it, when a name repeats, a weight is negative
-    or not a finite number, or the weights do not sum to 1 within 1e-6.
+    or not a finite number, or the weights do not sum to 1 within SPLIT_TOLERANCE.
     """
     pairs = list(variants.items()) if isinstance(variants, dict) else list(variants)
     if not pairs:
@@ -74,12 +76,21 @@ def bucket_ranges(weights, coverage=1.0):
     Variant i starts at the sum of the weights before it and its range is ``coverage * weight``
     long, so that raising coverage only adds units (nobody changes variant) and moving weight
     between neighbouring variants only moves units across their shared border. ValueError unless
-    the weights are finite, >= 0 and sum to 1 within SPLIT_TOLERANCE (other weights would make
-    ranges overlap or leave gaps) and coverage is in [0, 1].
+    the weights are finite, >= 0 and sum to 1 within SPLIT_TOLERANCE and coverage is in [0, 1].
+
+    The rule is GrowthBook's tolerance without its fall-back. GrowthBook lays out weights that
+    sum to within 0.99-1.01 as given (its test vector "weights sum almost equals 1": [0.4, 0.5999]
+    gives [0, 0.4) and [0.4, 0.9999), the units in the last 0.0001 get no variant), so a split
+    rounded by hand runs here as it does in a GrowthBook SDK. Further off, GrowthBook silently
+    splits traffic equally; here that is a ValueError, because running a different split than
+    the one configured, without a word, corrupts the experiment (an SDK must never crash in
+    production; a library call can say what is wrong). Coverage outside [0, 1] is refused for the
+    same reason, where GrowthBook clamps it.
     """
     weights = [float(w) for w in weights]
     if not all(0.0 <= w < math.inf for w in weights) or abs(math.fsum(weights) - 1.0) > SPLIT_TOLERANCE:
-        raise ValueError(f"weights are {weights}; they must be finite, >= 0 and sum to 1 (each is a share of traffic)")
+        raise ValueError(f"weights are {weights}; they must be finite, >= 0 and sum to 1 within "
+                         f"{SPLIT_TOLERANCE} (each is a share of traffic)")
     if not 0.0 <= coverage <= 1.0:
         raise ValueError(f"coverage is {coverage}; it is the share of units in the experiment, in [0, 1]")
     ranges, start = [], 0.0

@@ -14,7 +14,8 @@ from .errors import (
     DamagedRecordError, RegistryError, TamperedRecordError, VersionExistsError,
     VersionNotFoundError,
 )
-from .model_registry import DamagedRecordWarning, ModelComparison, ModelRegistry, Problem
+from .model_registry import (DamagedRecordWarning, ModelComparison, ModelRegistry, Problem,
+                             VersionList)
 from .plots import plot_version_metrics
 from .storage import (
     ArtifactIntegrityError, BlobStore, InvalidNameError, atomic_write_bytes, content_hash,
@@ -29,7 +30,8 @@ __all__ = [
     "AliasHistory", "ArtifactIntegrityError", "BlobStore", "DamagedRecordError",
     "DamagedRecordWarning", "InvalidNameError", "Lineage", "ModelComparison", "ModelRegistry",
     "ModelSignature", "ModelVersion", "Problem", "RegistryError", "TamperedRecordError",
-    "SignatureMismatchError", "VersionExistsError", "VersionNotFoundError", "allocate_version",
+    "SignatureMismatchError", "VersionExistsError", "VersionList", "VersionNotFoundError",
+    "allocate_version",
     "atomic_write_bytes", "compare_metrics", "config_hash", "content_hash", "diff_params",
     "fingerprint", "measure_latency", "parse_metric_filter", "plot_version_metrics",
     "validate_name",

@@ -20,6 +20,7 @@ version and the problem; `verify()` reports every problem in the registry at onc
 
 import hashlib
 import re
+import sys
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -33,7 +34,8 @@ from .compare import compare_metrics, diff_params, measure_latency, metric_filte
 from .errors import (DamagedRecordError, RegistryError, TamperedRecordError, VersionExistsError,
                      VersionNotFoundError)
 from .ledger import Ledger, field_digests
-from .records import MAX_RECORD_BYTES, check_metrics, parse_record
+from .records import (MAX_RECORD_BYTES, check_description, check_metrics, check_params,
+                      check_tags, parse_record)
 from .storage import (ArtifactIntegrityError, BlobStore, InvalidNameError, atomic_write_bytes,
                       locked, validate_name)
 from .versions import Lineage, ModelSignature, ModelVersion, allocate_version, config_hash, fingerprint
@@ -42,11 +44,37 @@ DEFAULT_MODEL_NAME = "model"
 _URI = re.compile(r"models:/([^/@]+)(?:/([^/@]+)|@([^/@]+))")
 __all__ = ["DamagedRecordError", "DamagedRecordWarning", "ModelComparison", "ModelRegistry",
            "Problem", "RegistryError", "TamperedRecordError", "VersionExistsError",
-           "VersionNotFoundError"]
+           "VersionList", "VersionNotFoundError"]
 
 
 class DamagedRecordWarning(UserWarning):
-    """Listing skipped a damaged version record (the warning carries the DamagedRecordError)."""
+    """A listing met a damaged version record (the message is the DamagedRecordError's: the
+    file, the version, the problem and the `recover` command)."""
+
+
+class VersionList(list):
+    """What `list_versions` returns: the readable versions (ModelVersion records, oldest first),
+    and in `damaged` the versions whose record is damaged, {version: DamagedRecordError}, so a
+    damaged version is listed as damaged, never as absent. Its repr names them."""
+
+    def __init__(self, records=(), damaged=None):
+        super().__init__(records)
+        self.damaged = dict(damaged or {})
+
+    def __repr__(self):
+        shown = super().__repr__()
+        return f"{shown} (damaged: {', '.join(self.damaged)})" if self.damaged else shown
+
+
+def warn_damaged(message, stacklevel=2):
+    """Emit a DamagedRecordWarning at the caller's caller every time. `warnings.warn` shows a
+    message once per call site, so a second listing from the same line (a loop, a notebook
+    cell run again) would hide the damage it still has."""
+    frame = sys._getframe(stacklevel)
+    warnings.warn_explicit(DamagedRecordWarning(message), DamagedRecordWarning,
+                           frame.f_code.co_filename, frame.f_lineno,
+                           module=frame.f_globals.get("__name__"), registry=None,
+                           module_globals=frame.f_globals)
 
 
 @dataclass(frozen=True)
@@ -141,8 +169,11 @@ class ModelRegistry:
         must not exist yet. Lineage: `parent_version` (must exist), `training_data` (arrays,
         hashed) and `config` (a JSON-able dict, hashed; its items are also recorded as params
         unless `params` is given). The signature is read off the model (or `input_example`).
-        Metrics must be finite numbers and params strict JSON; every input is checked before
-        a version number is reserved, so a refused registration uses up no number.
+        Metrics must be finite numbers; params and config strict JSON nested at most 32 levels
+        (`records.MAX_PARAM_DEPTH`; tuples are kept as lists); tags strings (numbers are kept
+        as text); the description a string. Anything a record cannot hold faithfully is a
+        RegistryError naming the field. Every input is checked before a version number is
+        reserved, so a refused registration leaves nothing behind and uses up no number.
         """
         name = self._name(name)
         if version is not None:
@@ -158,9 +189,12 @@ class ModelRegistry:
             self.get_version(parent_version, name=name)
         try:
             metrics = check_metrics({} if metrics is None else metrics)
+            if config is not None:
+                config = check_params(config, "config")
+            params = check_params(params if params is not None else config or {})
+            tags, description = check_tags(tags), check_description(description)
         except ValueError as error:
             raise RegistryError(f"cannot register: {error}") from None
-        params = dict(params if params is not None else config or {})
         lineage = Lineage(
             parent_version=None if parent_version is None else str(parent_version),
             data_hash=None if training_data is None else fingerprint(*_as_tuple(training_data)),
@@ -172,7 +206,7 @@ class ModelRegistry:
             name=name, version=version or "0", sha256="", size_bytes=len(data),
             num_parameters=int(model.num_parameters), created_at=0.0,
             signature=signature, lineage=lineage, metrics=metrics, params=params,
-            tags={str(k): str(v) for k, v in (tags or {}).items()}, description=str(description),
+            tags=tags, description=description,
         )
         _check_writable(record)
         with locked(self._lock_path, shared=True):
@@ -195,8 +229,9 @@ class ModelRegistry:
     # -- reading -------------------------------------------------------------------------------
 
     def list_models(self) -> list:
-        """Names of the models that have at least one version."""
-        return [name for name in self._model_folders() if self.list_versions(name)]
+        """Names of the models that have at least one version (readable or damaged)."""
+        return [name for name in self._model_folders()
+                if (versions := self.list_versions(name)) or versions.damaged]
 
     def _model_folders(self):
         """Model folders whose names are valid model names (anything else is not a model)."""
@@ -213,20 +248,27 @@ class ModelRegistry:
             return []
         return sorted(p.stem for p in versions_dir.glob("*.json") if _is_valid_name(p.stem))
 
-    def list_versions(self, name=None) -> list:
-        """Every finished version of model `name`, oldest first. A damaged record is skipped
-        with a DamagedRecordWarning naming it: the other versions stay usable."""
+    def list_versions(self, name=None) -> VersionList:
+        """Every finished version of model `name`, oldest first, as a VersionList. A version
+        whose record is damaged (truncated, a symlink, edited, or missing while the ledger says
+        it was written) is in its `damaged` dict and named by a DamagedRecordWarning on every
+        call, with the file and the `recover` command: the other versions stay usable."""
         states = self.ledger(name).states()
-        records = []
-        for version in self._version_files(name):
+        records, damaged = [], {}
+        versions = set(self._version_files(name))
+        versions |= {v for v, state in states.items() if state.written and not state.removed}
+        for version in sorted(versions):
             try:
                 record = self._read_record(name, version, states)
+            except VersionNotFoundError:  # deleted, or quarantined by `recover`
+                continue
             except DamagedRecordError as error:
-                warnings.warn(DamagedRecordWarning(str(error)), stacklevel=2)
+                warn_damaged(str(error), stacklevel=2)
+                damaged[version] = error
                 continue
             if record is not None:
                 records.append(record)
-        return sorted(records, key=lambda r: (r.created_at, r.version))
+        return VersionList(sorted(records, key=lambda r: (r.created_at, r.version)), damaged)
 
     def _read_record(self, name, version, states):
         """The checked ModelVersion of `version`, or None if it is reserved by a registration
@@ -341,13 +383,23 @@ class ModelRegistry:
         if version is None:
             raise VersionNotFoundError(
                 f"model {self._name(name)!r} has no alias {alias!r}; aliases: "
-                f"{self.aliases(name) or 'none'}"
+                f"{self._aliases(name).aliases() or 'none'}"
             )
         return self.get_version(version, name=name)
 
     def aliases(self, name=None) -> dict:
-        """{alias: version} of model `name` now."""
-        return self._aliases(name).aliases()
+        """{alias: version} of model `name` now. An alias pointing at a version whose record
+        is damaged is kept, and named by a DamagedRecordWarning on every call."""
+        current = self._aliases(name).aliases()
+        states = self.ledger(name).states()
+        for alias, version in current.items():
+            try:
+                self._read_record(name, version, states)
+            except DamagedRecordError as error:
+                warn_damaged(f"alias {alias!r} points at a damaged version: {error}", stacklevel=2)
+            except VersionNotFoundError:
+                continue
+        return current
 
     def rollback(self, alias, name=None) -> ModelVersion | None:
         """Point `alias` back at the version it pointed at before; return it (None: unset)."""
@@ -544,16 +596,14 @@ def _check_seal(path, record, data, state):
 
 
 def _check_writable(record):
-    """Raise RegistryError unless `record` can be written as strict JSON (checked before a
-    version number is reserved, so a refused registration uses none)."""
-    try:
-        record.to_json()
-    except (TypeError, ValueError) as error:
-        raise RegistryError(f"cannot register: params, tags and description must be strict "
-                            f"JSON (strings, finite numbers, lists, dicts): {error}") from None
-    bad_keys = [k for k in record.params if not isinstance(k, str)]
-    if bad_keys:
-        raise RegistryError(f"cannot register: param names must be strings, got {bad_keys!r}")
+    """Raise RegistryError unless `record` can be written and read back (checked before a
+    version number is reserved, so a refused registration uses none). Its fields are already
+    strict JSON; what remains is size: a record over MAX_RECORD_BYTES would be refused when read."""
+    size = len(record.to_json()) + 256  # the version, sha256 and time filled in at registration
+    if size > MAX_RECORD_BYTES:
+        raise RegistryError(f"cannot register: the record would be about {size} bytes, over the "
+                            f"{MAX_RECORD_BYTES}-byte limit of a record; keep large data in the "
+                            "artifact or elsewhere, and small params, tags and description here")
 
 
 def _is_valid_name(text) -> bool:

@@ -7,6 +7,7 @@ A record that fails any check raises ValueError naming the field, and nothing el
 """
 
 import dataclasses
+import json
 import math
 import re
 
@@ -20,6 +21,10 @@ MAX_SHAPE_DIMS = 8
 HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 DTYPE_NAME = re.compile(r"(float|int|uint)(8|16|32|64)|bool")
 FIELDS = {f.name for f in dataclasses.fields(ModelVersion)}
+MAX_PARAM_DEPTH = 32
+"""Levels of dicts and lists that params (or a config) may nest, the params dict itself being
+the first. Records are read back by a recursive JSON parser, which a deeper value would exhaust
+(RecursionError), and no configuration needs more."""
 
 
 def parse_record(data: bytes, name: str, version: str) -> ModelVersion:
@@ -59,6 +64,63 @@ def check_metrics(metrics) -> dict:
         if not (_is_number(value) and math.isfinite(value)):
             raise ValueError(f"metric {key!r} is {value!r}; metrics must be finite numbers")
     return {key: float(value) for key, value in metrics.items()}
+
+
+def check_params(value, field="params") -> dict:
+    """`value` as the record will hold it, if it is a dict of strict JSON; ValueError naming
+    `field` and where in it the first value is that a record cannot hold faithfully.
+
+    Allowed: dicts with string keys, lists, strings, whole numbers, finite floats, booleans and
+    None, nested at most MAX_PARAM_DEPTH levels (a tuple is held as a list, the way JSON writes
+    it, and the result is that list, so the returned record equals the one read back). Anything
+    else (an object, a set, bytes, a NumPy integer, NaN) would be stored as something other than
+    what was given, or not at all. The walk is iterative: a value nested 100,000 levels deep is
+    refused at level MAX_PARAM_DEPTH + 1, not by a RecursionError.
+    """
+    if not isinstance(value, dict):
+        raise ValueError(f"{field} must be a dict with string keys, got {type(value).__name__}")
+    stack = [(value, field, 1)]
+    while stack:
+        node, where, depth = stack.pop()
+        if isinstance(node, (dict, list, tuple)):
+            if depth > MAX_PARAM_DEPTH:
+                raise ValueError(f"{field} nests deeper than {MAX_PARAM_DEPTH} levels of dicts "
+                                 f"and lists (at {where[:120]}); flatten it")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in items:
+                if isinstance(node, dict) and not isinstance(key, str):
+                    raise ValueError(f"{where} has the key {key!r} ({type(key).__name__}); "
+                                     "keys must be strings")
+                shown = repr(key) if isinstance(node, dict) else str(key)
+                stack.append((child, f"{where}[{shown}]", depth + 1))
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise ValueError(f"{where} is {node}; numbers must be finite")
+        elif not (node is None or isinstance(node, (str, int, float))):
+            raise ValueError(f"{where} is a {type(node).__name__}, which a record cannot hold "
+                             "faithfully; use strings, numbers, booleans, None, lists and dicts")
+    return json.loads(json.dumps(value))
+
+
+def check_tags(tags) -> dict:
+    """`tags` as {str: str}; numbers and booleans are recorded as their text (search_versions
+    compares text too). ValueError naming the tag for any other key or value."""
+    tags = {} if tags is None else tags
+    if not isinstance(tags, dict):
+        raise ValueError(f"tags must be a dict of strings, got {type(tags).__name__}")
+    for key, value in tags.items():
+        if not isinstance(key, str):
+            raise ValueError(f"tag name {key!r} is a {type(key).__name__}; tag names must be strings")
+        if not isinstance(value, (str, int, float)) or isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"tag {key!r} is {type(value).__name__} {value!r}, which a record "
+                             "cannot hold faithfully; tag values are strings (or numbers, kept as text)")
+    return {key: str(value) for key, value in tags.items()}
+
+
+def check_description(description) -> str:
+    """`description` if it is a string; ValueError otherwise (an object's repr is not one)."""
+    if not isinstance(description, str):
+        raise ValueError(f"description must be a string, got {type(description).__name__}")
+    return description
 
 
 def _is_number(value) -> bool:
