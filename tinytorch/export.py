@@ -90,6 +90,8 @@ def require(*pieces: str) -> None:
     "fnv1a_32", "assign_variant")``. A demo that stopped half-way, or whose graded code runs in
     another process or thread, would report one piece at a time, a dropped connection or a timeout.
     """
+    if answer_provider is not None:
+        return  # the grader supplies what is not exported
     missing = [entry for entry in wanted_pieces(pieces) if not _is_exported(entry)]
     if len(missing) == 1:
         raise NotImplementedError(not_written(missing[0]["notebook"], missing[0]["task"], missing[0]["number"],
@@ -135,14 +137,16 @@ def start(notebook: str, folder: str | os.PathLike | None = None) -> Path | None
         if tasks():
             raise ValueError(f"unknown notebook {notebook!r}; the notebooks are {', '.join(sorted(tasks()))}")
         return None
+    if answer_provider is not None:
+        return answers_dir()  # the grader runs this notebook and supplies what is not exported
     folder = notebooks_folder(folder)
     os.environ.setdefault(ANSWERS_ENV, str(folder / ANSWERS_FOLDER))
     from tinytorch.rebuild import rebuild_earlier  # noqa: PLC0415 - nbformat only when a notebook starts
 
     rebuilt, problems = rebuild_earlier(notebook, folder)
     if rebuilt:
-        print("rebuilt from your earlier notebooks (not exported yet): "
-              + "; ".join(f"{', '.join(names)} from {path}" for path, names in rebuilt.items()))
+        print(f"not exported yet, so rebuilt from your notebooks in {folder}: "
+              + "; ".join(f"{Path(path).name} ({', '.join(names)})" for path, names in rebuilt.items()))
     earlier = [name for name in tasks() if name < notebook]
     missing = [entry for entry in wanted_pieces(earlier) if not _is_exported(entry)]
     if missing:

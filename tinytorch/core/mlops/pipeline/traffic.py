@@ -36,6 +36,7 @@ class TrafficGenerator:
         self.sent = 0
         self.failed = 0
         self.failures = []
+        self.error = None              # what stopped a client thread, raised by wait_for
         self.served_rows = []          # the inputs the service saw, for drift detection
         self._next_unit = 0
         self._lock = threading.Lock()
