@@ -383,7 +383,8 @@ def _context(sources: dict[str, str], caller: dict, library: dict, cells: list[s
             elif (statement := _defining_statement(name, cells)) is not None:
                 helpers[name] = textwrap.dedent(statement)
                 pending.append(helpers[name])
-    return sorted(imports) + [f"\n\n{source}" for source in helpers.values()]
+    # a helper found later is one an earlier one uses: defined first (an assignment evaluates it)
+    return sorted(imports) + [f"\n\n{source}" for source in reversed(helpers.values())]
 
 
 def _unfinished(source: str, methods: list[str]) -> list[str]:
