@@ -6,14 +6,19 @@ setup cell rebuilds unexported pieces from the student's earlier notebooks, demo
 missing piece at once, and library code accepts what the statements allow (NumPy bools).
 """
 
-import numpy as np
+import sys
+import types
+from pathlib import Path
+
 import nbformat
+import numpy as np
 import pytest
 from test_colab_journey import answered
 from test_publish import REGISTRY_ANSWERS, run_student
 
 from autograder.notebooks import library_source
 from autograder.publish import publish
+from tinytorch import export
 from tinytorch.core.mlops.continuous.gate import GateResult
 from tinytorch.core.mlops.pipeline.traffic import TrafficGenerator
 
@@ -145,3 +150,30 @@ def test_an_error_in_a_traffic_thread_reaches_the_caller():
 def test_a_gate_verdict_may_be_a_numpy_bool():
     assert bool(GateResult(np.bool_(True), ["ok"])) is True
     assert not GateResult(np.bool_(False), ["failed"])
+
+
+def test_in_colab_the_notebooks_folder_is_on_the_mounted_drive(monkeypatch, tmp_path):
+    """Colab: the Drive is mounted once (Colab asks the student), then ``Colab Notebooks`` there is
+    the folder; a refused mount leaves the runtime's folder, and says so."""
+    mounts = []
+
+    def mount(path):
+        mounts.append(path)
+        (Path(path) / "MyDrive").mkdir(parents=True)
+
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mount)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(export, "COLAB_DRIVE", tmp_path / "drive")
+    monkeypatch.setattr(export, "COLAB_FOLDER", tmp_path / "drive" / "MyDrive" / "Colab Notebooks")
+    assert export.notebooks_folder() == export.notebooks_folder() == export.COLAB_FOLDER
+    assert mounts == [str(tmp_path / "drive")] and export.COLAB_FOLDER.is_dir()
+    assert export.notebooks_folder(tmp_path / "mine") == tmp_path / "mine"
+
+    def refuse(path):
+        raise ValueError("permission denied")
+
+    monkeypatch.setattr(export, "COLAB_DRIVE", tmp_path / "elsewhere")
+    colab.drive.mount = refuse
+    monkeypatch.chdir(tmp_path)
+    assert export.notebooks_folder() == tmp_path

@@ -130,7 +130,7 @@ def start(notebook: str, folder: str | os.PathLike | None = None) -> Path | None
     notebook's piece that is not exported from that notebook, and say what is still missing.
 
     ``folder`` is where the student keeps the course's notebooks: by default the current folder,
-    and in Colab the Drive folder ``Colab Notebooks`` (this offers to mount the Drive). Returns the
+    and in Colab the Drive folder ``Colab Notebooks`` (Colab first offers to mount the Drive). Returns the
     answers folder, or None in the course's reference edition (nothing is exported there).
     """
     if notebook not in tasks():
@@ -157,17 +157,20 @@ def start(notebook: str, folder: str | os.PathLike | None = None) -> Path | None
 
 
 def notebooks_folder(folder=None) -> Path:
-    """The folder of the student's notebooks: ``folder``, or Colab's Drive folder, or the current one."""
+    """The folder of the student's notebooks: ``folder``, else Colab's ``Colab Notebooks`` on the
+    student's Drive (mounted first, which asks the student's permission), else the current one."""
+    colab = "google.colab" in sys.modules
+    if colab and not (COLAB_DRIVE / "MyDrive").is_dir():
+        try:
+            from google.colab import drive  # noqa: PLC0415 - only in Colab
+
+            drive.mount(str(COLAB_DRIVE))
+        except Exception as error:  # the student declined, or no Drive: answers last this runtime only
+            print(f"Google Drive is not mounted ({error}): your exports last only this runtime")
+            colab = False
     if folder is not None:
         return Path(folder).expanduser().resolve()
-    if "google.colab" not in sys.modules:
-        return Path.cwd()
-    try:
-        from google.colab import drive  # noqa: PLC0415 - only in Colab
-
-        drive.mount(str(COLAB_DRIVE))
-    except Exception as error:  # the student declined, or no Drive: answers last this runtime only
-        print(f"Google Drive is not mounted ({error}): your exports last only this runtime")
+    if not colab:
         return Path.cwd()
     COLAB_FOLDER.mkdir(parents=True, exist_ok=True)
     return COLAB_FOLDER
