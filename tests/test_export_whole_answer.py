@@ -118,6 +118,10 @@ def test_the_setup_cell_rebuilds_finished_pieces_from_the_earlier_notebook_and_n
     nb = answered(release)
     unfinished = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "compare_metrics")
     unfinished.source = nbformat.read(release, as_version=4).cells[nb.cells.index(unfinished)].source
+    hashing = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "content_hash")
+    hashing.source = ('_HASHES = {"sha256": lambda data: hashlib.sha256(data).hexdigest()}\n'
+                      'data = "an unrelated notebook variable"\n\n\n'
+                      'def content_hash(data):\n    return _HASHES["sha256"](bytes(data))\n')
     nbformat.write(nb, tmp_path / "Copy of 01_registry.ipynb")
     result = run_student(tree, """
         import os
@@ -133,6 +137,11 @@ def test_the_setup_cell_rebuilds_finished_pieces_from_the_earlier_notebook_and_n
     assert "not finished in Copy of 01_registry.ipynb" in missing
     assert sorted(p.stem for p in (tmp_path / "tinytorch-answers" / "01_registry").glob("*.py")) == [
         "AliasHistory", "allocate_version", "atomic_write_bytes", "content_hash"]
+    rebuilt_hash = (tmp_path / "tinytorch-answers" / "01_registry" / "content_hash.py").read_text()
+    assert "_HASHES = {" in rebuilt_hash and "unrelated" not in rebuilt_hash, rebuilt_hash
+    hashed = run_student(tree, "from tinytorch.core.mlops.registry.storage import content_hash\n"
+                               "print(content_hash(b'')[:12])\n", tmp_path / "tinytorch-answers")
+    assert hashed.stdout.strip() == "e3b0c44298fc", hashed.stderr[-2000:]
 
 
 def test_an_error_in_a_traffic_thread_reaches_the_caller():

@@ -370,8 +370,9 @@ def _context(sources: dict[str, str], caller: dict, library: dict, cells: list[s
                 continue
             value = caller[name]
             given = library.get(name)
-            if given is value or (given is not None and getattr(value, "__module__", None) == "__main__"):
-                continue
+            if given is value or (given is not None and (getattr(value, "__module__", None) == "__main__"
+                                                         or _equal(given, value))):
+                continue  # the library's own, or a read-only cell's copy of it
             if isinstance(value, types.ModuleType):
                 module = value.__name__
                 imports.append(f"import {module}" if module == name else f"import {module} as {name}")
@@ -402,6 +403,14 @@ def _unfinished(source: str, methods: list[str]) -> list[str]:
         if len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.unparse(body[0]):
             unfinished.append(function.name)
     return unfinished
+
+
+def _equal(a, b) -> bool:
+    """``a == b`` for plain data; False for values whose ``==`` is not a truth value (arrays)."""
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:
+        return False
 
 
 def _importable(value) -> bool:
