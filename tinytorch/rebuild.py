@@ -4,8 +4,9 @@ Colab gives each notebook its own runtime and a new Binder session keeps nothing
 finished in ``01_registry.ipynb`` may never have been exported where ``05`` runs. The notebooks
 themselves are kept (on Drive, in the student's repository), so each notebook's setup cell
 (:func:`tinytorch.export.start`) reads the earlier ones with nbformat and exports again what they
-define: the answer cells run whole, the other cells only for their definitions (the read-only
-cells' types and helpers) and imports, never a demo or a test.
+define. The answer cells run whole, on top of the globals the exported answers will run on (the
+library modules' constants and helpers); the other cells run only their imports, functions and
+classes, never a demo, a test or a read-only cell's computation (02's trains a model).
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 
 import nbformat
 
-from tinytorch.export import _unfinished, save_answers, source_of, tasks
+from tinytorch.export import _module_globals, _unfinished, save_answers, source_of, tasks
 from tinytorch.submission import find_notebook, meta
 
-DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
 
 
 def rebuild_earlier(notebook: str, folder: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -51,7 +52,7 @@ def rebuild_earlier(notebook: str, folder: Path) -> tuple[dict[str, list[str]], 
 
 def rebuild(notebook: str, path: Path, names: list[str]) -> tuple[list[str], dict[str, str]]:
     """Export ``names`` from the notebook file ``path``; ``(names exported, {name: why not})``."""
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    namespace = {**_module_globals(notebook), "__name__": "__main__", "__builtins__": builtins}
     cells = []
     try:
         nb = nbformat.read(path, as_version=4)
@@ -64,10 +65,7 @@ def rebuild(notebook: str, path: Path, names: list[str]) -> tuple[list[str], dic
             tree = ast.parse(text)
         except SyntaxError:
             continue
-        answer = bool(meta(cell).get("solution"))
-        definitions = meta(cell).get("locked") and not meta(cell).get("grade") \
-            and meta(cell).get("grade_id") != "setup" and not meta(cell).get("grade_id", "").startswith("demo_")
-        body = tree.body if answer or definitions else [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        body = tree.body if meta(cell).get("solution") else [n for n in tree.body if isinstance(n, DEFINITIONS)]
         if not body:
             continue
         linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
