@@ -19,6 +19,7 @@ from nbclient import NotebookClient
 
 from autograder.notebooks import SOURCE
 from autograder.publish import graded_pieces, publish
+from tinytorch.export import ANSWERS_FOLDER
 from tinytorch.submission import SKIP_ENV
 
 pytestmark = pytest.mark.slow
@@ -120,7 +121,7 @@ def test_untouched_release_runs_until_a_cell_needs_an_unfinished_task(student, m
                and not any(o.output_type == "error" for o in c.outputs)]
         assert len(ran) >= 5, f"{path.name}: only {len(ran)} cells ran"
         assert errors, f"{path.name}: an untouched release ran without a single unfinished task"
-    assert not (tree / "tinytorch" / "answers").exists(), "an unfinished answer was exported"
+    assert not (tmp_path / ANSWERS_FOLDER).exists(), "an unfinished answer was exported"
 
 
 def test_each_notebook_runs_top_to_bottom_with_the_answers_pasted_and_exported(student, monkeypatch, tmp_path):
@@ -139,5 +140,5 @@ def test_each_notebook_runs_top_to_bottom_with_the_answers_pasted_and_exported(s
                                         if line.strip() not in {"### BEGIN SOLUTION", "### END SOLUTION"})
         errors = run_notebook(nb, student, monkeypatch, tmp_path)
         assert not errors, f"{path.name}: {errors}"
-    exported = {p.stem for p in (tree / "tinytorch" / "answers").rglob("*.py")}
+    exported = {p.stem for p in (tmp_path / ANSWERS_FOLDER).rglob("*.py")}  # beside the notebooks
     assert exported == {p.name for p in graded_pieces()}

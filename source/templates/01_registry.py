@@ -39,10 +39,17 @@
 # Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
 # tinytorch, whose graded functions run the answers you export. Colab: this installs that
 # tinytorch from the student repository (about a minute).
+# Keep the course's notebooks together in one folder: in Colab your Drive's "Colab Notebooks"
+# (where "Save a copy in Drive" puts them; allow Drive access when asked), in Binder the folder
+# of this notebook (download each finished notebook and upload it again in a new session).
+# Your exports are saved beside them in tinytorch-answers/, and `start` rebuilds a piece you did
+# not export from your earlier notebook there.
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
-from tinytorch.export import export
+from tinytorch.export import export, start
+
+start("01_registry")
 
 import hashlib, os, tempfile
 from pathlib import Path

@@ -39,10 +39,17 @@
 # Set-up. Binder and a laptop: the student repository's requirements.txt has installed its
 # tinytorch, whose graded functions run the answers you export. Colab: this installs that
 # tinytorch from the student repository (about a minute).
+# Keep the course's notebooks together in one folder: in Colab your Drive's "Colab Notebooks"
+# (where "Save a copy in Drive" puts them; allow Drive access when asked), in Binder the folder
+# of this notebook (download each finished notebook and upload it again in a new session).
+# Your exports are saved beside them in tinytorch-answers/, and `start` rebuilds a piece you did
+# not export from your earlier notebook there.
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("tinytorch") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "tinytorch-mlops @ git+{{REPOSITORY_URL}}"])
-from tinytorch.export import export
+from tinytorch.export import export, require, start
+
+start("06_pipeline")
 
 import math
 import tempfile
@@ -284,6 +291,9 @@ export("06_pipeline", run_steps)
 # produced.
 
 # %% code
+require("01_registry", "content_hash", "atomic_write_bytes", "allocate_version", "AliasHistory",
+        "02_serving", "parse_infer_request", "take_batch", "Histogram", "06_pipeline",
+        "evaluate_release_gates", "run_steps")  # every piece this demo runs, listed at once
 from tinytorch.core.mlops import MLOpsPipeline
 from tinytorch.core.training import Trainer
 
@@ -304,6 +314,8 @@ pipeline.close()
 # fails for real (a registry whose `set_alias` raises); version 1 keeps answering over HTTP.
 
 # %% code
+require("01_registry", "content_hash", "atomic_write_bytes", "allocate_version", "AliasHistory",
+        "02_serving", "parse_infer_request", "take_batch", "Histogram", "06_pipeline", "run_steps")
 from tinytorch.core.mlops.pipeline import DeploymentError, DeploymentManager
 from tinytorch.core.mlops.registry import ModelRegistry
 from tinytorch.core.mlops.serving import InferenceEndpoint
@@ -346,6 +358,10 @@ manager.close()
 # report with these figures.
 
 # %% code
+require("01_registry", "content_hash", "atomic_write_bytes", "allocate_version", "AliasHistory",
+        "02_serving", "parse_infer_request", "take_batch", "Histogram", "04_ab_testing",
+        "fnv1a_32", "assign_variant", "05_continuous_learning", "should_retrain",
+        "challenger_passes_gate", "06_pipeline")
 from tinytorch.core.mlops.pipeline.report import plot_timeline
 from tinytorch.core.mlops.pipeline.scenario import run_loop
 

@@ -33,7 +33,7 @@ class GateResult:
     reasons: list = field(default_factory=list)
 
     def __bool__(self):
-        return self.passed
+        return bool(self.passed)  # a NumPy bool is a passed verdict too
 
 
 def challenger_passes_gate(challenger, champion, policy):

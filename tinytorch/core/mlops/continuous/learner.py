@@ -190,6 +190,7 @@ class ContinuousLearner:
             return rolled_back
         status = self.status()
         retrain, reasons = should_retrain(status, self.policy)
+        retrain, reasons = bool(retrain), list(reasons)  # a NumPy bool, a tuple of reasons: as the statement allows
         if not retrain:
             action = "waiting" if reasons else "none"
             reason = (f"triggered by {', '.join(reasons)} but only {status.new_samples} new rows "
@@ -225,11 +226,11 @@ class ContinuousLearner:
         self.audit.record("retrain", version=record.version, triggers=reasons, epochs=len(history),
                           new_rows=len(new[1]), replayed_rows=len(train[1]) - len(new[1]),
                           holdout_rows=len(holdout[1]))
-        self.audit.record("gate", version=record.version, passed=verdict.passed, reasons=verdict.reasons,
+        self.audit.record("gate", version=record.version, passed=bool(verdict), reasons=list(verdict.reasons),
                           challenger=scores, champion=champion_scores)
         if not verdict:
             return RetrainDecision(None, "refused", "gate refused the challenger: " + "; ".join(
-                r for r in verdict.reasons if r.endswith("failed")), tuple(reasons), verdict,
+                r for r in verdict.reasons if r.lower().endswith("failed")), tuple(reasons), verdict,
                 record.version, scores)
         live = self.promote(challenger, record.version, baseline_accuracy=scores["recent_accuracy"],
                             reference=self.buffer_X[-self.window:])
@@ -268,7 +269,7 @@ class ContinuousLearner:
         predecessor on the same rows. Returns a ``RetrainDecision`` if it rolled back."""
         if self.previous is None:
             return None
-        verdict = should_rollback(*self.probation, self.rollback_policy)
+        verdict = str(should_rollback(*self.probation, self.rollback_policy)).lower()
         if verdict == "wait":
             return None
         new_accuracy, old_accuracy = (float(np.mean(c)) for c in self.probation)

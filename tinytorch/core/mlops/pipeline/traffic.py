@@ -6,6 +6,14 @@ import time
 
 import numpy as np
 
+from tinytorch.core.mlops.serving.protocol import InferenceError
+
+from .router import TRANSPORT_ERRORS, ServiceUnavailable
+
+REQUEST_FAILURES = (ServiceUnavailable, InferenceError, *TRANSPORT_ERRORS)
+"""What a client request may fail with: counted as a failed request. Anything else (a graded
+piece not exported, a bug in it) stops the traffic and is raised by ``wait_for`` in the caller."""
+
 
 def thicker_strokes(X):
     """The digits as a new population of writers with thicker pens would draw them: each pixel
@@ -28,6 +36,7 @@ class TrafficGenerator:
         self.sent = 0
         self.failed = 0
         self.failures = []
+        self.error = None              # what stopped a client thread, raised by wait_for
         self.served_rows = []          # the inputs the service saw, for drift detection
         self._next_unit = 0
         self._lock = threading.Lock()
@@ -50,10 +59,14 @@ class TrafficGenerator:
                 unit = self._next_unit = self._next_unit + 1
             try:
                 self.predict(f"unit-{unit}", X[row], int(y[row]))
-            except Exception as error:  # a failed client request is the figure we report
+            except REQUEST_FAILURES as error:  # a failed client request is the figure we report
                 with self._lock:
                     self.failed += 1
                     self.failures.append(f"{type(error).__name__}: {error}")
+            except Exception as error:  # not the service failing: the code routing the request
+                self.error = error
+                self._stop.set()
+                return
             with self._lock:
                 self.sent += 1
                 self.served_rows.append(X[row])
@@ -68,9 +81,11 @@ class TrafficGenerator:
         return self
 
     def wait_for(self, requests, timeout=60.0):
-        """Block until ``requests`` more requests were sent."""
+        """Block until ``requests`` more requests were sent; raise what stopped a client thread."""
         target, deadline = self.sent + requests, time.monotonic() + timeout
         while self.sent < target:
+            if self.error is not None:
+                raise self.error
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {self.sent} of {target} requests sent in {timeout} s")
             time.sleep(0.01)
