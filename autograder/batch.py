@@ -8,7 +8,9 @@ SQLite serialises the writes, so the gradebook stays consistent.
 
 Resumable: nbgrader skips a submission whose autograded copy is newer than the submission, so
 re-running after an interruption grades only what is left (``force=True`` regrades everything);
-such students are reported as skipped. Each graded student's nbgrader log is kept beside the
+such students are reported as skipped. nbgrader judges "newer" by ``timestamp.txt`` alone, so a
+student whose submitted files changed after their grading (a resubmission collected from a later
+download) is regraded here whatever the timestamps say (``changed_since_graded``). Each graded student's nbgrader log is kept beside the
 results, in ``autograded/<student>/mlops/autograde.log`` (the course config keeps it out of feedback).
 
 Before grading, the due date of the course config (``c.Deadline.duedate``) and the students'
@@ -67,6 +69,15 @@ def students(root: Path) -> list[str]:
     return sorted(p.name for p in submitted.iterdir() if (p / ASSIGNMENT).is_dir()) if submitted.exists() else []
 
 
+def changed_since_graded(root: Path, student: str) -> bool:
+    """Whether a file in the student's submitted/ folder is newer than their last grading's log."""
+    log = root / "autograded" / student / ASSIGNMENT / LOG_NAME
+    if not log.exists():
+        return False
+    graded = log.stat().st_mtime
+    return any(path.stat().st_mtime > graded for path in (root / "submitted" / student / ASSIGNMENT).iterdir())
+
+
 def grade_student(root: Path, student: str, force: bool = False, extra: tuple[str, ...] = ()) -> Outcome:
     db_url = f"{gradebook_url(root)}?timeout={LOCK_WAIT_SECONDS}"
     command = [sys.executable, "-m", "autograder.nbgrader_app", "autograde", ASSIGNMENT, "--student", student,
@@ -120,14 +131,15 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
     duedate = configured_duedate()
     if duedate is not None:
         apply_duedate(root, duedate)
-    extended = apply_extensions(root, duedate, names)
+    extended = apply_extensions(root, names)
     if extended:
         report(f"extensions: {', '.join(f'{s} (+{d})' for s, d in sorted(extended.items()))}")
     jobs = jobs or os.cpu_count() or 1
     outcomes = []
     started, wall = time.perf_counter(), time.time()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_student, root, name, force, extra) for name in names]
+        futures = [pool.submit(grade_student, root, name, force or changed_since_graded(root, name), extra)
+                   for name in names]
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             outcomes.append(outcome)

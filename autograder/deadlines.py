@@ -115,15 +115,17 @@ def read_extensions(path: Path) -> dict[str, datetime]:
     return due
 
 
-def apply_extensions(root: Path, duedate: datetime | None, students: list[str]) -> dict[str, timedelta]:
+def apply_extensions(root: Path, students: list[str]) -> dict[str, timedelta]:
     """Write each of ``students``' extension (from the extensions file) into the gradebook as nbgrader's
     ``SubmittedAssignment.extension``, removing any whose row is gone; return the ones granted."""
     path = extensions_file(root)
     own = read_extensions(path) if path.exists() else {}
-    if own and duedate is None:
-        raise RosterError(f"{path} gives extensions, but c.Deadline.duedate is not set in nbgrader_config.py")
     granted = {}
     with Gradebook(gradebook_url(root)) as gradebook:
+        duedate = gradebook.find_assignment(ASSIGNMENT).duedate
+        if own and duedate is None:
+            raise RosterError(f"{path} gives extensions, but the assignment has no due date: set c.Deadline.duedate "
+                              "in nbgrader_config.py")
         for student in students:
             extension = own[student] - duedate if student in own else None
             if extension is not None and extension <= timedelta(0):

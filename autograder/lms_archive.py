@@ -16,6 +16,7 @@ Sizes are counted while reading, not taken from the archive's own (forgeable) he
 from __future__ import annotations
 
 import json
+import re
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -31,7 +32,7 @@ SKIPPED_SUFFIX = ".skipped.json"  # beside the extracted folder: [{"file", "reas
 def _why_not(info: zipfile.ZipInfo) -> str:
     name = info.filename.replace("\\", "/")
     parts = PurePosixPath(name).parts
-    if name.startswith("/") or (parts and parts[0].endswith(":")):
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):  # a Unix root or a Windows drive
         return "absolute path in the archive: not extracted"
     if ".." in parts:
         return "'..' in the path would leave the download's folder: not extracted"
