@@ -39,7 +39,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from autograder.collect import REPORT as COLLECT_REPORT
 from autograder.collect import missing_notebooks
 from autograder.course import ASSIGNMENT, ROOT, gradebook_url, nbgrader_env
-from autograder.deadlines import apply_duedate, apply_extensions, configured_duedate
+from autograder.deadlines import apply_duedate, apply_extensions, configured_duedate, span
 from autograder.preprocessors import configured_credit
 
 LOCK_WAIT_SECONDS = 60
@@ -133,7 +133,7 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
         apply_duedate(root, duedate)
     extended = apply_extensions(root, names)
     if extended:
-        report(f"extensions: {', '.join(f'{s} (+{d})' for s, d in sorted(extended.items()))}")
+        report(f"extensions: {', '.join(f'{s} (+{span(d)})' for s, d in sorted(extended.items()))}")
     jobs = jobs or os.cpu_count() or 1
     outcomes = []
     started, wall = time.perf_counter(), time.time()
@@ -177,7 +177,7 @@ def summary(root: Path, outcomes: list[Outcome], jobs: int, seconds: float, sinc
     failed = [o.student for o in outcomes if not o.ok]
     skipped = [o.student for o in outcomes if o.skipped]
     graded = len(outcomes) - len(failed) - len(skipped)
-    lines = [f"summary: {len(outcomes)} students in {seconds:.1f} s, {jobs} at a time: {graded} graded, "
+    lines = [f"summary: {len(outcomes)} student{'s' if len(outcomes) != 1 else ''} in {seconds:.1f} s, {jobs} at a time: {graded} graded, "
              f"{len(failed)} failed, {len(skipped)} skipped (already graded; --force regrades)"]
     if failed:
         lines.append(f"  failed: {', '.join(failed)}: their grades are incomplete; the reason is at the end of "

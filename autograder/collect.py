@@ -314,7 +314,7 @@ def exit_status(fates: list[Fate], missing: dict[str, list[str]]) -> tuple[int, 
     """(0 or 1, the sentence saying why) for ``python -m autograder collect``."""
     look = sorted({f.status for f in fates if f.status in NEEDS_A_LOOK})
     reasons = ([f"files that need a look ({', '.join(look)}: their reasons above)"] if look else []) + (
-        [f"{len(missing)} students without every notebook"] if missing else [])
+        [f"{len(missing)} student{'s' if len(missing) > 1 else ''} without every notebook"] if missing else [])
     if not reasons:
         return 0, "every notebook found a place; exit status 0"
     return 1, (f"exit status 1: {' and '.join(reasons)}. Usual in a real class (a student who uploaded "

@@ -28,6 +28,7 @@ is gone); the feedback's first cell shows the student's own due date (``ShowDead
 from __future__ import annotations
 
 import math
+import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import parse_utc
+from sqlalchemy.exc import SAWarning
 from traitlets import Float, Unicode
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
@@ -136,7 +138,9 @@ def apply_extensions(root: Path, students: list[str]) -> dict[str, timedelta]:
                 if extension is None:
                     continue
                 gradebook.update_or_create_student(student)
-                submission = gradebook.update_or_create_submission(ASSIGNMENT, student)
+                with warnings.catch_warnings():  # nbgrader's add_submission trips SQLAlchemy's autoflush warning, harmlessly
+                    warnings.simplefilter("ignore", SAWarning)
+                    submission = gradebook.update_or_create_submission(ASSIGNMENT, student)
             if submission.extension != extension:
                 gradebook.grant_extension(ASSIGNMENT, student, minutes=extension.total_seconds() / 60 if extension else 0)
             if extension is not None:
@@ -155,11 +159,11 @@ class ShowDeadline(NbGraderPreprocessor):
             if submission.duedate is None:
                 return nb, resources
             lines = [f"**Due:** {submission.duedate:%Y-%m-%d %H:%M} UTC"
-                     + (f" (your extension of {_span(submission.extension)} included)" if submission.extension else "")]
+                     + (f" (your extension of {span(submission.extension)} included)" if submission.extension else "")]
             if submission.timestamp is not None:
                 late = submission.total_seconds_late
                 lines.append(f"**Submitted:** {submission.timestamp:%Y-%m-%d %H:%M} UTC"
-                             + (f", {_span(timedelta(seconds=late))} late" if late > 0 else ", on time"))
+                             + (f", {span(timedelta(seconds=late))} late" if late > 0 else ", on time"))
             penalty = info.get("late_penalty") or 0
             if penalty:
                 lines.append(f"**Late penalty on this notebook:** {penalty:.2f} points")
@@ -167,6 +171,6 @@ class ShowDeadline(NbGraderPreprocessor):
         return nb, resources
 
 
-def _span(delta: timedelta) -> str:
+def span(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"

@@ -208,7 +208,7 @@ def test_students_missing_notebooks_are_listed_and_explain_the_exit_status(fresh
     assert missing == {"101": ["02_serving"]}
     assert "student 101 has no 02_serving" in table(fates, missing)
     status, why = exit_status(fates, missing)
-    assert status == 1 and "misnamed" in why and "1 students without every notebook" in why
+    assert status == 1 and "misnamed" in why and "1 student without every notebook" in why
     assert exit_status([f for f in fates if f.status == "collected"], {}) == (0, "every notebook found a place; exit status 0")
 
 
