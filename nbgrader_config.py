@@ -16,7 +16,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
-from autograder.deadlines import LatePenalty  # noqa: E402
+from autograder.deadlines import LatePenalty, ShowDeadline  # noqa: E402
 from autograder.preprocessors import JudgedExecute, LimitOutputSize, ReportTampering  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by nbgrader
@@ -68,7 +68,8 @@ c.Deadline.duedate = ""  # e.g. "2027-03-05 23:59:00 Europe/London"; empty: noth
 c.AssignLatePenalties.plugin_class = LatePenalty
 c.LatePenalty.percent_per_day = 10  # of a late notebook's score, per started day
 c.LatePenalty.max_days = 5  # later than this scores zero
+c.Deadline.extensions = "lms/extensions.csv"  # per-student due dates: student,due[,note]; read when it exists
 c.LMSCollector.timezone = "UTC"  # the zone your LMS shows submission times in (Moodle's worksheet has no zone)
 
 # Feedback shows each check's name and message, never the hidden tests' source.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ShowDeadline, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -5,16 +5,20 @@
     python -m autograder verify       fail if source/ or assignments/ differ from a fresh build
     python -m autograder check NB [--task T] [--notebook PATH]
                                       run one notebook's hidden checks (default: against the solution)
-    python -m autograder autograde [--jobs N] [--force]
+    python -m autograder autograde [--jobs N] [--force] [--student ID ...] [--roster ROSTER.csv]
                                       nbgrader autograde every submission in submitted/, N at a time;
-                                      resumable: already graded submissions are skipped
+                                      resumable: already graded submissions are skipped; ends with a
+                                      summary. Exit 0: all graded; 1: a student's grading failed
+                                      (the summary says who); 2: nobody graded (the message says why)
     python -m autograder feedback     nbgrader generate_feedback (hidden checks' source never shown)
-    python -m autograder export [--out grades.csv] [--roster ROSTER.csv] [--lms-dir grades]
-                                      grades with a column per task; with the LMS's roster also
-                                      grades/<lms>-grades.csv to import and grades/<lms>-feedback.zip
-    python -m autograder collect ARCHIVE.zip [--lms canvas|moodle] [--replace] [--timestamps FILE]
+    python -m autograder export [--out grades.csv] [--roster ROSTER.csv] [--assignment NAME_OR_ID] [--lms-dir grades]
+                                      grades with a column per task; with the LMS's roster also the
+                                      LMS's own file filled (grades/canvas-grades.csv: the assignment's
+                                      column; grades/moodle-grading-worksheet.csv) and grades/<lms>-feedback.zip
+    python -m autograder collect ARCHIVE.zip [--lms canvas|moodle] [--timestamps FILE]
                                       import an LMS download into submitted/; every file's fate in
-                                      reports/collect.csv (see `collect --help` for the file names)
+                                      reports/collect.csv (see `collect --help` for the file names);
+                                      exit 1: some file or student needs a look (it prints which)
     python -m autograder similarity [--threshold 0.8]
                                       flag answers unusually similar between students or to the
                                       reference solution; a report per task in reports/similarity/
@@ -116,12 +120,15 @@ def cmd_check(args) -> int:
 
 
 def cmd_autograde(args) -> int:
-    from autograder.batch import autograde_class
+    from autograder.batch import BatchError, autograde_class
     from autograder.credit import CreditError
+    from autograder.roster import RosterError, names_into_gradebook, read_roster
 
     try:
-        outcomes = autograde_class(jobs=args.jobs, force=args.force)
-    except CreditError as error:
+        for path in args.roster:
+            names_into_gradebook(course.ROOT, read_roster(path))
+        outcomes = autograde_class(jobs=args.jobs, force=args.force, only=args.student or None)
+    except (CreditError, BatchError, RosterError) as error:
         print(f"error: {error}")
         return 2
     return 0 if all(o.ok for o in outcomes) else 1
@@ -135,40 +142,46 @@ def cmd_feedback(args) -> int:
 def cmd_export(args) -> int:
     from autograder.grades import export_csv
     from autograder.lms_export import export_lms
-    from autograder.roster import RosterError, read_roster
+    from autograder.roster import RosterError, names_into_gradebook, read_roster
 
     try:
         rosters = [read_roster(path) for path in args.roster]
+        names = {student: person.name for roster in rosters for student, person in roster.items()}
+        rows = export_csv(course.ROOT, Path(args.out), names)
+        print(f"wrote {args.out}: {rows} students, one column per task")
+        unknown = None
+        for path, roster in zip(args.roster, rosters):
+            names_into_gradebook(course.ROOT, roster)
+            written = export_lms(course.ROOT, path, Path(args.lms_dir), args.assignment)
+            for file in written.files:
+                print(f"wrote {file}")
+            for warning in written.warnings:
+                print(f"warning: {warning}")
+            if written.not_graded:
+                print(f"on the roster but not graded: {', '.join(written.not_graded)}")
+            unknown = set(written.not_in_roster) if unknown is None else unknown & set(written.not_in_roster)
     except RosterError as error:
         print(f"error: {error}")
         return 2
-    names = {student: person.name for roster in rosters for student, person in roster.items()}
-    rows = export_csv(course.ROOT, Path(args.out), names)
-    print(f"wrote {args.out}: {rows} students")
-    unknown = None
-    for roster in rosters:
-        written = export_lms(course.ROOT, roster, Path(args.lms_dir))
-        for path in written.files:
-            print(f"wrote {path}")
-        if written.not_graded:
-            print(f"on the roster but not graded: {', '.join(written.not_graded)}")
-        unknown = set(written.not_in_roster) if unknown is None else unknown & set(written.not_in_roster)
     if unknown:
         print(f"graded but on no roster (left out of the LMS files): {', '.join(sorted(unknown))}")
     return 0
 
 
 def cmd_collect(args) -> int:
-    from autograder.collect import REPORT, CollectError, collect, table
+    from autograder.collect import REPORT, CollectError, collect, exit_status, missing_notebooks, table
 
     try:
-        fates = collect(Path(args.archive), lms=args.lms, replace=args.replace, timestamps=args.timestamps)
+        fates = collect(Path(args.archive), lms=args.lms, timestamps=args.timestamps)
     except CollectError as error:
         print(f"error: {error}")
         return 2
-    print(table(fates))
+    missing = missing_notebooks(course.ROOT)
+    print(table(fates, missing))
     print(f"report: {REPORT}")
-    return 0 if all(f.status == "collected" for f in fates) else 1
+    status, why = exit_status(fates, missing)
+    print(why)
+    return status
 
 
 def cmd_similarity(args) -> int:
@@ -213,6 +226,12 @@ def main(argv=None) -> int:
     autograde = sub.add_parser("autograde")
     autograde.add_argument("--jobs", type=int, default=None, help="students graded at once (default: CPU count)")
     autograde.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    autograde.add_argument("--student", action="append", default=[], metavar="ID",
+                           help="regrade only this student (repeatable); their previous log is kept as "
+                                "autograde.previous.log")
+    autograde.add_argument("--roster", type=Path, action="append", default=[],
+                           help="the LMS roster (as for export): students' names and emails into the gradebook, "
+                                "so formgrader shows them")
     selfcheck_parser = sub.add_parser("selfcheck")
     selfcheck_parser.add_argument("notebook", nargs="*", help="only these notebooks, e.g. 01_registry")
     mutation_parser = sub.add_parser("mutation", help="mutation testing of the hidden checks")
@@ -231,8 +250,6 @@ def main(argv=None) -> int:
     collect_parser.add_argument("archive", help="the zip downloaded from the LMS")
     collect_parser.add_argument("--lms", choices=["auto", "canvas", "moodle"], default="auto",
                                 help="whose file names to read (default: auto, both)")
-    collect_parser.add_argument("--replace", action="store_true",
-                                help="replace submissions already in submitted/ (the old ones are kept under downloaded/)")
     collect_parser.add_argument("--timestamps", type=Path, default=None,
                                 help="submission times: Moodle's grading worksheet, or a CSV with student,submitted "
                                      "columns; nbgrader computes lateness from them")
@@ -248,8 +265,10 @@ def main(argv=None) -> int:
     export = sub.add_parser("export", help="grades.csv, and with --roster the files the LMS imports")
     export.add_argument("--out", default="grades.csv")
     export.add_argument("--roster", type=Path, action="append", default=[],
-                        help="Canvas's gradebook export or Moodle's grading worksheet: adds names, and writes "
-                             "the LMS's grade import CSV and a feedback zip for bulk upload (repeatable)")
+                        help="Canvas's gradebook export or Moodle's grading worksheet: adds names, and fills "
+                             "the LMS's own file for import and a feedback zip for bulk upload (repeatable)")
+    export.add_argument("--assignment", default=None, metavar="NAME_OR_ID",
+                        help="the Canvas roster's assignment column to fill, when it has several")
     export.add_argument("--lms-dir", default="grades", help="where the LMS files go (default: grades/)")
     args = parser.parse_args(argv)
     return globals()[f"cmd_{args.command}"](args)

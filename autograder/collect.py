@@ -27,17 +27,27 @@ prefix, LATE flag and submission time):
 
     collected          copied to submitted/
     duplicate          an older copy of a notebook the same student re-uploaded; the newest is collected
+    older              a copy collected from an earlier download was submitted later: that one stays
+    kept               (a row for a file already in submitted/) this download has no newer copy: it stays
     ambiguous          several copies and none is newer: none collected, the instructor picks one
     misnamed           the name does not follow the LMS pattern
     unknown-notebook   the pattern matches, but the notebook is not one of the course's
     not-a-notebook     not an .ipynb file
     unreadable         an .ipynb that is not a notebook (e.g. truncated JSON)
-    already-submitted  the student already has a submission; collect with --replace to replace it
+    skipped            an entry of the zip not extracted (a nested archive, a ``..`` or absolute
+                       path, a link, too large: ``autograder.lms_archive``)
     error              nbgrader did not copy a file it was given (its log says why)
+
+Resubmissions never lose work: per student and per notebook, the newest file across downloads is
+graded. An LMS download holds each student's latest upload of each file, so a notebook in a later
+download replaces the one collected before (unless the submission times given say it is older),
+and the student's other notebooks stay. The student's submission time (nbgrader's one
+``timestamp.txt`` per student) becomes the latest upload's. After each download, ``collect`` lists
+every student who has fewer than all of the released notebooks.
 
 Nothing is lost: nbgrader keeps the archive and every extracted file under
 ``downloaded/mlops/archive/<zip name>/`` and ``downloaded/mlops/extracted/<zip name>/``, and a
-replaced submission is moved to ``downloaded/mlops/replaced/<time>/<student>/``.
+replaced notebook is moved to ``downloaded/mlops/replaced/<time>/<student>/``.
 
 nbgrader does the extracting and copying; ``autograder.lms_collector.LMSCollector`` is the
 collector plugin that tells it which file is whose, using ``classify`` below.
@@ -55,9 +65,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course
+from autograder import course, csv_safe
 from autograder.course import ASSIGNMENT, ROOT
 from autograder.deadlines import apply_duedate, configured_duedate
+from autograder.lms_archive import read_skipped, skipped_path
 from autograder.notebooks import templates
 from autograder.roster import RosterError, submission_times
 
@@ -188,7 +199,7 @@ def write_report(root: Path, fates: list[Fate]) -> Path:
     path = root / REPORT
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[field.name for field in fields(Fate)])
+        writer = csv_safe.dict_writer(f, [field.name for field in fields(Fate)])
         writer.writeheader()
         writer.writerows(asdict(fate) for fate in fates)
     return path
@@ -199,8 +210,7 @@ def read_report(root: Path) -> list[Fate]:
         return [Fate(**row) for row in csv.DictReader(f)]
 
 
-def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool = False,
-            timestamps: Path | None = None) -> list[Fate]:
+def collect(archive: Path, root: Path = ROOT, lms: str = "auto", timestamps: Path | None = None) -> list[Fate]:
     """Import ``archive`` into ``root/submitted`` and return every file's fate (also in reports/collect.csv).
 
     ``timestamps``: a Moodle grading worksheet or a ``student,submitted`` CSV; each collected
@@ -218,7 +228,7 @@ def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool =
         raise CollectError(f"{archive}: no such file; pass the zip downloaded from the LMS")
     if not zipfile.is_zipfile(archive):
         raise CollectError(f"{archive} is not a zip archive: download the submissions as one zip "
-                           "(Canvas: Assignments > Download Submissions; Moodle: View all submissions > "
+                           "(Canvas: the assignment's Download Submissions; Moodle: View all submissions > "
                            "Download all submissions)")
     if not (root / "assignments" / ASSIGNMENT).is_dir():
         raise CollectError(f"{root / 'assignments' / ASSIGNMENT} does not exist: release the assignment first "
@@ -230,27 +240,44 @@ def collect(archive: Path, root: Path = ROOT, lms: str = "auto", replace: bool =
                            "rename the new download and collect it again")
     kept.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(archive, kept)
-    shutil.rmtree(downloaded / "extracted" / archive.stem, ignore_errors=True)  # re-extracted from the kept zip
+    extracted = downloaded / "extracted" / archive.stem
+    shutil.rmtree(extracted, ignore_errors=True)  # re-extracted from the kept zip
+    skipped_path(extracted).unlink(missing_ok=True)
     (root / REPORT).unlink(missing_ok=True)
-    course.nbgrader("zip_collect", ASSIGNMENT, "--collector=autograder.lms_collector.LMSCollector",
-                    f"--LMSCollector.lms={lms}", f"--LMSCollector.replace={replace}",
+    course.nbgrader("zip_collect", ASSIGNMENT, "--extractor=autograder.lms_collector.SafeExtractor",
+                    "--collector=autograder.lms_collector.LMSCollector", f"--LMSCollector.lms={lms}",
                     f"--ZipCollectApp.archive_directory=archive/{archive.stem}",
                     f"--ZipCollectApp.extracted_directory=extracted/{archive.stem}", *options, root=root, quiet=True)
     duedate = configured_duedate()
     if duedate is not None and (root / "gradebook.db").exists():
         apply_duedate(root, duedate)  # so that any grader of these submissions (a pod too) sees it
-    if not (root / REPORT).exists():
-        return []  # nbgrader found no file to ask about: the zip was empty
-    fates = read_report(root)
-    extracted = downloaded / "extracted" / archive.stem
+    fates = read_report(root) if (root / REPORT).exists() else []  # no report: nbgrader found no file to ask about
     for fate in fates:
-        target = root / "submitted" / fate.student / ASSIGNMENT / f"{fate.notebook}.ipynb"
+        target = root / "submitted" / fate.student / ASSIGNMENT / (f"{fate.notebook}.ipynb" if fate.notebook else "timestamp.txt")
+        if fate.status == "kept" and not target.exists():
+            shutil.copy2(root / fate.file, target)  # not replaced by this download: put back
         if fate.status == "collected" and (not target.exists() or target.read_bytes() != (extracted / fate.file).read_bytes()):
             fate.status, fate.reason = "error", f"nbgrader did not copy it to {target.relative_to(root)}"
+    fates += [Fate(entry["file"], status="skipped", reason=entry["reason"]) for entry in read_skipped(extracted)]
     write_report(root, fates)
     (root / ARCHIVE_REPORTS).mkdir(parents=True, exist_ok=True)
     shutil.copy2(root / REPORT, root / ARCHIVE_REPORTS / f"{archive.stem}.csv")
     return fates
+
+
+def released_notebooks(root: Path) -> list[str]:
+    return sorted(path.stem for path in (root / "assignments" / ASSIGNMENT).glob("*.ipynb"))
+
+
+def missing_notebooks(root: Path) -> dict[str, list[str]]:
+    """student -> the released notebooks not in their submitted/ folder, for every student missing any."""
+    expected = released_notebooks(root)
+    missing = {}
+    for folder in sorted((root / "submitted").glob(f"*/{ASSIGNMENT}")):
+        absent = [nb for nb in expected if not (folder / f"{nb}.ipynb").exists()]
+        if absent:
+            missing[folder.parent.name] = absent
+    return missing
 
 
 def collected(root: Path) -> dict[tuple[str, str], Fate]:
@@ -264,7 +291,11 @@ def collected(root: Path) -> dict[tuple[str, str], Fate]:
     return found
 
 
-def table(fates: list[Fate]) -> str:
+NEEDS_A_LOOK = ["misnamed", "unknown-notebook", "ambiguous", "unreadable", "skipped", "error"]
+
+
+def table(fates: list[Fate], missing: dict[str, list[str]] | None = None) -> str:
+    """Every file's fate, a count per status, and every student missing notebooks."""
     shown = ["file", "student", "notebook", "status", "reason"]
     rows = [shown] + [[getattr(f, column) for column in shown] for f in fates]
     widths = [min(48, max(len(row[i]) for row in rows)) for i in range(4)]
@@ -273,4 +304,19 @@ def table(fates: list[Fate]) -> str:
     for fate in fates:
         counts[fate.status] = counts.get(fate.status, 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "the archive held no files"
-    return "\n".join(lines + ["", f"{len(fates)} files: {summary}"])
+    lines += ["", f"{len(fates)} files: {summary}"]
+    for student, absent in sorted((missing or {}).items()):
+        lines.append(f"student {student} has no {', '.join(absent)} (not in any download collected so far)")
+    return "\n".join(lines)
+
+
+def exit_status(fates: list[Fate], missing: dict[str, list[str]]) -> tuple[int, str]:
+    """(0 or 1, the sentence saying why) for ``python -m autograder collect``."""
+    look = sorted({f.status for f in fates if f.status in NEEDS_A_LOOK})
+    reasons = ([f"files that need a look ({', '.join(look)}: their reasons above)"] if look else []) + (
+        [f"{len(missing)} student{'s' if len(missing) > 1 else ''} without every notebook"] if missing else [])
+    if not reasons:
+        return 0, "every notebook found a place; exit status 0"
+    return 1, (f"exit status 1: {' and '.join(reasons)}. Usual in a real class (a student who uploaded "
+               "a wrong file or nothing yet); the students collected are ready to grade. Copy a file by hand "
+               f"to submitted/<studentid>/{ASSIGNMENT}/NN_name.ipynb to place it.")

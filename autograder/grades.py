@@ -7,12 +7,12 @@ The totals follow nbgrader's own export: ``score`` is the raw score minus nbgrad
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from autograder import csv_safe
 from autograder.collect import collected
 from autograder.course import ASSIGNMENT, gradebook_url
 
@@ -63,7 +63,7 @@ def export_csv(root: Path, out: Path, names: dict[str, str] | None = None) -> in
     header = ["student", "name", "submitted", "hours late", "LMS late", "late penalty", "raw score", "total", "max"]
     header += list(columns)
     with open(out, "w", newline="") as f:
-        writer = csv.writer(f)
+        writer = csv_safe.writer(f)
         writer.writerow(header)
         for row in sorted(rows, key=lambda r: (names.get(r.student, ""), r.student)):
             writer.writerow([row.student, names.get(row.student, ""), row.submitted, row.hours_late,

@@ -1,6 +1,7 @@
-"""The nbgrader ``zip_collect`` plugin that reads Canvas and Moodle file names (see ``autograder.collect``).
+"""The nbgrader ``zip_collect`` plugins that read Canvas and Moodle downloads (see ``autograder.collect``).
 
-    nbgrader zip_collect mlops --collector=autograder.lms_collector.LMSCollector [--LMSCollector.lms=canvas]
+    nbgrader zip_collect mlops --extractor=autograder.lms_collector.SafeExtractor \
+        --collector=autograder.lms_collector.LMSCollector [--LMSCollector.lms=canvas]
 """
 
 from __future__ import annotations
@@ -8,13 +9,35 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from datetime import datetime
 from pathlib import Path
 
-from nbgrader.plugins import FileNameCollectorPlugin
-from traitlets import Bool, Enum, Unicode
+from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
+from traitlets import Enum, Unicode
 
-from autograder.collect import Fate, classify, write_report
+from autograder.collect import Fate, classify, collected, write_report
+from autograder.lms_archive import safe_extract, write_skipped
 from autograder.roster import submission_times
+
+
+class SafeExtractor(ExtractorPlugin):
+    """Extracts each zip of the download as data (``autograder.lms_archive``): no nested archive
+    is unpacked, and every entry not extracted is listed for the collect report."""
+
+    def extract(self, archive_path: str, extracted_path: str) -> None:
+        skipped = []
+        for archive in sorted(Path(archive_path).glob("*.zip")):
+            skipped += [dict(entry, file=f"{archive.stem}/{entry['file']}")
+                        for entry in safe_extract(archive, Path(extracted_path) / archive.stem)]
+        write_skipped(Path(extracted_path), skipped)
+
+
+def newer(new: Fate, old: Fate) -> bool:
+    """Whether ``new`` replaces ``old``, the copy of the same notebook collected before: a later
+    download holds the student's latest upload, unless both submission times say otherwise."""
+    if new.submitted and old.submitted:
+        return datetime.fromisoformat(new.submitted) >= datetime.fromisoformat(old.submitted)
+    return True
 
 
 class LMSCollector(FileNameCollectorPlugin):
@@ -27,8 +50,6 @@ class LMSCollector(FileNameCollectorPlugin):
 
     lms = Enum(["auto", "canvas", "moodle"], default_value="auto",
                help="which LMS's file names to read; auto accepts both").tag(config=True)
-    replace = Bool(False, help="replace submissions already in submitted/ (the old ones are moved to "
-                               "downloaded/<assignment>/replaced/<time>/)").tag(config=True)
     timestamps = Unicode("", help="a Moodle grading worksheet or a student,submitted CSV: each student's "
                                   "submission time, written to nbgrader's timestamp.txt").tag(config=True)
     timezone = Unicode("UTC", help="the zone of submission times written without one").tag(config=True)
@@ -51,19 +72,33 @@ class LMSCollector(FileNameCollectorPlugin):
         root = Path(app.coursedir.root)
         times = submission_times(Path(self.timestamps), self.timezone) if self.timestamps else {}
         fates = classify(extracted, self.lms, times=times)
+        before = collected(root)
         set_aside = root / app.downloaded_directory / app.coursedir.assignment_id / "replaced" / time.strftime("%Y%m%dT%H%M%S")
         for student in sorted({f.student for f in fates if f.status == "collected"}):
             previous = Path(app.coursedir.format_path(app.coursedir.submitted_directory, student, app.coursedir.assignment_id))
             if not previous.exists():
                 continue
             mine = [f for f in fates if f.student == student and f.status == "collected"]
-            if self.replace:
-                shutil.move(previous, set_aside / student / app.coursedir.assignment_id)
-                note = f"replaces the previous submission, kept in {(set_aside / student).relative_to(root)}"
-            else:
-                note = "this student already has a submission in submitted/: collect with --replace to replace it"
             for fate in mine:
-                fate.status = "collected" if self.replace else "already-submitted"
-                fate.reason = "; ".join(filter(None, [fate.reason, note]))
+                old = before.get((student, fate.notebook))
+                if old is not None and not newer(fate, old):
+                    fate.status = "older"
+                    fate.reason = f"the copy collected from {old.file} was submitted later ({old.submitted}): kept"
+            mine = [f for f in mine if f.status == "collected"]
+            if not mine:
+                continue
+            kept = set_aside / student / app.coursedir.assignment_id
+            shutil.move(previous, kept)  # nbgrader fills an empty folder; collect() puts back what is not replaced
+            for fate in mine:
+                if (kept / f"{fate.notebook}.ipynb").exists():
+                    fate.reason = "; ".join(filter(None, [fate.reason, f"replaces the copy collected before "
+                                                          f"(kept in {kept.relative_to(root)})"]))
+            replaced = {f"{f.notebook}.ipynb" for f in mine}
+            for path in sorted(kept.iterdir()):
+                if path.name not in replaced:
+                    notebook = path.stem if path.suffix == ".ipynb" else ""
+                    reason = ("collected from an earlier download; this one has no newer copy" if notebook else
+                              "the earlier submission time; used only if this download gives none")
+                    fates.append(Fate(str(path.relative_to(root)), student, notebook, "kept", reason))
         write_report(root, fates)
         return {str(extracted / fate.file): fate for fate in fates}

@@ -23,6 +23,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dateutil.parser
+from nbgrader.api import Gradebook
+
+from autograder.course import gradebook_url
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["Identifier", "Full name", "Email address"]
@@ -45,7 +48,7 @@ class Person:
     email: str = ""
 
 
-def _rows(path: Path) -> tuple[list[str], list[dict]]:
+def read_table(path: Path) -> tuple[list[str], list[dict]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # LMS exports often start with a BOM
             reader = csv.DictReader(f)
@@ -57,7 +60,7 @@ def _rows(path: Path) -> tuple[list[str], list[dict]]:
 def read_roster(path: Path) -> dict[str, Person]:
     """student id -> Person, from a Canvas gradebook export or a Moodle grading worksheet."""
     path = Path(path)
-    header, rows = _rows(path)
+    header, rows = read_table(path)
     if all(column in header for column in CANVAS_COLUMNS):
         people = [Person(row["ID"].strip(), row["Student"].strip(), "canvas", row["SIS User ID"].strip(),
                          row["SIS Login ID"].strip(), row["Section"].strip())
@@ -83,7 +86,7 @@ def submission_times(path: Path, zone: str = "UTC") -> dict[str, datetime]:
     ``student`` and ``submitted`` columns. Times without a zone are read in ``zone``, the zone
     the LMS shows its times in; rows without a time ("-" in Moodle: no submission) are left out."""
     path = Path(path)
-    header, rows = _rows(path)
+    header, rows = read_table(path)
     student_column = "student" if "student" in header else "Identifier" if "Identifier" in header else None
     time_column = next((c for c in TIME_COLUMNS if c in header), None)
     if student_column is None or time_column is None:
@@ -103,3 +106,21 @@ def submission_times(path: Path, zone: str = "UTC") -> dict[str, datetime]:
             raise RosterError(f"{path}: {student}'s time {text!r} is not a date ({error})") from error
         times[student] = (when if when.tzinfo else when.replace(tzinfo=local)).astimezone(timezone.utc)
     return times
+
+
+def first_and_last(person: Person) -> tuple[str, str]:
+    """(first name, last name): Canvas writes "Last, First", Moodle "First Last"."""
+    if "," in person.name:
+        last, first = (part.strip() for part in person.name.split(",", 1))
+        return first, last
+    first, _, last = person.name.rpartition(" ")
+    return (first, last) if first else (person.name, "")
+
+
+def names_into_gradebook(root: Path, people: dict[str, Person]) -> None:
+    """Write each student's names and email into nbgrader's gradebook, so formgrader shows
+    "Jane Doe" instead of "1001 (None, None)"; students not in the gradebook yet are added."""
+    with Gradebook(gradebook_url(root)) as gradebook:
+        for person in people.values():
+            first, last = first_and_last(person)
+            gradebook.update_or_create_student(person.student, first_name=first, last_name=last, email=person.email or None)

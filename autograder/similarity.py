@@ -23,7 +23,6 @@ flagged pairs, their shares and the shared lines; ``summary.csv`` lists every pa
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 import nbformat
 from copydetect import CodeFingerprint, compare_files
 
+from autograder import csv_safe
 from autograder.course import ASSIGNMENT, ROOT
 from autograder.grading import nbgrader_meta
 
@@ -126,7 +126,7 @@ def check_class(root: Path = ROOT, out: Path | None = None, threshold: float = T
             write_task_report(out / f"{notebook}-{task}.md", notebook, task, pairs, too_short, threshold)
             everything += pairs
     with open(out / "summary.csv", "w", newline="") as f:
-        writer = csv.writer(f)
+        writer = csv_safe.writer(f)
         writer.writerow(["notebook", "task", "a", "b", "share of a", "share of b", "flagged"])
         writer.writerows([p.notebook, p.task, p.a, p.b, p.share_a, p.share_b, p.flagged] for p in everything)
     return everything

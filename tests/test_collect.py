@@ -2,15 +2,19 @@
 or is reported with a reason, and nothing is lost."""
 
 import csv
+import io
 import json
+import shutil
+import stat
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder import __main__ as cli
-from autograder import course
-from autograder.collect import REPORT, CollectError, classify, collect, place, table
+from autograder import course, csv_safe
+from autograder.collect import REPORT, CollectError, classify, collect, exit_status, missing_notebooks, place, table
 
 NOTEBOOKS = ["01_registry", "02_serving"]
 
@@ -149,21 +153,99 @@ def test_canvas_zip_lands_in_submitted_and_every_file_is_reported(scratch, tmp_p
     assert "Registry Homework.ipynb" in printed and "3 collected" in printed
 
 
-def test_moodle_zip_and_recollecting_never_overwrites_silently(scratch, tmp_path):
+def test_moodle_zip_and_a_later_download_replaces_only_the_notebooks_it_holds(scratch, tmp_path):
     fates = collect(make_zip(tmp_path / "moodle.zip", MOODLE), scratch, lms="moodle")
     assert sum(f.status == "collected" for f in fates) == 3
     assert json.loads(submitted(scratch, "502", "02_serving")) == json.loads(MOODLE["Ann Lee_502_assignsubmission_file/02_serving.ipynb"])
 
     newer = {"Jane Doe_501_assignsubmission_file_01_registry.ipynb": notebook("moodle jane, second download")}
     again = collect(make_zip(tmp_path / "moodle-late.zip", newer), scratch, lms="moodle")
-    assert [f.status for f in again] == ["already-submitted"]
-    assert submitted(scratch, "501", "01_registry") == MOODLE["Jane Doe_501_assignsubmission_file_01_registry.ipynb"]
-
-    replaced = collect(tmp_path / "moodle-late.zip", scratch, lms="moodle", replace=True)
-    assert [f.status for f in replaced] == ["collected"] and "kept in downloaded" in replaced[0].reason
+    assert [f.status for f in again] == ["collected"] and "replaces the copy collected before" in again[0].reason
     assert submitted(scratch, "501", "01_registry") == newer["Jane Doe_501_assignsubmission_file_01_registry.ipynb"]
     (old,) = (scratch / "downloaded" / course.ASSIGNMENT / "replaced").glob(f"*/501/{course.ASSIGNMENT}/01_registry.ipynb")
     assert old.read_text() == MOODLE["Jane Doe_501_assignsubmission_file_01_registry.ipynb"]
+
+
+@pytest.fixture
+def fresh(scratch, tmp_path_factory):
+    """A course released as ``scratch`` was, with nothing collected yet (a copy: releasing takes seconds)."""
+    root = tmp_path_factory.mktemp("fresh") / "course"
+    shutil.copytree(scratch, root, ignore=shutil.ignore_patterns("submitted", "downloaded", "reports", "gradebook.db*"))
+    shutil.copy2(scratch / "gradebook.db", root / "gradebook.db")
+    return root
+
+
+def test_a_resubmission_of_one_notebook_keeps_the_others(fresh, tmp_path):
+    first = {"doejane_101_9001_01_registry.ipynb": notebook("registry v1"),
+             "doejane_101_9001_02_serving.ipynb": notebook("serving v1")}
+    times = tmp_path / "times.csv"
+    times.write_text("student,submitted\n101,2026-11-20 10:00:00\n")
+    collect(make_zip(tmp_path / "week1.zip", first), fresh, lms="canvas", timestamps=times)
+
+    fixed = {"doejane_101_9001_02_serving.ipynb": notebook("serving v2")}  # Canvas: the latest upload only
+    times.write_text("student,submitted\n101,2026-11-21 09:00:00\n")
+    fates = by_file(collect(make_zip(tmp_path / "week2.zip", fixed), fresh, lms="canvas", timestamps=times))
+    assert submitted(fresh, "101", "01_registry") == first["doejane_101_9001_01_registry.ipynb"]
+    assert submitted(fresh, "101", "02_serving") == fixed["doejane_101_9001_02_serving.ipynb"]
+    assert fates["week2/doejane_101_9001_02_serving.ipynb"].status == "collected"
+    (kept,) = [f for f in fates.values() if f.status == "kept" and f.notebook]
+    assert kept.notebook == "01_registry" and kept.student == "101"
+    stamp = (fresh / "submitted" / "101" / course.ASSIGNMENT / "timestamp.txt").read_text()
+    assert stamp.startswith("2026-11-21 09:00:00")  # the latest upload's time
+    assert missing_notebooks(fresh) == {}
+
+    stale = {"doejane_101_9001_02_serving.ipynb": notebook("serving v0, an old attempt")}
+    times.write_text("student,submitted\n101,2026-11-19 09:00:00\n")
+    fates = collect(make_zip(tmp_path / "old.zip", stale), fresh, lms="canvas", timestamps=times)
+    assert [f.status for f in fates] == ["older"] and "submitted later" in fates[0].reason
+    assert submitted(fresh, "101", "02_serving") == fixed["doejane_101_9001_02_serving.ipynb"]
+
+
+def test_students_missing_notebooks_are_listed_and_explain_the_exit_status(fresh, tmp_path):
+    fates = collect(make_zip(tmp_path / "some.zip", {
+        "doejane_101_9001_01_registry.ipynb": notebook("jane"), "Registry Homework.ipynb": notebook("?")}), fresh, lms="canvas")
+    missing = missing_notebooks(fresh)
+    assert missing == {"101": ["02_serving"]}
+    assert "student 101 has no 02_serving" in table(fates, missing)
+    status, why = exit_status(fates, missing)
+    assert status == 1 and "misnamed" in why and "1 student without every notebook" in why
+    assert exit_status([f for f in fates if f.status == "collected"], {}) == (0, "every notebook found a place; exit status 0")
+
+
+def test_a_hostile_download_is_data(fresh, tmp_path):
+    """Nested archives stay packed, '..', absolute paths and links are not extracted, and a formula in
+    a name is written inert; each skipped entry has a row with its reason."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("huge.ipynb", b"\0" * (8 * 2**20))
+    archive = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("doejane_101_9001_01_registry.ipynb", notebook("honest"))
+        zf.writestr("smithbob_102_9002_more.zip", inner.getvalue())
+        zf.writestr("smithbob_102_9002_data.bin", b"\x1f\x8b" + b"\0" * 100)   # a gzip under another name
+        zf.writestr("../../escaped_101_9001_02_serving.ipynb", notebook("outside"))
+        zf.writestr("/tmp/absolute_101_9001_02_serving.ipynb", notebook("absolute"))
+        link = zipfile.ZipInfo("smithbob_102_9002_01_registry.ipynb")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr('=HYPERLINK("evil")_103_9003_01_registry.ipynb', notebook("formula"))
+    fates = {f.file: f for f in collect(archive, fresh, lms="canvas")}
+    skipped = {name.split("/", 1)[1]: f.reason for name, f in fates.items() if f.status == "skipped"}
+    assert set(skipped) == {"smithbob_102_9002_more.zip", "smithbob_102_9002_data.bin",
+                            "../../escaped_101_9001_02_serving.ipynb", "/tmp/absolute_101_9001_02_serving.ipynb",
+                            "smithbob_102_9002_01_registry.ipynb"}
+    assert "nested" not in skipped["smithbob_102_9002_more.zip"] and "not unpacked" in skipped["smithbob_102_9002_more.zip"]
+    assert "'..'" in skipped["../../escaped_101_9001_02_serving.ipynb"]
+    assert "absolute" in skipped["/tmp/absolute_101_9001_02_serving.ipynb"]
+    assert "link" in skipped["smithbob_102_9002_01_registry.ipynb"]
+    extracted = fresh / "downloaded" / course.ASSIGNMENT / "extracted"
+    assert sum(p.stat().st_size for p in extracted.rglob("*") if p.is_file()) < 2**20  # nothing unpacked from the bomb
+    assert not list(fresh.rglob("escaped_*")) and not Path("/tmp/absolute_101_9001_02_serving.ipynb").exists()
+    assert sorted(p.name for p in (fresh / "submitted").iterdir()) == ["101", "103"]  # 103's name is a formula
+    with open(fresh / REPORT, newline="") as f:
+        cells = [cell for row in csv.reader(f) for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "@"))]
+    assert "'=HYPERLINK(\"evil\")_103_9003_" in cells  # the name prefix, kept for feedback names, written inert
 
 
 def test_bad_archives_get_clear_errors(scratch, tmp_path):
@@ -173,3 +255,22 @@ def test_bad_archives_get_clear_errors(scratch, tmp_path):
     with pytest.raises(CollectError, match="release the assignment first"):
         collect(make_zip(tmp_path / "x.zip", CANVAS), tmp_path)
     assert cli.main(["collect", str(tmp_path / "missing.zip")]) == 2
+
+
+@pytest.mark.parametrize("cell, written", [
+    ("=1+1", "'=1+1"), ("+SUM(A1)", "'+SUM(A1)"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+    ("Doe, Jane", "Doe, Jane"), ("101", "101"), ("", ""),
+    ("-2.5", "-2.5"), ("+3", "+3"), ("-1e-3", "-1e-3"), ("-", "-"),   # numbers, and Moodle's "no value"
+    (-2.5, -2.5), (0, 0), (None, None),
+])
+def test_csv_cells_that_a_spreadsheet_would_run_are_written_inert(cell, written):
+    assert csv_safe.neutralize(cell) == written
+
+
+def test_every_csv_writer_neutralizes(tmp_path):
+    with open(tmp_path / "a.csv", "w", newline="") as f:
+        csv_safe.writer(f).writerows([["=1+1", -4.0, "-4"]])
+        csv_safe.dict_writer(f, ["@x", "n"]).writerows([{"@x": "+cmd", "n": -1}])
+    with open(tmp_path / "a.csv", newline="") as f:
+        assert list(csv.reader(f)) == [["'=1+1", "-4.0", "-4"], ["'+cmd", "-1"]]

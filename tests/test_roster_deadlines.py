@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from autograder.deadlines import DAY, LatePenalty
-from autograder.roster import RosterError, read_roster, submission_times
+from autograder.deadlines import DAY, LatePenalty, read_extensions
+from autograder.roster import Person, RosterError, first_and_last, read_roster, submission_times
 
 CANVAS = ("\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (17)\n"
           "    Points Possible,,,,,10\n"
@@ -53,3 +53,17 @@ def test_files_that_are_not_rosters_say_what_was_expected(tmp_path):
 def test_late_penalty_per_started_day_then_zero(seconds_late, penalty):
     plugin = LatePenalty(percent_per_day=10, max_days=5)
     assert plugin.late_submission_penalty("s", 10.0, seconds_late) == (pytest.approx(penalty) if penalty else None)
+
+
+def test_names_split_as_each_lms_writes_them():
+    people = [Person("1", "Doe, Jane Ann", "canvas"), Person("2", "Cy de Young", "moodle"), Person("3", "Plato", "moodle")]
+    assert [first_and_last(p) for p in people] == [("Jane Ann", "Doe"), ("Cy de", "Young"), ("Plato", "")]
+
+
+def test_extensions_file_gives_each_student_a_due_date_and_says_what_is_wrong(tmp_path):
+    path = write(tmp_path, "extensions.csv", "student,due,note\n1002,2027-03-08 23:59:00 Europe/London,DSP\n,,\n")
+    assert read_extensions(path) == {"1002": datetime(2027, 3, 8, 23, 59)}  # nbgrader's form: UTC, no zone
+    with pytest.raises(RosterError, match="line 2: 1003's due date 'soon' is not a date"):
+        read_extensions(write(tmp_path, "bad.csv", "student,due\n1003,soon\n"))
+    with pytest.raises(RosterError, match="needs the columns student,due"):
+        read_extensions(write(tmp_path, "cols.csv", "id,days\n1003,2\n"))
