@@ -137,7 +137,7 @@ def cache_dir() -> Path:
     return private_directory(Path(given), owners=(0,)) if given else private_directory(grading_dir() / "cache", mode=0o755)
 
 
-SLOT_BYTES, SLOT_INODES = 2 * 2**30, 100_000  # a root grader's per-slot scratch (a tmpfs)
+SLOT_BYTES, SLOT_INODES = 2**30, 50_000  # a root grader's per-slot scratch (a tmpfs)
 
 
 def fresh_slot_directory(slot: Slot) -> Path:
@@ -207,10 +207,21 @@ def _parents(path: str) -> list[str]:
     return options
 
 
+_OWN_SLOT: "Slot | None" = None  # the slot of a root judge started without one (tests, pytest on the checks)
+
+
 def sandbox_uid() -> int | None:
-    """The user a root judge starts its workers as: its slot's (``TINYTORCH_SANDBOX_UID``)."""
+    """The user a root judge starts its workers as: its slot's (``TINYTORCH_SANDBOX_UID``, or a
+    slot it takes for its own life); None when the grader is not root."""
+    global _OWN_SLOT
     value = os.environ.get("TINYTORCH_SANDBOX_UID")
-    return int(value) if value else None
+    if value:
+        return int(value)
+    if os.geteuid() != 0:
+        return None
+    if _OWN_SLOT is None:
+        _OWN_SLOT = Slot()
+    return _OWN_SLOT.uid
 
 
 def command(library: Path, grader: Path, scratch: Path) -> list[str]:
@@ -238,10 +249,7 @@ def command(library: Path, grader: Path, scratch: Path) -> list[str]:
     for name, value in env.items():
         cmd += ["--setenv", name, value]
     if as_root:
-        uid = sandbox_uid()
-        if uid is None:
-            raise SandboxUnavailable("a root judge needs TINYTORCH_SANDBOX_UID, its slot's user (autograder.grading sets it)")
-        cmd += drop_privileges(uid)
+        cmd += drop_privileges(sandbox_uid())
     # -P: the working directory (the submission's scratch) is not on sys.path; the environment is ours alone
     return cmd + [worker_python(), "-P", "-s", "-m", "autograder.worker"]
 
@@ -266,7 +274,7 @@ def _limit(limits: Limits):
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        if os.environ.get("TINYTORCH_SANDBOX_OWN_UID"):  # counted per user: only where the slot's user is its own
+        if os.geteuid() == 0 or os.environ.get("TINYTORCH_SANDBOX_OWN_UID"):  # per user: the slot's own only
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
     return apply
