@@ -344,3 +344,27 @@ def test_a_sandbox_that_cannot_start_makes_the_commands_exit_non_zero(tmp_path, 
     assert cli.main(["check", NOTEBOOK]) == 3
     said = capsys.readouterr().err
     assert "setting up uid map: Permission denied" in said and "nobody was graded" in said
+
+
+def test_a_sandbox_lost_mid_batch_stops_it_and_records_no_zero(tmp_path, monkeypatch):
+    """The preflight's sandbox starts; every later one fails: the batch stops at the first student."""
+    real = shutil.which("bwrap")
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "bwrap"
+    fake.write_text(f"#!/bin/sh\nif mkdir {tmp_path}/started 2>/dev/null; then exec {real} \"$@\"; fi\n"
+                    "echo 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.delenv(JUDGE_AS_ROOT, raising=False)
+    root = course.scratch_course(tmp_path / "course", only=[NOTEBOOK])
+    course.release(root, quiet=True)
+    for student in ("first", "second", "third"):
+        submitted = root / "submitted" / student / course.ASSIGNMENT
+        submitted.mkdir(parents=True)
+        shutil.copy(root / "assignments" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", submitted)
+    with pytest.raises(SandboxUnavailable) as raised:
+        autograde_class(root, jobs=1, report=lambda line: None)
+    assert "No permissions to create new namespace" in str(raised.value)
+    with sqlite3.connect(root / "gradebook.db") as db:
+        scores = db.execute("SELECT auto_score FROM grade WHERE auto_score IS NOT NULL").fetchall()
+    assert scores == [], f"scores were recorded although no sandbox could run: {scores}"
