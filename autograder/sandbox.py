@@ -11,7 +11,8 @@ UTS namespaces:
 - when the grader runs as root (CI, a grading server) every job slot has a user of its own
   (``Slot.uid``): the judge of that slot runs as it (``autograder.grading``) and maps the worker
   into a user namespace as the same user; a root judge (where the slot's user cannot read the
-  course or Python, or has no user namespaces) starts it as that user with no capabilities. A grader that is not root maps the worker to its own user;
+  course or Python, or has no user namespaces) starts it as that user with no capabilities. A
+  grader that is not root maps the worker to its own user;
 - resource limits cap its memory, CPU time, file sizes and open files, and, when the slot's user
   is its own, its processes; as root, the slot's scratch is a tmpfs of fixed size and inode count;
   the worker's ``/tmp`` is a tmpfs of fixed size;
@@ -24,9 +25,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import stat
 import resource
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
