@@ -21,6 +21,7 @@ import json
 import os
 import re
 import select
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -137,8 +138,7 @@ class Judge:
             self.proc = self._start()
         request_path, results_path = self.directory / "request.json", self.directory / "results.json"
         results_path.unlink(missing_ok=True)
-        request_path.write_text(json.dumps(request))
-        request_path.chmod(0o644)
+        _write_new(request_path, json.dumps(request).encode())
         self.proc.stdin.write(f"{request_path}\t{results_path}\n")
         self.proc.stdin.flush()
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -146,10 +146,11 @@ class Judge:
         if answer is None:
             self.stop()
             return {"error": f"grading this notebook took longer than {timeout:g} s and was stopped"}
-        if answer.strip() != "done" or not results_path.is_file() or results_path.is_symlink():
+        results = _read_regular(results_path) if answer.strip() == "done" else None
+        if results is None:
             self.stop()
             return {"error": f"the judge failed while grading this notebook ({answer.strip()[:200] or 'it ended'})"}
-        results = json.loads(results_path.read_text())
+        results = json.loads(results)
         if results.get("fatal"):
             self.stop()
             if not fatal_ok:
@@ -170,6 +171,25 @@ class Judge:
             release_slot_directory(self.slot)
             self.slot.release()
             self.slot = None
+
+
+def _write_new(path, data: bytes) -> None:
+    """Write a new file in the judge's folder (which the judge's user owns): never through a link
+    that user may have put there."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _read_regular(path) -> str | None:
+    """A regular file's text, read without following a link; None if there is none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read().decode() if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
 
 
 JUDGE_AS_ROOT = "TINYTORCH_JUDGE_AS_ROOT"  # set by preflight when only a root judge can start sandboxes

@@ -150,8 +150,9 @@ def fresh_slot_directory(slot: Slot) -> Path:
     private_directory(path)
     if os.geteuid() == 0:
         options = f"size={SLOT_BYTES},nr_inodes={SLOT_INODES},mode=0700,uid={slot.uid},gid={slot.uid},nosuid,nodev"
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tinytorch-slot", str(path)],
-                          capture_output=True).returncode != 0:  # no mount here (a container): a plain folder
+        mount = shutil.which("mount")
+        if mount is None or subprocess.run([mount, "-t", "tmpfs", "-o", options, "tinytorch-slot", str(path)],
+                                           capture_output=True).returncode != 0:  # none here (a container): a plain folder
             os.chown(path, slot.uid, slot.uid)
     return path
 
