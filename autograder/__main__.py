@@ -42,7 +42,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import course, notebooks, selfcheck
-from autograder.grading import judge_notebook
+from autograder.grading import judge_notebook, preflight
 
 
 def cmd_build(args) -> int:
@@ -96,6 +96,7 @@ def cmd_verify(args) -> int:
 
 def cmd_check(args) -> int:
     path = Path(args.notebook) if args.notebook else notebooks.SOURCE / f"{args.name}.ipynb"
+    preflight()
     results = judge_notebook(nbformat.read(path, as_version=4), args.name, tasks=[args.task] if args.task else None)
     if results.get("error"):
         print(f"error: {results['error']}")
@@ -271,7 +272,13 @@ def main(argv=None) -> int:
                         help="the Canvas roster's assignment column to fill, when it has several")
     export.add_argument("--lms-dir", default="grades", help="where the LMS files go (default: grades/)")
     args = parser.parse_args(argv)
-    return globals()[f"cmd_{args.command}"](args)
+    from autograder.sandbox import SandboxUnavailable
+
+    try:
+        return globals()[f"cmd_{args.command}"](args)
+    except SandboxUnavailable as error:  # preflight, or a sandbox lost mid-batch: nothing recorded for anyone after
+        print(f"error: {error}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

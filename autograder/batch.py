@@ -40,6 +40,7 @@ from autograder.collect import REPORT as COLLECT_REPORT
 from autograder.collect import missing_notebooks
 from autograder.course import ASSIGNMENT, ROOT, gradebook_url, nbgrader_env
 from autograder.deadlines import apply_duedate, apply_extensions, configured_duedate, span
+from autograder.grading import SANDBOX_FAILED, preflight
 from autograder.preprocessors import configured_credit
 
 LOCK_WAIT_SECONDS = 60
@@ -127,6 +128,7 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
                              f"{', '.join(names) or 'none yet (run collect first)'}")
         names, force = sorted(set(only)), True
     configured_credit()  # a mistyped credit policy stops the batch here, not each student's run
+    preflight(report)  # a sandbox that cannot start stops the batch here, before anyone is graded
     enable_wal(root)
     duedate = configured_duedate()
     if duedate is not None:
@@ -142,6 +144,11 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
                    for name in names]
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
+            if SANDBOX_FAILED in outcome.log:  # never a 0 for the machine's failure: stop the batch
+                from autograder.sandbox import SandboxUnavailable
+
+                pool.shutdown(cancel_futures=True)
+                raise SandboxUnavailable(f"grading stopped at {outcome.student}:\n{outcome.log[-4000:]}")
             outcomes.append(outcome)
             report(f"[{done}/{len(names)}] {outcome.student}: {describe(outcome, root)}")
     outcomes.sort(key=lambda o: o.student)

@@ -21,9 +21,9 @@ import json
 import os
 import re
 import select
+import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -78,6 +78,10 @@ def solution_targets(notebook: str) -> list[str]:
     return template_solution_targets(TEMPLATES / f"{notebook}.py")
 
 
+JUDGE_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from autograder.judge import main; sys.exit(main(sys.argv[1:]))"
+SANDBOX_FAILED = "the grading sandbox cannot start"  # a batch stops at the first log that says so
+
+
 class Judge:
     """A judge process that grades one notebook after another (``python -m autograder.judge --serve``).
 
@@ -85,35 +89,75 @@ class Judge:
     nbgrader process pays it once per student instead of once per notebook. A notebook that runs
     past its time limit, or a judge that dies, costs that notebook: the process (and the workers
     it started, which die with it) is killed and the next notebook gets a new one.
+
+    Start-up that nothing planted can change: an isolated interpreter (``-I``: neither the working
+    directory nor ``PYTHON*`` variables on its path; the course's root is put there explicitly),
+    started in its job slot's own directory (``autograder.sandbox.Slot``). Grading as root, the
+    judge runs as the slot's user (``setpriv``), reading the checks and writing only that directory;
+    where that user could not start a sandbox (no unprivileged user namespaces: see ``preflight``)
+    or where that user cannot read the course or Python, it stays root (``root_judge_reason``).
     """
 
     def __init__(self):
         self.proc: subprocess.Popen | None = None
+        self.slot = self.directory = None
 
     def _start(self) -> subprocess.Popen:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-                   MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
-        return subprocess.Popen([sys.executable, "-m", "autograder.judge", "--serve"], env=env, cwd=tempfile.gettempdir(),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                text=True, start_new_session=True)
+        from autograder import judge, sandbox  # not at import: they load NumPy
 
-    def grade(self, request: dict, timeout: float) -> dict:
+        if self.slot is None:
+            self.slot = sandbox.Slot()
+        self.directory = sandbox.fresh_slot_directory(self.slot)
+        cache = sandbox.cache_dir()
+        judge.student_library(), sandbox.grader_tree(cache)  # built here: a judge cannot write the cache
+        as_root = os.geteuid() == 0
+        env = dict(os.environ, MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", HOME=str(self.directory),
+                   TMPDIR=str(self.directory), TINYTORCH_GRADING_SCRATCH=str(self.directory / "scratch"),
+                   TINYTORCH_GRADING_CACHE=str(cache))
+        command = [sys.executable, "-I", "-B", "-c", JUDGE_BOOT, str(ROOT), "--serve"]
+        if as_root:
+            env.update(TINYTORCH_SANDBOX_UID=str(self.slot.uid), TINYTORCH_SANDBOX_OWN_UID="1")
+            if not root_judge_reason():
+                command = sandbox.drop_privileges(self.slot.uid) + command
+        with open(self.directory / "judge.log", "wb") as log:
+            proc = subprocess.Popen(command, env=env, cwd=self.directory, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=log, text=True, start_new_session=True)
+        ready, _, _ = select.select([proc.stdout], [], [], STARTUP_SECONDS)
+        if not ready or proc.stdout.readline().strip() != "ready":
+            sandbox.end_process_group(proc)
+            said = (self.directory / "judge.log").read_text(errors="replace")[-3000:]
+            error = sandbox.SandboxUnavailable(sandbox_trouble({"fatal": JUDGE_NOT_STARTED, "stderr": said}))
+            error.said = said
+            raise error
+        return proc
+
+    def grade(self, request: dict, timeout: float, fatal_ok: bool = False) -> dict:
+        """The judge's results for ``request``; ``SandboxUnavailable`` if no sandbox could start
+        (unless ``fatal_ok``: then the results say why, under ``fatal``)."""
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
-        with tempfile.TemporaryDirectory(prefix=f"judge-{request['notebook']}-") as work:
-            request_path, results_path = Path(work, "request.json"), Path(work, "results.json")
-            request_path.write_text(json.dumps(request))
-            self.proc.stdin.write(f"{request_path}\t{results_path}\n")
-            self.proc.stdin.flush()
-            ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-            answer = self.proc.stdout.readline() if ready else None
-            if answer is None:
-                self.stop()
-                return {"error": f"grading this notebook took longer than {timeout:g} s and was stopped"}
-            if answer.strip() != "done" or not results_path.exists():
-                self.stop()
-                return {"error": f"the judge failed while grading this notebook ({answer.strip()[:200] or 'it ended'})"}
-            return json.loads(results_path.read_text())
+        request_path, results_path = self.directory / "request.json", self.directory / "results.json"
+        results_path.unlink(missing_ok=True)
+        _write_new(request_path, json.dumps(request).encode())
+        self.proc.stdin.write(f"{request_path}\t{results_path}\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        answer = self.proc.stdout.readline() if ready else None
+        if answer is None:
+            self.stop()
+            return {"error": f"grading this notebook took longer than {timeout:g} s and was stopped"}
+        results = _read_regular(results_path) if answer.strip() == "done" else None
+        if results is None:
+            self.stop()
+            return {"error": f"the judge failed while grading this notebook ({answer.strip()[:200] or 'it ended'})"}
+        results = json.loads(results)
+        if results.get("fatal"):
+            self.stop()
+            if not fatal_ok:
+                from autograder.sandbox import SandboxUnavailable
+
+                raise SandboxUnavailable(sandbox_trouble(results))
+        return results
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -121,6 +165,101 @@ class Judge:
 
             end_process_group(self.proc)
             self.proc = None
+        if self.slot is not None:
+            from autograder.sandbox import release_slot_directory
+
+            release_slot_directory(self.slot)
+            self.slot.release()
+            self.slot = None
+
+
+def _write_new(path, data: bytes) -> None:
+    """Write a new file in the judge's folder (which the judge's user owns): never through a link
+    that user may have put there."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _read_regular(path) -> str | None:
+    """A regular file's text, read without following a link; None if there is none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read().decode() if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
+
+
+JUDGE_AS_ROOT = "TINYTORCH_JUDGE_AS_ROOT"  # set by preflight when only a root judge can start sandboxes
+STARTUP_SECONDS = 120
+JUDGE_NOT_STARTED = "the judge process did not start"
+
+
+def root_judge_reason() -> str:
+    """Why a root grader's judge must stay root ("" when it can run as its slot's user)."""
+    if os.environ.get(JUDGE_AS_ROOT):
+        return "its slot's user could not start a sandbox (no unprivileged user namespaces)"
+    from autograder.sandbox import others_can_read
+
+    unreadable = [str(p) for p in (ROOT, sys.base_prefix, sys.prefix, Path(sys.executable).parent)
+                  if not others_can_read(Path(p))]
+    return f"its slot's user cannot read {', '.join(unreadable)} (make it readable by others)" if unreadable else ""
+
+
+def sandbox_trouble(results: dict) -> str:
+    """Why the sandbox cannot run, with bwrap's own words and what to do about it."""
+    said = results.get("stderr") or "(nothing)"
+    return (f"{SANDBOX_FAILED}, so nobody was graded: {results.get('fatal') or results.get('error')}\n"
+            f"bwrap said:\n    " + "\n    ".join(said.splitlines()) + "\n" + SANDBOX_ADVICE)
+
+
+SANDBOX_ADVICE = """What to do (grading runs every submission in a bubblewrap sandbox, which needs user namespaces):
+- "setting up uid map: Permission denied" or "No permissions to create new namespace" on Ubuntu 23.10
+  or later: AppArmor restricts unprivileged user namespaces. Allow them for bwrap with an AppArmor
+  profile (/etc/apparmor.d/bwrap: `abi <abi/4.0>, include <tunables/global>
+  profile bwrap /usr/bin/bwrap flags=(unconfined) { userns, }`, then `apparmor_parser -r
+  /etc/apparmor.d/bwrap`), or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`.
+- Debian before 11 and some kernels: `sudo sysctl kernel.unprivileged_userns_clone=1`; and
+  `sysctl user.max_user_namespaces` must be above 0.
+- In a container: Docker/Podman's default seccomp and AppArmor profiles forbid namespaces; run it with
+  `--security-opt seccomp=unconfined --security-opt apparmor=unconfined`, or `--privileged`, or
+  grade as root with CAP_SYS_ADMIN (Kubernetes: deployments/grading/).
+- `bwrap` not found: install bubblewrap (apt-get install bubblewrap).
+Then run this command again; `python -m autograder check 01_registry` tries the sandbox alone."""
+
+
+def preflight(report=print) -> None:
+    """Start one judge and have it run one cell in a sandbox, before anyone is graded; raise
+    ``SandboxUnavailable`` (with bwrap's reason and what to do) if it cannot. As root, a judge that
+    cannot start sandboxes as its slot's user is tried as root (``JUDGE_AS_ROOT`` for the judges
+    that follow, including those of nbgrader processes started afterwards)."""
+    from autograder.sandbox import SandboxUnavailable
+
+    results = _preflight_once()
+    if results.get("fatal") or results.get("error"):
+        if os.geteuid() != 0 or root_judge_reason():
+            raise SandboxUnavailable(sandbox_trouble(results))
+        os.environ[JUDGE_AS_ROOT] = "1"
+        as_root = _preflight_once()
+        if as_root.get("fatal") or as_root.get("error"):
+            raise SandboxUnavailable(sandbox_trouble(as_root))
+        report(f"note: bwrap as the slot's user said {(results.get('stderr') or results.get('fatal') or '').strip()[:300]!r}")
+    if os.geteuid() == 0 and root_judge_reason():
+        report(f"note: the judge runs as root (its workers as each slot's user): {root_judge_reason()}")
+
+
+def _preflight_once() -> dict:
+    from autograder.sandbox import SandboxUnavailable
+
+    judge = Judge()
+    try:
+        return judge.grade({"preflight": True}, timeout=120, fatal_ok=True)
+    except SandboxUnavailable as error:  # the judge itself did not start
+        return {"fatal": JUDGE_NOT_STARTED, "stderr": getattr(error, "said", str(error))}
+    finally:
+        judge.stop()
 
 
 _JUDGE = Judge()

@@ -24,17 +24,16 @@ import hashlib
 import io
 import json
 import signal
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from autograder.protocol import CallTimeout, PeerGone, ProtocolError
-from autograder.sandbox import Sandbox, Scratch, grader_tree, prepared_tree
+from autograder.sandbox import Sandbox, SandboxUnavailable, Scratch, cache_dir, grader_tree, prepared_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ROOT / "autograder" / "checks"
-CACHE = Path(tempfile.gettempdir()) / "tinytorch-grader"
 MAX_MESSAGE = 600  # characters of a check's failure message
 SESSION: "Session | None" = None  # the submission under judgement, read by the checks' fixture
 
@@ -55,7 +54,7 @@ def student_library() -> Path:
                ROOT / "autograder" / "publish.py"]
     for path in sorted(sources):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
-    return prepared_tree(CACHE, "student-" + digest.hexdigest()[:16], build_student_library)
+    return prepared_tree(cache_dir(), "student-" + digest.hexdigest()[:16], build_student_library)
 
 
 class References:
@@ -99,7 +98,7 @@ class Session:
         self.cells, self.cell_timeout = cells, cell_timeout
         self.own_scratch = scratch is None
         self.scratch = scratch or Scratch()
-        self.sandbox = Sandbox(student_library(), grader_tree(CACHE), self.scratch.path)
+        self.sandbox = Sandbox(student_library(), grader_tree(cache_dir()), self.scratch.path)
         self.references = References()
         self.broken = True
         self.skip: set[str] = set()  # cells that ended or hung the worker: not run again
@@ -139,14 +138,28 @@ class Session:
 
     def revive(self, upto: list[dict] | None = None, replay: bool = True) -> None:
         """A fresh worker that has run the notebook's code (``upto`` those cells), tests excluded."""
-        self.sandbox.restart()
-        self.broken = False
-        self.sandbox.peer.request("provide_answers", provider=self.references)
+        self._fresh_worker()
         for cell in (self.cells if upto is None else upto) if replay else []:
             if cell["kind"] == "code" and cell["id"] not in self.skip:
                 self.run(cell)
                 if self.broken:  # that cell hung or ended the worker: start again without it
                     return self.revive(upto, replay)
+
+    def _fresh_worker(self) -> None:
+        """A new worker, ready for the notebook's code. No student code has run in it yet, so a
+        worker that cannot start twice in a row is the machine's failure: ``SandboxUnavailable``
+        stops the grading instead of scoring the student 0. (The first retry waits out the
+        processes of the previous worker, which may take a moment to be reaped.)"""
+        for attempt in range(3):
+            self.sandbox.restart()
+            self.broken = False
+            try:
+                self.sandbox.peer.request("provide_answers", provider=self.references)
+                return
+            except (PeerGone, ProtocolError) as error:
+                if attempt == 2:
+                    raise SandboxUnavailable(f"a fresh sandbox ended before running any code ({error})") from None
+                time.sleep(1 + attempt)
 
     def _live_peer(self):
         """The connection to a worker that has run the notebook (a fresh one if it was lost)."""
@@ -320,15 +333,51 @@ def judge(request: dict) -> dict:
             "seconds": round(time.perf_counter() - started, 3)}
 
 
+PREFLIGHT_CELL = {"id": "preflight", "source": "print(6 * 7)"}
+
+
+def preflight() -> dict:
+    """Start one sandbox and run one cell in it: ``{}`` if it printed what it should, else
+    ``{"fatal": why}`` with what bwrap (or the worker) wrote to stderr."""
+    scratch = Scratch()
+    sandbox = Sandbox(student_library(), grader_tree(cache_dir()), scratch.path)
+    try:
+        try:
+            sandbox.start(stderr=subprocess.PIPE)
+            sandbox.peer.deadline = time.monotonic() + 60
+            result = sandbox.peer.request("exec", cell=PREFLIGHT_CELL)
+            if isinstance(result, dict) and result.get("stdout") == "42\n":
+                return {}
+            why = f"the sandbox ran `print(6 * 7)` and answered {str(result)[:300]}"
+        except (PeerGone, ProtocolError, CallTimeout, OSError, SandboxUnavailable) as error:
+            why = f"{type(error).__name__}: {error}"
+        return {"fatal": why, "stderr": sandbox.stop()[-3000:].strip()}
+    finally:
+        sandbox.stop()
+        scratch.remove()
+
+
+def answer(request: dict) -> dict:
+    """One request's results: a preflight's, or a notebook's verdict; ``{"fatal": ...}`` when the
+    sandbox cannot start, so that the grading stops instead of recording a 0."""
+    if request.get("preflight"):
+        return preflight()
+    try:
+        return judge(request)
+    except SandboxUnavailable as error:
+        return {"fatal": str(error), "stderr": ""}
+
+
 def main(argv: list[str]) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)  # 2-3 s of grammar building nothing here needs
     if argv[:1] != ["--serve"]:
         request_path, results_path = argv[:2]
-        Path(results_path).write_text(json.dumps(judge(json.loads(Path(request_path).read_text()))))
+        Path(results_path).write_text(json.dumps(answer(json.loads(Path(request_path).read_text()))))
         return 0
+    print("ready", flush=True)
     for line in sys.stdin:
         request_path, results_path = line.rstrip("\n").split("\t")
-        Path(results_path).write_text(json.dumps(judge(json.loads(Path(request_path).read_text()))))
+        Path(results_path).write_text(json.dumps(answer(json.loads(Path(request_path).read_text()))))
         print("done", flush=True)
     return 0
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import Judge, nbgrader_meta, notebook_cells
+from autograder.grading import Judge, nbgrader_meta, notebook_cells, preflight
 from autograder.notebooks import ROOT, SOURCE, templates
 
 WORK = ROOT / "build" / "mutation"
@@ -276,6 +276,7 @@ def grade_notebook(name: str, quick: bool, jobs: int, grader: Grader, equivalent
 def run(names: list[str], quick: bool, jobs: int, record: bool) -> int:
     """Grade the mutants of ``names``; 1 if a quick sample has an unexplained survivor or a full
     run scores below the recorded floor."""
+    preflight()
     equivalents = load_equivalents()
     floor = json.loads(SCORES.read_text()) if SCORES.exists() else {}
     results, status = {}, 0

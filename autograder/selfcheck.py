@@ -30,7 +30,7 @@ import nbformat
 from autograder import course, notebooks
 from autograder.batch import autograde_class
 from autograder.credit import Credit, CreditError, check_function
-from autograder.grading import (VERDICT, all_hidden_checks, apply_results, judge_notebook, nbgrader_meta,
+from autograder.grading import (VERDICT, all_hidden_checks, apply_results, judge_notebook, nbgrader_meta, preflight,
                                 solution_targets, written_verdict)
 from autograder.preprocessors import configured_credit
 from autograder.synthetic import Case, CaseError, load_cases
@@ -206,6 +206,7 @@ def run(only: list[str] | None = None) -> bool:
     except (CreditError, CaseError) as error:
         print(f"error: {error}")
         return False
+    preflight()
     with tempfile.TemporaryDirectory(prefix="selfcheck-") as tmp:
         root = course.scratch_course(Path(tmp), only)
         released = course.notebooks(course.release(root, quiet=True))

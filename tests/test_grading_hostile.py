@@ -9,6 +9,7 @@ must keep exactly their points (the attack changed nothing); one that wrote noth
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -22,7 +23,6 @@ import nbformat
 import pytest
 
 from autograder import course, judge, selfcheck
-from autograder.sandbox import Scratch
 from autograder.batch import autograde_class
 from autograder.grading import VERDICT, nbgrader_meta
 
@@ -74,11 +74,11 @@ def prepend(cell, code):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    # the workers of this batch only (not under /tmp, which a worker sees as its own): none may be left
+    # the grading directory of this batch only (slots, scratch, caches): no slot or scratch may be left
     scratch = Path(tempfile.mkdtemp(prefix="hostile-", dir="/var/tmp"))
+    scratch.chmod(0o711)  # a judge running as its slot's user passes through it
     patch = pytest.MonkeyPatch()
-    patch.setenv("TINYTORCH_GRADING_SCRATCH", str(scratch))
-    patch.setattr(Scratch, "ROOT", scratch)
+    patch.setenv("TINYTORCH_GRADING_DIR", str(scratch))
     root = course.scratch_course(tmp_path_factory.mktemp("hostile"), only=[NOTEBOOK])
     released = course.notebooks(course.release(root, quiet=True))[NOTEBOOK]
     source = course.notebooks(root / "source" / course.ASSIGNMENT)[NOTEBOOK]
@@ -200,7 +200,8 @@ def test_nothing_outside_the_workers_changed(graded):
     root, _, _, unchanged = graded
     assert unchanged, "a submission changed the hidden checks or the course configuration"
     assert not (root / "sitecustomize.py").exists() and not list(Path(SITE).glob("zz-forge*")), "a startup file was planted"
-    assert not list(Path(Scratch.ROOT).glob("worker-*")), "a worker's scratch directory was left behind"
+    grading = Path(os.environ["TINYTORCH_GRADING_DIR"])
+    assert not list(grading.glob("slot-*")) and not list(grading.glob("scratch/*")), "a worker's scratch was left behind"
 
 
 def test_no_process_outlives_grading(graded):
@@ -220,3 +221,156 @@ def test_the_worker_has_no_network(graded):
     nb = nbformat.read(root / "autograded" / "uses-the-network-empty" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
     text = json.dumps([c.get("outputs", []) for c in nb.cells])
     assert "no network" in text and "CONNECTED" not in text
+
+
+# ---- The grading machine: start-up, job slots, a sandbox that cannot start ---------------------
+# (issue 25 items 4, 5 and 10) Each attacker is graded with --jobs 2 between honest students, who
+# must keep full marks; the attackers' own grades are theirs to lose.
+
+from autograder import __main__ as cli  # noqa: E402
+from autograder.grading import JUDGE_AS_ROOT  # noqa: E402
+from autograder.sandbox import SandboxUnavailable  # noqa: E402
+
+PLANTED_MARKER = "planted-code-ran"
+PLANT = ("import os, pathlib\n"
+         "for base in [os.getcwd(), '/tmp', os.path.expanduser('~')]:\n"
+         "    pkg = pathlib.Path(base, 'autograder')\n"
+         "    try:\n"
+         "        pkg.mkdir(exist_ok=True)\n"
+         "        for name in ['__init__.py', 'worker.py', 'protocol.py']:\n"
+         "            (pkg / name).write_text('import os; os._exit(9)\\n')\n"
+         "        pathlib.Path(base, 'sitecustomize.py').write_text('import os; os._exit(9)\\n')\n"
+         "    except OSError:\n"
+         "        pass")
+HOLD_PROCESSES = ("import os, time\n_children = []\nwhile len(_children) < 2000:\n    try:\n        pid = os.fork()\n"
+                  "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(3600)\n        os._exit(0)\n"
+                  "    _children.append(pid)\nprint('holding', len(_children), 'processes')")
+FILL_MEMORY = ("_hoard = []\ntry:\n    while True:\n        _hoard.append(b'x' * (64 * 2**20))\nexcept MemoryError:\n"
+               "    print('memory full at', len(_hoard) * 64, 'MiB')\n_hoard.clear()")
+FILL_SCRATCH = ("import os\n_made = 0\nfor base in [os.getcwd(), '/tmp']:\n    try:\n        while True:\n"
+                "            open(os.path.join(base, f'f{_made}'), 'w').close()\n            _made += 1\n"
+                "    except OSError as error:\n        print('inodes full:', _made, error)\n"
+                "    try:\n        with open(os.path.join(base, 'big'), 'wb') as f:\n            while True:\n"
+                "                f.write(b'x' * 2**20)\n    except OSError as error:\n        print('bytes full:', error)")
+
+
+@pytest.fixture(scope="module")
+def machine_graded(tmp_path_factory):
+    """Start-up hijacks, a held process limit, filled memory and scratch, between honest students.
+    The temporary directory is this test's own (``TMPDIR``): a plant in the machine's shared one
+    would reach every other grader running there."""
+    temporary = tmp_path_factory.mktemp("tmpdir")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("TMPDIR", str(temporary))
+    planted = temporary / "autograder"
+    marker = tmp_path_factory.mktemp("marker") / PLANTED_MARKER
+    planted.mkdir()
+    for name in ("__init__.py", "judge.py", "grading.py"):
+        (planted / name).write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    root = course.scratch_course(tmp_path_factory.mktemp("machine"), only=[NOTEBOOK])
+    released = course.notebooks(course.release(root, quiet=True))[NOTEBOOK]
+    source = course.notebooks(root / "source" / course.ASSIGNMENT)[NOTEBOOK]
+    solved = lambda: selfcheck.submission(released, source, lambda t, s, r: selfcheck.answered(s))  # noqa: E731
+    full = sum(course.test_cells(source).values())
+    attacks = {"b-plants-modules": PLANT, "d-holds-processes": HOLD_PROCESSES, "f-fills-memory": FILL_MEMORY,
+               "h-fills-scratch": FILL_SCRATCH}
+    subs = {}
+    for name, code in attacks.items():
+        nb = solved()
+        cells = nb.cells
+        first = cells.index(solution_cells(nb)[0])
+        cells.insert(first + 1, nbformat.v4.new_code_cell(code))
+        if name == "b-plants-modules":  # end this worker: the next one starts where the plants are
+            cells.insert(first + 2, nbformat.v4.new_code_cell("import os\nos._exit(0)"))
+        subs[name] = nb
+    honest = {f"{letter}-honest": solved() for letter in "acegi"}
+    for student, nb in {**subs, **honest}.items():
+        path = root / "submitted" / student / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    try:
+        outcomes = autograde_class(root, jobs=2, extra=FAST, report=lambda line: None)
+        yield root, outcomes, full, set(honest), marker
+    finally:
+        patch.undo()
+
+
+def test_honest_neighbours_of_machine_attacks_keep_full_marks(machine_graded):
+    root, outcomes, full, honest, _ = machine_graded
+    assert all(o.ok for o in outcomes), [o.log[-1500:] for o in outcomes if not o.ok]
+    got = {student: sum(course.cell_scores(root, student)[NOTEBOOK].values()) for student in honest}
+    assert got == pytest.approx(dict.fromkeys(honest, full))
+
+
+def test_planted_modules_never_run(machine_graded):
+    root, _, full, _, marker = machine_graded
+    assert not marker.exists(), "a module planted in the temporary directory ran in the grader"
+    # the plants in its working directory, /tmp and $HOME would end its next worker at start: they did not run
+    assert sum(course.cell_scores(root, "b-plants-modules")[NOTEBOOK].values()) == pytest.approx(full)
+
+
+def test_machine_attackers_were_really_graded(machine_graded):
+    """Each attack cell ran (it printed what it took, or was stopped at its time limit under load)."""
+    root, _, _, _, _ = machine_graded
+    for student, code, said in [("d-holds-processes", HOLD_PROCESSES, "holding"),
+                                ("f-fills-memory", FILL_MEMORY, "memory full at"),
+                                ("h-fills-scratch", FILL_SCRATCH, "inodes full")]:
+        nb = nbformat.read(root / "autograded" / student / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
+        outputs = json.dumps(next(c.outputs for c in nb.cells if c.source == code))
+        assert said in outputs or "TimeoutError" in outputs, f"{student}: {outputs[:500]}"
+
+
+def _failing_bwrap(directory: Path) -> Path:
+    """A stand-in ``bwrap`` that fails as it does where unprivileged user namespaces are restricted."""
+    directory.mkdir(exist_ok=True)
+    fake = directory / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    return directory
+
+
+def test_a_sandbox_that_cannot_start_stops_autograde_before_anyone(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", f"{_failing_bwrap(tmp_path / 'bin')}:{os.environ['PATH']}")
+    monkeypatch.delenv(JUDGE_AS_ROOT, raising=False)
+    root = course.scratch_course(tmp_path / "course", only=[NOTEBOOK])
+    course.release(root, quiet=True)
+    submitted = root / "submitted" / "someone" / course.ASSIGNMENT
+    submitted.mkdir(parents=True)
+    shutil.copy(root / "assignments" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", submitted)
+    with pytest.raises(SandboxUnavailable) as raised:
+        autograde_class(root, jobs=2, report=lambda line: None)
+    assert "setting up uid map: Permission denied" in str(raised.value)
+    assert "apparmor_restrict_unprivileged_userns" in str(raised.value)
+    assert not (root / "autograded").exists(), "a student was graded although the sandbox cannot start"
+
+
+def test_a_sandbox_that_cannot_start_makes_the_commands_exit_non_zero(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", f"{_failing_bwrap(tmp_path)}:{os.environ['PATH']}")
+    monkeypatch.delenv(JUDGE_AS_ROOT, raising=False)
+    assert cli.main(["check", NOTEBOOK]) == 3
+    said = capsys.readouterr().err
+    assert "setting up uid map: Permission denied" in said and "nobody was graded" in said
+
+
+def test_a_sandbox_lost_mid_batch_stops_it_and_records_no_zero(tmp_path, monkeypatch):
+    """The preflight's sandbox starts; every later one fails: the batch stops at the first student."""
+    real = shutil.which("bwrap")
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "bwrap"
+    fake.write_text(f"#!/bin/sh\nif mkdir {tmp_path}/started 2>/dev/null; then exec {real} \"$@\"; fi\n"
+                    "echo 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.delenv(JUDGE_AS_ROOT, raising=False)
+    root = course.scratch_course(tmp_path / "course", only=[NOTEBOOK])
+    course.release(root, quiet=True)
+    for student in ("first", "second", "third"):
+        submitted = root / "submitted" / student / course.ASSIGNMENT
+        submitted.mkdir(parents=True)
+        shutil.copy(root / "assignments" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", submitted)
+    with pytest.raises(SandboxUnavailable) as raised:
+        autograde_class(root, jobs=1, report=lambda line: None)
+    assert "No permissions to create new namespace" in str(raised.value)
+    with sqlite3.connect(root / "gradebook.db") as db:
+        scores = db.execute("SELECT auto_score FROM grade WHERE auto_score IS NOT NULL").fetchall()
+    assert scores == [], f"scores were recorded although no sandbox could run: {scores}"
