@@ -109,19 +109,27 @@ for name, m in [("trained", trained_model), ("compressed", compressed_model), ("
 #| solution tinytorch.core.mlops.pipeline.gates:evaluate_release_gates
 
 # %% test id=evaluate_release_gates points=4
+import re
+
 signature = {"input_shape": (64,), "dtype": "float32", "output_shape": (10,)}
 limits = {"min_accuracy": 0.9, "max_p99_latency_ms": 5.0, "max_size_bytes": 50_000, "signature": signature}
 good = {"accuracy": 0.97, "p99_latency_ms": 0.4, "size_bytes": 19_808, "signature": signature}
 gates = evaluate_release_gates(good, limits)
-assert [g.name for g in gates] == ["accuracy_floor", "p99_latency_ceiling", "size_ceiling", "signature_match"]
-assert all(g.passed for g in gates) and gates[0].value == 0.97 and gates[0].limit == 0.9
+assert [g.name for g in gates] == ["accuracy_floor", "p99_latency_ceiling", "size_ceiling", "signature_match"], \
+    f"one result per gate, in the order of RELEASE_GATES; got {[g.name for g in gates]}"
+assert all(g.passed for g in gates), f"a candidate inside every limit passes every gate; got {gates}"
+assert gates[0].value == 0.97 and gates[0].limit == 0.9, f"value is the measured figure, limit the limit; got {gates[0]}"
 assert evaluate_release_gates({**good, "accuracy": 0.9}, limits)[0].passed, "the floor itself passes"
 slow = evaluate_release_gates({**good, "p99_latency_ms": 41.2}, limits)[1]
-assert not slow.passed and "41.2" in slow.message and "5" in slow.message
+numbers = [float(n) for n in re.findall(r"\d+(?:\.\d*)?(?:e[-+]?\d+)?", slow.message)]
+assert not slow.passed, f"a p99 of 41.2 ms is above the 5 ms ceiling; got {slow}"
+assert any(math.isclose(n, 41.2, rel_tol=5e-3) for n in numbers) and any(math.isclose(n, 5.0, rel_tol=5e-3) for n in numbers), \
+    f"the message shows the figure 41.2 and the limit 5 (any format); got {slow.message!r}"
 assert not evaluate_release_gates({**good, "accuracy": float("nan")}, limits)[0].passed, "NaN is not measured"
 as_json = {"input_shape": [64], "dtype": "float32", "output_shape": [10]}
 assert evaluate_release_gates({**good, "signature": as_json}, limits)[3].passed, "lists and tuples are equal"
-assert [g.name for g in evaluate_release_gates(good, {"max_size_bytes": 50_000})] == ["size_ceiling"]
+only = [g.name for g in evaluate_release_gates(good, {"max_size_bytes": 50_000})]
+assert only == ["size_ceiling"], f"a limit that is not given is not a gate; got {only}"
 print("evaluate_release_gates: visible checks passed")
 
 # %% code
@@ -188,16 +196,29 @@ for name, model in [("trained", trained_model), ("compressed", compressed_model)
 policy = CanaryPolicy(min_requests=100, max_error_rate_increase=0.01, max_latency_regression=0.5,
                       latency_slack_ms=1.0, max_accuracy_drop=0.03)
 stable = ArmStats(requests=500, errors=1, p99_ms=4.0, labelled=500, correct=480)
-assert canary_decision(stable, ArmStats(60, 0, 3.0, 60, 60), policy).action == "wait"
-assert canary_decision(stable, ArmStats(200, 1, 4.5, 200, 190), policy).action == "advance"
-slow = canary_decision(stable, ArmStats(200, 0, 7.5, 200, 192), policy)
-assert slow.action == "rollback" and ("latency" in slow.reasons[0] or "p99" in slow.reasons[0]), "7.5 ms > 1.5 * 4.0 + 1.0"
-worse = canary_decision(stable, ArmStats(200, 0, 4.0, 200, 180), policy)
-assert worse.action == "rollback" and "accuracy" in worse.reasons[0], "0.90 vs 0.96"
-dead = canary_decision(stable, ArmStats(150, 150, None, 0, 0), policy)
-assert dead.action == "rollback" and "error" in dead.reasons[0], "errors do not wait for labels"
-assert canary_decision(stable, ArmStats(200, 0, 4.0, 50, 50), policy).action == "wait", "labels missing"
-assert len(canary_decision(stable, ArmStats(200, 50, 30.0, 200, 100), policy).reasons) == 3
+early = canary_decision(stable, ArmStats(60, 0, 3.0, 60, 60), policy)
+assert early.action == "wait", f"the canary has 60 < 100 requests: wait; got {early}"
+fine = canary_decision(stable, ArmStats(200, 1, 4.5, 200, 190), policy)
+assert fine.action == "advance", f"error rate, p99 and accuracy all within the policy: advance; got {fine}"
+
+
+def rolls_back_naming(decision, words, why):
+    """The decision rolls back with a reason naming one of ``words`` (any case, any position)."""
+    assert decision.action == "rollback", f"{why}: expected 'rollback', got {decision}"
+    assert any(w in r.lower() for r in decision.reasons for w in words), \
+        f"{why}: no reason names the figure ({' or '.join(words)}); reasons were {decision.reasons}"
+
+
+rolls_back_naming(canary_decision(stable, ArmStats(200, 0, 7.5, 200, 192), policy), ["latency", "p99"],
+                  "p99 7.5 ms > 4.0 * 1.5 + 1.0")
+rolls_back_naming(canary_decision(stable, ArmStats(200, 0, 4.0, 200, 180), policy), ["accuracy"],
+                  "accuracy 0.90 vs 0.96 drops more than 0.03")
+rolls_back_naming(canary_decision(stable, ArmStats(150, 150, None, 0, 0), policy), ["error"],
+                  "every request failed: errors do not wait for labels")
+unlabelled = canary_decision(stable, ArmStats(200, 0, 4.0, 50, 50), policy)
+assert unlabelled.action == "wait", f"50 < 100 labels and no regression: accuracy unknown, wait; got {unlabelled}"
+everything = canary_decision(stable, ArmStats(200, 50, 30.0, 200, 100), policy)
+assert len(everything.reasons) == 3, f"worse on errors, p99 and accuracy: one reason each; got {everything.reasons}"
 print("canary_decision: visible checks passed")
 
 # %% code
@@ -358,8 +379,7 @@ for release, share, decision in loop.decisions:
 for phase, accuracy in loop.live_accuracy.items():
     print(f"  live accuracy, {phase}: {accuracy:.3f}")
 events = sorted(loop.phases + [(e.time, f"{e.action} v{e.version}") for e in loop.pipeline.manager.events])
-fig = plot_timeline(router.log, events, window=60)
-plt.show()
+display(plot_timeline(router.log, events, window=60))
 champion = loop.pipeline.registry.get_alias("champion")  # the lineage of what is now serving:
 print(champion.uri, champion.tags, "parent:", champion.lineage.parent_version)
 print("trials:", [(t["config"], round(t["val_accuracy"], 3)) for t in champion.params["search"]["trials"]])
