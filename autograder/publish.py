@@ -175,10 +175,9 @@ def publish(out: Path, reveal: Iterable[str] = ()) -> None:
 
 
 def solution_notebook(path: Path) -> nbformat.NotebookNode:
-    """A source notebook as a reader sees it: no nbgrader markers, no hidden-test blocks."""
+    """A source notebook as a reader sees it: no nbgrader markers."""
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        cell.source = re.sub(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
         cell.source = "\n".join(line for line in cell.source.splitlines()
                                 if line.strip() not in {"### BEGIN SOLUTION", "### END SOLUTION"})
         cell.metadata.pop("nbgrader", None)
