@@ -7,7 +7,7 @@
 # silently drifts from 80/20, and a team that checks the dashboard every morning "finds" winners
 # that are pure noise.
 #
-# **You will build** the four pieces that make an experiment trustworthy, each the same code the
+# **You will build** the five pieces that make an experiment trustworthy, each the same code the
 # `tinytorch.core.mlops.experiments` library runs:
 #
 # 1. `fnv1a_32`: a hash that is identical in every process, language and restart;
@@ -303,8 +303,9 @@ plot_peeking(peeking);
 # %% [markdown]
 # ## 6. An A/B test of two real models
 #
-# The seed of this course sketched the API: two variants, 80/20, `run_experiment(test_data)`. Here
-# the control is a small network trained briefly and the treatment a bigger one trained longer.
+# The library's `ABTestManager` runs a whole experiment: two variants split 80/20, then
+# `run_experiment(test_data)`. The control is a small network trained briefly, the treatment a
+# bigger one trained longer.
 # Each test image plays one request from one user (its row index is the unit id); the manager
 # routes it by `assign_variant`, records exposure, latency and whether the prediction was right,
 # and analyses with your z-test and SRM check (your functions).

@@ -390,10 +390,12 @@ print("alias history:", [(e["alias"], e["version"]) for e in loop.pipeline.regis
 # - **accuracy**: the stable arm drops when the drift is injected and recovers when the retrained
 #   version takes over; the bad release's canary arm (orange, at the end) sits well below stable
 #   until the analysis pulls it;
-# - **canary share**: 10 % then 50 % for the good release; at promotion the canary *becomes* the
-#   stable arm, so the line drops back to zero; 10 % and back to zero for the bad one;
+# - **canary share**: each release starts at 10 % and widens to 50 % only on an "advance" (the
+#   decisions printed above are this run's steps); at promotion the canary *becomes* the stable
+#   arm, and at a rollback it is removed, so either way the line drops back to zero. Whether the
+#   bad release is caught at 10 % or only at 50 % depends on how fast its evidence arrives;
 # - **latency**: client-side, including the interpreter shared by clients, servers and training
-#   (the spikes are retraining competing for the same cores).
+#   (retraining competes for the same cores, so spikes line up with it).
 #
 # The last lines above are the lineage of what is now serving, straight from the registry.
 
@@ -408,7 +410,7 @@ print("alias history:", [(e["alias"], e["version"]) for e in loop.pipeline.regis
 #    retrying a request *not* safe? (Hint: think of requests that change state.)
 # 4. `run_steps` undoes in reverse order. Give a step whose undo cannot be done (the world
 #    changed irreversibly). How do real systems handle those?
-# 5. The deployments/ folder scales the same server with Kubernetes. Which part of this
+# 5. In production, Kubernetes would run and scale this same server. Which part of this
 #    notebook's loop does Kubernetes do for you, and which does it not?
 
 # %% code
