@@ -97,7 +97,7 @@ print(f"float32 model: accuracy {accuracy(model):.3f}; int8 copy: accuracy {accu
 # sha256 maps any input to 256 bits; finding two inputs with the same hash is computationally
 # infeasible (about $2^{128}$ work by the birthday bound). Python's built-in `hash()` is no
 # substitute: it is salted per process, so the "same" bytes get a different number after a
-# restart (the reference course's old MLOps module hashed data with it).
+# restart.
 #
 # **Task 1 (2 points).** Implement `content_hash(data)`: the sha256 of `data` as 64 lowercase hex
 # characters, refusing anything that is not bytes with a `TypeError` that says to encode text

@@ -15,8 +15,9 @@
 # - **observability**: `/metrics` in the Prometheus text format, so latency and load can be charted
 #   and alerted on.
 #
-# The seed's production bar is a p99 latency under 100 ms at 1,000+ requests/s on two cores; the
-# library's server (uvicorn + Starlette routing + orjson) does several times that.
+# A common production bar for a model this size is a p99 latency under 100 ms at 1,000+
+# requests/s on two cores; the library's server (uvicorn + Starlette routing + orjson) does
+# several times that.
 #
 # **Objectives.** After this notebook you can
 # - read and write a v2 infer request, and validate one so the model only ever sees finite numbers

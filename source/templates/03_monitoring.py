@@ -165,14 +165,11 @@ export("03_monitoring", ks_statistic)
 #
 # This is the p-value drift tools report for large samples (`scipy.stats.kstwobign.sf`); the
 # library's `kolmogorov.ks_2samp` adds SciPy's exact small-sample values. The series converges
-# fast for large $\lambda$ and slowly near 0, where the truncated sum can even leave $[0, 1]$.
-# Below $\lambda = 0.1$, $Q(\lambda)$ is 1 to double precision, so return 1 there; above it, at
-# most 100 terms are ever needed (stop at the first term below $10^{-16}$ times the total). Clip
-# the result to $[0, 1]$. Summing the tail directly keeps tiny p-values accurate, where
-# `1 - cdf` would round them to 0.
+# fast for large $\lambda$ and slowly near 0, where a truncated sum can leave $[0, 1]$; summing
+# the tail directly keeps tiny p-values accurate, where `1 - cdf` would round them to 0.
 #
 # **Task 2 (2 points).** Implement `ks_pvalue(statistic, n_reference, n_current)`, following its
-# docstring.
+# docstring (where to stop the series, and when to return 1).
 
 # %% solution id=ks_pvalue
 #| solution tinytorch.core.mlops.drift.stats:ks_pvalue

@@ -298,8 +298,8 @@ export("06_pipeline", run_steps)
 # ## The pipeline in one screen
 #
 # With release gates, canary decisions and `run_steps` exported (and the registry, server,
-# monitor and learner pieces of 01 to 05), the library's `MLOpsPipeline` runs the seed's
-# integration block as written: a seeded hyperparameter search with the `Trainer`, int8
+# monitor and learner pieces of 01 to 05), the library's `MLOpsPipeline` runs the whole release
+# in a few calls: a seeded hyperparameter search with the `Trainer`, int8
 # compression, inference optimisation, and a release behind a real HTTP server on 127.0.0.1.
 # Each call is a recorded step; the run log lives in the registry next to the versions it
 # produced.
