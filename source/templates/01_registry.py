@@ -201,12 +201,16 @@ with tempfile.TemporaryDirectory() as d:
     atomic_write_bytes(target, b'{"version": "1"}')
     atomic_write_bytes(str(target), b'{"version": "2"}')
     assert target.read_bytes() == b'{"version": "2"}', "the second write replaces the first"
-    try:
-        atomic_write_bytes(target, "text, not bytes")
-    except TypeError:
-        pass
-    assert target.read_bytes() == b'{"version": "2"}', "a failed write must leave the old file"
     assert os.listdir(d) == ["record.json"], f"temporary files left behind: {os.listdir(d)}"
+    folder = Path(d) / "a_folder"
+    folder.mkdir()
+    try:  # os.replace cannot put a file onto a folder: the write fails after the temporary file exists
+        atomic_write_bytes(folder, b"x")
+        raise AssertionError("writing onto a folder must fail (os.replace raises IsADirectoryError)")
+    except OSError:
+        pass
+    left = sorted(os.listdir(d))
+    assert left == ["a_folder", "record.json"], f"a failed write must remove its temporary file; the folder holds {left}"
 print("atomic_write_bytes: visible checks passed")
 
 # %% code
