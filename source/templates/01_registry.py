@@ -107,8 +107,9 @@ print(f"float32 model: accuracy {accuracy(model):.3f}; int8 copy: accuracy {accu
 #| solution tinytorch.core.mlops.registry.storage:content_hash
 
 # %% test id=content_hash points=2
-assert content_hash(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-assert content_hash(b"tinytorch") == hashlib.sha256(b"tinytorch").hexdigest()
+assert content_hash(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", \
+    f"sha256 of no bytes, as 64 lowercase hex characters; got {content_hash(b'')!r}"
+assert content_hash(b"tinytorch") == hashlib.sha256(b"tinytorch").hexdigest(), "the hex digest of sha256, nothing added"
 assert content_hash(bytearray(b"tinytorch")) == content_hash(b"tinytorch"), "bytearray is bytes too"
 assert content_hash(b"weights") != content_hash(b"weightz"), "one changed byte changes the name"
 try:
@@ -293,7 +294,7 @@ with tempfile.TemporaryDirectory() as d:
     versions = Path(d) / "versions"
     assert [allocate_version(versions) for _ in range(3)] == ["1", "2", "3"]
     assert (versions / "3.json").exists(), "the version is reserved by creating <version>.json"
-    assert allocate_version(versions, "1.0.0") == "1.0.0"
+    assert allocate_version(versions, "1.0.0") == "1.0.0", "a version asked for by name is reserved and returned as given"
     (versions / "9.json").touch()
     assert allocate_version(versions) == "10", "after 9 comes 10, and '1.0.0' is not a number"
     try:
@@ -403,7 +404,8 @@ with tempfile.TemporaryDirectory() as d:
     aliases.set("champion", "3", when=300)
     assert AliasHistory(log).current("champion") == "3", "a new instance (a restart) reads the log"
     assert aliases.rollback("champion", when=400) == "2", "rollback returns the previous target"
-    assert aliases.current("champion") == "2" and aliases.current("challenger") == "3"
+    assert aliases.current("champion") == "2" and aliases.current("challenger") == "3", \
+        "after the rollback champion points at 2; challenger is untouched"
     assert [aliases.at("champion", t) for t in (99, 100, 250, 300, 400)] == [None, "1", "2", "3", "2"]
     assert aliases.rollback("champion", when=500) == "1"
     try:
@@ -436,7 +438,7 @@ export("01_registry", AliasHistory)
 # %% test id=compare_metrics points=2
 report = compare_metrics({"accuracy": 0.90, "loss": 0.3}, {"accuracy": 0.95, "latency_ms": 1.2})
 assert list(report) == ["accuracy", "latency_ms", "loss"], "every metric of either side, sorted"
-assert report["accuracy"]["a"] == 0.90 and report["accuracy"]["b"] == 0.95
+assert report["accuracy"]["a"] == 0.90 and report["accuracy"]["b"] == 0.95, f"a and b are the two values: {report['accuracy']}"
 assert abs(report["accuracy"]["delta"] - 0.05) < 1e-12, "delta is b - a"
 assert report["latency_ms"] == {"a": None, "b": 1.2, "delta": None}, "missing on side a"
 assert report["loss"] == {"a": 0.3, "b": None, "delta": None}, "missing on side b"

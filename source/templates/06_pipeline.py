@@ -282,10 +282,11 @@ steps = [Step("start_green", lambda ctx: {"url": "http://127.0.0.1:9"}, lambda c
          Step("set_alias", lambda ctx: 1 / 0),
          Step("retire_blue", lambda ctx: log.append("retired blue"))]
 records = run_steps(steps, {})
-assert [r.status for r in records] == ["undone", "undone", "failed", "skipped"]
+assert [r.status for r in records] == ["undone", "undone", "failed", "skipped"], f"got {[r.status for r in records]}"
 assert log == ["switch", "switch back", "stop green"], f"undo in reverse order; got {log}"
-assert records[2].error.startswith("ZeroDivisionError:")
-assert records[0].outputs == {"url": "http://127.0.0.1:9"} and records[1].inputs == {"url": "http://127.0.0.1:9"}
+assert records[2].error.startswith("ZeroDivisionError:"), f"error is 'TypeName: message'; got {records[2].error!r}"
+assert records[0].outputs == {"url": "http://127.0.0.1:9"} and records[1].inputs == {"url": "http://127.0.0.1:9"}, \
+    "a record keeps the step's outputs, and the inputs it read from the context"
 ok = run_steps([Step("a", lambda ctx: {"x": 2}), Step("b", lambda ctx: {"y": ctx["x"] * 3})], {})
 assert [r.status for r in ok] == ["ok", "ok"] and ok[1].outputs == {"y": 6}
 assert run_steps([Step("needs", lambda ctx: None, inputs=("model",))], {})[0].status == "failed"
