@@ -25,10 +25,10 @@
 # runs: `content_hash`, `atomic_write_bytes`, `allocate_version`, `AliasHistory` (its core
 # methods) and `compare_metrics`.
 #
-# **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
-# your notebook is graded, on real files; each task lists the requirements its hidden checks
-# grade, and a task's points are shared out by the hidden checks it passes. Tasks do not depend
-# on each other.
+# **How this is graded** (the same in every notebook). Each task has a visible test (run it) and
+# hidden checks that run when your notebook is graded, on real files. A task whose visible test
+# fails scores 0 and its hidden checks do not run; otherwise the hidden checks its statement
+# lists decide its points. Tasks do not depend on each other.
 #
 # **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
 # then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The

@@ -30,10 +30,8 @@
 # **You will build** four pieces, each the same code the `tinytorch.core.mlops.serving` library
 # runs: `parse_infer_request`, `take_batch`, `Histogram` (its core methods) and `iter_chunks`.
 #
-# **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
-# your notebook is graded, several of them as real HTTP round trips against a server built with
-# *your* piece; each task lists the requirements its hidden checks grade, and a task's points are
-# shared out by the hidden checks it passes. Tasks do not depend on each other.
+# **Grading** works as in 01 (several hidden checks are real HTTP round trips against a server
+# built with *your* piece).
 #
 # **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
 # then on your `tinytorch` runs your code. The library's `ModelServer` is complete except for your

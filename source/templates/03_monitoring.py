@@ -25,9 +25,7 @@
 # alert rule fire and resolve, see a million rows make a negligible shift "significant", and plot
 # the drifted pixels.
 #
-# **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
-# your notebook is graded; each task lists the requirements its hidden checks grade, and a task's
-# points are shared out by the hidden checks it passes. Tasks do not depend on each other.
+# **Grading** works as in 01.
 #
 # **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
 # then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The

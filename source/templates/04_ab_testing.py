@@ -19,9 +19,7 @@
 # Then you will run an A/B test of two real digits models, watch peeking produce false winners in
 # a simulation, and roll a bad model out as a canary and back.
 #
-# **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
-# your notebook is graded; a task's points are shared out by the hidden checks it passes. Tasks do
-# not depend on each other when graded.
+# **Grading** works as in 01.
 #
 # **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
 # then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The

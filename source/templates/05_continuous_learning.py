@@ -26,9 +26,7 @@
 # **You will build** three pieces, each the same code `tinytorch.core.mlops.continuous` runs:
 # `should_retrain`, `challenger_passes_gate` and `should_rollback`.
 #
-# **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
-# your notebook is graded, with real models trained on the digits; a task's points are shared out
-# by the hidden checks it passes. Tasks do not depend on each other.
+# **Grading** works as in 01 (the hidden checks train real models on the digits).
 #
 # **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
 # then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The

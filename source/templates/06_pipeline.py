@@ -26,9 +26,7 @@
 # - make "a failed deploy changes nothing" a property of the code;
 # - run the whole loop behind real HTTP servers and read its report.
 #
-# **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
-# your notebook is graded; a task's points are shared out by the hidden checks it passes. Tasks
-# do not depend on each other.
+# **Grading** works as in 01.
 #
 # **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
 # then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The
