@@ -27,9 +27,10 @@
     python -m autograder mutation [NB ...] [--quick] [--record] [--jobs N]
                                       grade the answers' mutants: the hidden checks must kill every
                                       one not recorded as equivalent (--quick: a fixed sample, for CI)
-    python -m autograder publish --out DIR [--reveal NB ...]
+    python -m autograder publish --out DIR [--reveal NB ...] [--repo-url URL]
                                       write the student repository (no answers, no hidden checks);
-                                      --reveal adds the reference answers of notebooks past their deadline
+                                      --reveal adds the reference answers of notebooks past their deadline;
+                                      --repo-url points the buttons, set-up cells, README and book at URL
 """
 
 from __future__ import annotations
@@ -210,11 +211,15 @@ def cmd_publish(args) -> int:
     from autograder.publish import publish
 
     try:
-        publish(Path(args.out), reveal=args.reveal)
+        before = notebooks.repository_url()
+        publish(Path(args.out), reveal=args.reveal, repo_url=args.repo_url)
     except ValueError as error:
         print(f"error: {error}")
         return 2
     print(f"published the student edition to {args.out}" + (f", revealing {', '.join(args.reveal)}" if args.reveal else ""))
+    if notebooks.repository_url() != before:
+        print(f"_config.yml now names {notebooks.repository_url()} (was {before}) and the notebooks were rebuilt for it:\n"
+              "commit them, and rebuild and deploy the book (bash .ci/book) so its buttons and pages point there too")
     return 0
 
 
@@ -259,6 +264,9 @@ def main(argv=None) -> int:
                                 help="the student repository's folder (a clone's .git is kept, everything else replaced)")
     publish_parser.add_argument("--reveal", nargs="*", default=[], metavar="NB",
                                 help="notebooks whose reference answers to release, e.g. 01_registry")
+    publish_parser.add_argument("--repo-url", default=None, metavar="URL",
+                                help="the student repository's URL (default: repository: url: in _config.yml); "
+                                     "a new one is written there and the notebooks rebuilt")
     similarity = sub.add_parser("similarity", help="flag answers unusually similar to another student's or to the reference")
     similarity.add_argument("--threshold", type=float, default=None,
                             help="flag a pair when this share of one answer is found in the other (default 0.8)")

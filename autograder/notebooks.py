@@ -45,12 +45,6 @@ SOURCE = ROOT / "source" / ASSIGNMENT
 CONFIG = ROOT / "_config.yml"
 
 DEMO_PREFIX = "demo_"
-HIDDEN_BLOCK = (
-    "### BEGIN HIDDEN TESTS\n"
-    "# Hidden checks for this task ({checks}, task {task}) run outside this kernel at grading time.\n"
-    "### END HIDDEN TESTS"
-)
-
 
 CHECKS_HEADING = "Graded by these hidden checks, run on your code after the task's test cell passes:"
 
@@ -132,7 +126,6 @@ def build_notebook(template: Path) -> nbformat.NotebookNode:
             if cell.options["id"] not in seen:
                 raise TemplateError(f"{template}:{cell.line_number}: test for unknown task {cell.options['id']!r}")
             meta.update(grade=True, solution=False, locked=True, points=cell_points(cell))
-            source = source + "\n" + HIDDEN_BLOCK.format(checks=checks, task=cell.options["id"])
         nb_cells.append(nbformat.v4.new_code_cell(source, id=grade_id.replace("_", "-"), metadata={"nbgrader": meta}))
     _check_demos_define_nothing_needed(nb_cells, template)
     nb = nbformat.v4.new_notebook(cells=nb_cells)

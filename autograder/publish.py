@@ -1,6 +1,6 @@
 """Publish the student edition: the repository students clone, open in Binder or run in Colab.
 
-    python -m autograder publish --out DIR [--reveal 01_registry ...]
+    python -m autograder publish --out DIR [--reveal 01_registry ...] [--repo-url URL]
 
 This repository is the instructor's: it holds the reference answers (the library, ``source/``),
 the hidden checks (``autograder/``) and the gradebook. The student edition holds none of them:
@@ -16,6 +16,11 @@ the hidden checks (``autograder/``) and the gradebook. The student edition holds
 
 ``reveal`` names notebooks whose deadline has passed: their reference answers go into the
 library unstubbed, and their solution notebooks into ``solutions/``.
+
+The student repository's URL is set in one place, ``_config.yml`` (``repository: url:``): the
+book's launch buttons and pages, the notebooks' Colab set-up cell and the published README all
+read it. ``repo_url`` (``--repo-url``) writes a new one there and rebuilds the notebooks, so
+everything points at it; rebuild the book after.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from pathlib import Path
 import nbformat
 
 from autograder.notebooks import (
-    ASSIGNMENT, DIRECTIVE, ROOT, SOURCE, parse_template, repository_url, templates, write_notebook,
+    ASSIGNMENT, CONFIG, DIRECTIVE, ROOT, SOURCE, build_all, parse_template, repository_url, templates,
+    write_notebook,
 )
 from tinytorch.export import not_written
 
@@ -44,6 +50,20 @@ NOTEBOOK_PACKAGES = ["prometheus-client"]
 """Packages the release notebooks import beside the library's own dependencies."""
 STUDENT_README = Path(__file__).resolve().parent / "student_readme.md"
 LIBRARY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "answers", "*.egg-info")
+STUDENT_GITIGNORE = """\
+__pycache__/
+*.egg-info/
+.ipynb_checkpoints/
+.venv/
+# Your answers and submissions: a fork you push stays free of them.
+answers/
+submission/
+"""
+"""``answers/`` at any depth: exports in ``tinytorch/answers/`` and in an answers folder beside the
+notebooks; ``submission/``: what the submit cell writes beside the notebook."""
+REPOSITORY_URL = re.compile(r"https://[\w.-]+/[\w.-]+/[\w.-]+")
+"""A repository's web address, ``https://host/owner/name``: what git clones, pip installs from
+(``git+URL``) and the launch buttons open."""
 
 
 @dataclass(frozen=True)
@@ -150,11 +170,43 @@ def _header_end(tree: ast.Module) -> int:
     return end
 
 
-def publish(out: Path, reveal: Iterable[str] = ()) -> None:
+def fill_repository(text: str, url: str) -> str:
+    """``text`` with ``{{REPOSITORY_URL}}`` and ``{{REPOSITORY_NAME}}`` (the folder git clones
+    into) filled in."""
+    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    return text.replace("{{REPOSITORY_URL}}", url).replace("{{REPOSITORY_NAME}}", name)
+
+
+def check_repository_url(url: str) -> str:
+    if not REPOSITORY_URL.fullmatch(url):
+        raise ValueError(f"--repo-url {url!r} is not a repository's web address; give it as "
+                         "https://github.com/OWNER/NAME (no .git, no trailing slash)")
+    return url
+
+
+def point_course_at(url: str, config: Path = CONFIG) -> bool:
+    """Write ``url`` as the student repository into ``config`` (``repository: url:``); whether it changed."""
+    check_repository_url(url)
+    text = config.read_text()
+    changed, count = re.subn(r"^(repository:\s*\n\s+url:\s*)\S+", lambda m: m.group(1) + url, text, flags=re.M)
+    if count != 1:
+        raise ValueError(f"{config}: no `repository: url:` entry to set")
+    config.write_text(changed)
+    return changed != text
+
+
+def publish(out: Path, reveal: Iterable[str] = (), repo_url: str | None = None) -> None:
     """Write the student repository into ``out``; a ``.git`` folder already there is kept, so
-    ``out`` can be a clone of the student repository to commit and push from."""
+    ``out`` can be a clone of the student repository to commit and push from. A ``repo_url``
+    other than the configured one is written into ``_config.yml`` and the notebooks rebuilt."""
     reveal = sorted(set(reveal))
     _check_notebooks(set(reveal))
+    if repo_url is not None and point_course_at(repo_url):
+        from autograder import course  # nbgrader: only when the notebooks must be released again
+
+        build_all()
+        course.release(quiet=True)
+    url = repository_url()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for child in out.iterdir():
@@ -167,18 +219,17 @@ def publish(out: Path, reveal: Iterable[str] = ()) -> None:
     build_student_library(out, reveal)
     for name in reveal:
         write_notebook(solution_notebook(SOURCE / f"{name}.ipynb"), out / "solutions" / f"{name}.ipynb")
-    (out / "README.md").write_text(STUDENT_README.read_text().replace("{{REPOSITORY_URL}}", repository_url()))
+    (out / "README.md").write_text(fill_repository(STUDENT_README.read_text(), url))
     (out / "pyproject.toml").write_text(student_pyproject())
     (out / "requirements.txt").write_text(student_requirements())
     (out / "runtime.txt").write_text(f"python-{PYTHON}\n")
-    (out / ".gitignore").write_text("__pycache__/\n*.egg-info/\n.ipynb_checkpoints/\n.venv/\n")
+    (out / ".gitignore").write_text(STUDENT_GITIGNORE)
 
 
 def solution_notebook(path: Path) -> nbformat.NotebookNode:
-    """A source notebook as a reader sees it: no nbgrader markers, no hidden-test blocks."""
+    """A source notebook as a reader sees it: no nbgrader markers."""
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        cell.source = re.sub(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.S)
         cell.source = "\n".join(line for line in cell.source.splitlines()
                                 if line.strip() not in {"### BEGIN SOLUTION", "### END SOLUTION"})
         cell.metadata.pop("nbgrader", None)

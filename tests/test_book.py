@@ -188,3 +188,17 @@ def test_module_page_lists_the_templates_tasks_and_points(html, template):
 def test_every_page_of_the_toc_was_built(html):
     missing = [name for name in toc_files() if not (html / f"{name}.html").is_file()]
     assert not missing, f"pages in _toc.yml that were not built: {missing}"
+
+
+REPOSITORY_LINK = re.compile(r"(?:github\.com|mybinder\.org/v2/gh|colab\.research\.google\.com/github)/"
+                             r"([\w.-]+/[\w.-]+?)(?:\.git)?(?=[/?#\s\"'<]|$)")
+
+
+def test_every_page_names_one_repository(html):
+    """The student repository is named once, in _config.yml: a page whose launch buttons, text or
+    code name two different repositories has a copy of the URL that was not updated."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    configured = config["repository"]["url"].rstrip("/").split("/", 3)[-1]
+    for path in sorted(html.rglob("*.html")):
+        named = set(REPOSITORY_LINK.findall(path.read_text(encoding="utf-8", errors="replace")))
+        assert named <= {configured}, f"{path.relative_to(html)} names {sorted(named)}; only {configured} is configured"

@@ -18,7 +18,9 @@ import nbformat
 import pytest
 
 from autograder.notebooks import ROOT, SOURCE, library_source, repository_url
-from autograder.publish import PYTHON, graded_pieces, publish
+from autograder.publish import (
+    PYTHON, REPOSITORY_URL, check_repository_url, fill_repository, graded_pieces, point_course_at, publish,
+)
 
 COURSE_ONLY = {"nbgrader", "pytest", "nbval", "hypothesis", "jupyter-book", "statsmodels",
                "scikit-learn", "tritonclient", "httpx"}
@@ -245,7 +247,68 @@ def test_launch_buttons_and_colab_lead_to_the_student_repository(tree):
         setup = nbformat.read(tree / f"{page}.ipynb", as_version=4).cells[1].source
         assert f"git+{url}" in setup and "from tinytorch.export import export" in setup, page
     assert url in (tree / "README.md").read_text()
-    assert f"git clone {url}\n" in (ROOT / "book" / "setup.md").read_text(), "book/setup.md clones another repository"
+
+
+def test_no_page_or_readme_writes_a_repository_url_of_its_own(tree):
+    """The student repository is named in _config.yml only: the book's pages, the README template
+    and the templates write ``{{REPOSITORY_URL}}``, filled in from it."""
+    sources = [*(ROOT / "book").rglob("*.md"), *(ROOT / "book").rglob("*.ipynb"), ROOT / "autograder" / "student_readme.md",
+               *(ROOT / "source" / "templates").glob("*.py")]
+    written = {str(path.relative_to(ROOT)): REPOSITORY_URL.findall(path.read_text()) for path in sources}
+    written = {path: urls for path, urls in written.items() if any("github.com" in u for u in urls)}
+    assert not written, f"write {{{{REPOSITORY_URL}}}} instead of the URL: {written}"
+    assert "{{REPOSITORY_URL}}" in (ROOT / "book" / "setup.md").read_text()
+
+
+def test_the_readme_has_no_template_leftovers(tree):
+    readme = (tree / "README.md").read_text()
+    assert "{{" not in readme and "$(" not in readme, "a placeholder or a shell substitution left in the README"
+    name = repository_url().rsplit("/", 1)[-1]
+    assert f"git clone {repository_url()}\n" in readme and f"cd {name}\n" in readme
+
+
+def test_repository_placeholders_are_filled_from_one_url():
+    text = "git clone {{REPOSITORY_URL}}\ncd {{REPOSITORY_NAME}}\n"
+    assert fill_repository(text, "https://github.com/me/course-student") == \
+        "git clone https://github.com/me/course-student\ncd course-student\n"
+
+
+@pytest.mark.parametrize("url", ["github.com/me/x", "https://github.com/me/x/", "https://github.com/me",
+                                 "https://github.com/me/x.git extra", "git@github.com:me/x.git"])
+def test_a_url_that_is_not_a_repository_address_is_refused_with_the_form_to_use(url):
+    with pytest.raises(ValueError, match="https://github.com/OWNER/NAME"):
+        check_repository_url(url)
+
+
+def test_repo_url_is_written_into_the_one_config_entry(tmp_path):
+    config = tmp_path / "_config.yml"
+    config.write_text((ROOT / "_config.yml").read_text())
+    assert point_course_at("https://github.com/someone/fork-student", config)
+    assert "  url: https://github.com/someone/fork-student\n" in config.read_text()
+    assert not point_course_at("https://github.com/someone/fork-student", config), "the same URL changes nothing"
+    assert config.read_text().count("https://") == (ROOT / "_config.yml").read_text().count("https://")
+
+
+def test_publish_with_a_bad_repo_url_stops_before_writing_anything(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "autograder", "publish", "--out", str(tmp_path / "x"),
+                           "--repo-url", "github.com/me/x"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and "https://github.com/OWNER/NAME" in done.stdout, done.stdout + done.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_pushed_fork_holds_no_answers_or_submissions(tree, tmp_path):
+    """The student .gitignore covers exported answers (in the library or beside the notebooks)
+    and what the submit cell writes."""
+    repo = tmp_path / "fork"
+    repo.mkdir()
+    (repo / ".gitignore").write_text((tree / ".gitignore").read_text())
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    private = ["tinytorch/answers/01_registry/content_hash.py", "assignments/mlops/answers/01_registry.py",
+               "assignments/mlops/submission/06_pipeline.ipynb", "submission/01_registry.ipynb"]
+    public = ["assignments/mlops/01_registry.ipynb", "tinytorch/export.py"]
+    ignored = subprocess.run(["git", "-C", str(repo), "check-ignore", "--no-index", *private, *public],
+                             capture_output=True, text=True).stdout.split()
+    assert ignored == private, f"ignored {ignored}; must ignore exactly {private}"
 
 
 def test_release_notebooks_import_no_reference_answer(tree):

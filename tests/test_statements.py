@@ -45,3 +45,13 @@ def test_every_check_has_a_task_and_a_requirement_sentence(notebook):
             assert marked, f"{notebook}: {node.name} grades no task (@pytest.mark.task)"
             doc = ast.get_docstring(node)
             assert doc and len(doc.split()) >= 4, f"{notebook}: {node.name} needs a docstring stating its requirement"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_a_task_counts_the_checks_its_statement_lists(notebook):
+    """The statement lists one line per check function, and credit counts one per pytest item: a
+    parametrized check would count once per parameter while listed once."""
+    tree = ast.parse((CHECKS / f"test_{notebook}.py").read_text())
+    parametrized = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+                    and any("parametrize" in ast.unparse(d) for d in node.decorator_list)]
+    assert not parametrized, f"{notebook}: loop over the cases inside these checks instead: {parametrized}"

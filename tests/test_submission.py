@@ -81,8 +81,32 @@ def test_the_last_cell_runs_a_finished_notebook_and_packages_it(notebooks, tmp_p
     _, solved = notebooks
     monkeypatch.chdir(tmp_path)
     nbformat.write(solved, tmp_path / "Copy of 01_registry.ipynb")
-    report = submission.check_and_package(NOTEBOOK)  # what the notebook's last cell calls
-    assert report.problems == [], report.problems
-    assert len(report.tests_passed) == len(course.task_ids(solved))
+    shown = submission.check_and_package(NOTEBOOK)  # what the notebook's last cell calls
+    assert shown is None, "the cell would display the returned report a second time"
+    out = capsys.readouterr().out
+    assert "checking Copy of 01_registry.ipynb" in out
+    assert out.count(f"{NOTEBOOK}: {len(course.task_ids(solved))} visible tests passed") == 1, out
+    assert "no graded problems found" in out and "demos that stopped" not in out, out
     assert (tmp_path / "submission" / f"{NOTEBOOK}.ipynb").exists()
-    assert "checking Copy of 01_registry.ipynb" in capsys.readouterr().out
+
+
+def test_a_failing_demo_is_listed_apart_from_the_graded_problems(tmp_path, monkeypatch):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def double(x):\n    return 2 * x"),
+        nbformat.v4.new_code_cell("assert double(3) == 6"),
+        nbformat.v4.new_code_cell("raise RuntimeError('no server')"),
+    ])
+    nb.cells[0].metadata["nbgrader"] = {"grade": False, "grade_id": "double", "locked": False,
+                                        "schema_version": 3, "solution": True}
+    nb.cells[1].metadata["nbgrader"] = {"grade": True, "grade_id": "test_double", "locked": True, "points": 1,
+                                        "schema_version": 3, "solution": False}
+    nb.cells[2].metadata["nbgrader"] = {"grade": False, "grade_id": "demo_load", "locked": True,
+                                        "schema_version": 3, "solution": False}
+    path = tmp_path / "01_registry.ipynb"
+    nbformat.write(nb, path)
+    monkeypatch.chdir(tmp_path)
+    report = submission.check(nb, "01_registry", tmp_path / "out")
+    assert report.problems == [] and report.demo_failures == ["cell demo_load raised RuntimeError: no server"]
+    text = str(report)
+    assert text.index("no graded problems found") < text.index("demos that stopped (not graded") < text.index("demo_load")
+    assert submission.main([str(path), "--out", str(tmp_path / "out")]) == 0, "a failing demo costs no points"

@@ -6,8 +6,9 @@ The last cell of every course notebook runs ``check_and_package("NN_name")``; fr
 
 What it does, without nbgrader (students do not install it):
 
-1. runs the notebook from the top in a fresh kernel, as the grader does, and reports every cell
-   that raised, and every visible test that failed;
+1. runs the notebook from the top in a fresh kernel, as the grader does, and reports every
+   visible test that failed and every graded or set-up cell that raised; a demo cell that raised
+   is listed apart (the grader does not run demos, so it costs no points);
 2. checks what nbgrader checks when it grades: each task's answer cell and test cell are present
    with their grading metadata intact, no answer is still ``raise NotImplementedError()``, no
    read-only cell was edited (the grader restores it, so edits there are lost), no cell id is
@@ -35,20 +36,29 @@ import nbformat
 OUT_DIR = Path("submission")
 SKIP_ENV = "TINYTORCH_SUBMISSION_CHECK"  # set while the check runs a notebook: its last cell must not recurse
 UNANSWERED = "raise NotImplementedError()"
+DEMO_PREFIX = "demo_"  # a demo cell's grade id starts so (autograder.notebooks, not in the student edition)
 COURSE_NAME = re.compile(r"(?<![0-9A-Za-z])(\d\d_[a-z_]+?)(?:$|[ (\-]|_?\d)")
 
 
 @dataclass
 class Report:
     notebook: str
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what costs points when graded
+    demo_failures: list[str] = field(default_factory=list)  # demos that raised: not graded
     tests_passed: list[str] | None = None  # None: the notebook was not run
     written: Path | None = None
 
     def __str__(self) -> str:
         ran = "not run" if self.tests_passed is None else f"{len(self.tests_passed)} visible tests passed"
         lines = [f"{self.notebook}: {ran}"]
-        lines += [f"  - {problem}" for problem in self.problems] or ["  no problems found"]
+        if self.problems:
+            lines.append("  graded problems (each costs points):")
+            lines += [f"  - {problem}" for problem in self.problems]
+        else:
+            lines.append("  no graded problems found")
+        if self.demo_failures:
+            lines.append("  demos that stopped (not graded: the grader skips demos):")
+            lines += [f"  - {failure}" for failure in self.demo_failures]
         if self.written:
             lines.append(f"upload {self.written}")
         return "\n".join(lines)
@@ -143,7 +153,8 @@ def check(nb, name: str, out_dir: Path = OUT_DIR, execute: bool = True) -> Repor
             if error == "NotImplementedError" and cell in unfinished:
                 continue  # already reported: the task is not finished
             what = "visible test" if cell.startswith("test_") else "cell"
-            report.problems.append(f"{what} {cell} raised {error}" + (f": {message}" if message else ""))
+            line = f"{what} {cell} raised {error}" + (f": {message}" if message else "")
+            (report.demo_failures if cell.startswith(DEMO_PREFIX) else report.problems).append(line)
     out_dir.mkdir(parents=True, exist_ok=True)
     report.written = out_dir / f"{name}.ipynb"
     nbformat.write(nb, report.written)
@@ -169,10 +180,11 @@ def colab_notebook():
     return nbformat.from_dict(_message.blocking_request("get_ipynb", timeout_sec=60)["ipynb"])
 
 
-def check_and_package(name: str) -> Report | None:
-    """The notebooks' last cell: check this notebook as the grader will and write the file to upload."""
+def check_and_package(name: str) -> None:
+    """The notebooks' last cell: check this notebook as the grader will, write the file to upload
+    and print the report once (it returns nothing, so the cell shows no second copy)."""
     if os.environ.get(SKIP_ENV) or os.environ.get("NBGRADER_EXECUTION"):
-        return None  # this notebook is being checked or graded right now
+        return  # this notebook is being checked or graded right now
     nb = colab_notebook()
     if nb is None:
         path = find_notebook(name, Path.cwd())
@@ -181,14 +193,13 @@ def check_and_package(name: str) -> Report | None:
         print(f"checking {path.name}, last saved {age:.0f} s ago (save first: File > Save, or Ctrl-S)")
     if any("### BEGIN SOLUTION" in cell.source for cell in nb.cells):
         print("this is the instructor's source notebook, with the solutions: nothing to package")
-        return None
+        return
     print("running it from the top in a fresh kernel, as the grader will (up to a minute)...")
     report = check(nb, name)
     print(report)
     if "google.colab" in sys.modules:
         from google.colab import files  # noqa: PLC0415 - only in Colab
         files.download(str(report.written))
-    return report
 
 
 def main(argv=None) -> int:

@@ -245,17 +245,17 @@ def test_content_hash_accepts_bytearray_and_memoryview(student):
 
 
 @pytest.mark.task("content_hash")
-@pytest.mark.parametrize("value", ["text", 42, None])
-def test_content_hash_refuses_what_is_not_bytes(student, value):
+def test_content_hash_refuses_what_is_not_bytes(student):
     """content_hash refuses text, a number and None with TypeError."""
     content_hash = student.content_hash
-    try:
-        content_hash(value)
-    except TypeError:
-        return
-    except Exception as error:  # noqa: BLE001 - the message says what was raised instead
-        raise AssertionError(f"content_hash({value!r}) raised {type(error).__name__}; raise TypeError") from None
-    raise AssertionError(f"content_hash({value!r}) returned a hash; refuse non-bytes with TypeError")
+    for value in ["text", 42, None]:  # one check, as the statement lists it (a parametrized one counts thrice)
+        try:
+            content_hash(value)
+        except TypeError:
+            continue
+        except Exception as error:  # noqa: BLE001 - the message says what was raised instead
+            raise AssertionError(f"content_hash({value!r}) raised {type(error).__name__}; raise TypeError") from None
+        raise AssertionError(f"content_hash({value!r}) returned a hash; refuse non-bytes with TypeError")
 
 
 @pytest.mark.task("content_hash")

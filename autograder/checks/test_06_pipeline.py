@@ -5,6 +5,7 @@ these tasks (they are stubs while the checks run). The data types (GateResult, A
 ...) are the notebook's own provided copies.
 """
 
+import itertools
 import math
 import re
 
@@ -80,11 +81,12 @@ def test_gates_compare_inclusively(student):
 
 
 @pytest.mark.task("evaluate_release_gates")
-@pytest.mark.parametrize("missing", ["absent", None, math.nan])
-def test_unmeasured_figures_fail(student, missing):
+def test_unmeasured_figures_fail(student):
     """evaluate_release_gates fails a gate whose figure is missing, None or NaN, and still passes the other gates."""
-    for figure, gate in [("accuracy", "accuracy_floor"), ("p99_latency_ms", "p99_latency_ceiling"),
-                         ("size_bytes", "size_ceiling"), ("signature", "signature_match")]:
+    # one check, as the statement lists it (a parametrized one would count three times)
+    for missing, (figure, gate) in itertools.product(
+            ["absent", None, math.nan], [("accuracy", "accuracy_floor"), ("p99_latency_ms", "p99_latency_ceiling"),
+                                         ("size_bytes", "size_ceiling"), ("signature", "signature_match")]):
         measured = {k: v for k, v in GOOD.items() if k != figure}
         if missing != "absent":
             measured[figure] = missing

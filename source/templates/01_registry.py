@@ -25,10 +25,10 @@
 # runs: `content_hash`, `atomic_write_bytes`, `allocate_version`, `AliasHistory` (its core
 # methods) and `compare_metrics`.
 #
-# **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
-# your notebook is graded, on real files; each task lists the requirements its hidden checks
-# grade, and a task's points are shared out by the hidden checks it passes. Tasks do not depend
-# on each other.
+# **How this is graded** (the same in every notebook). Each task has a visible test (run it) and
+# hidden checks that run when your notebook is graded, on real files. A task whose visible test
+# fails scores 0 and its hidden checks do not run; otherwise the hidden checks its statement
+# lists decide its points. Tasks do not depend on each other.
 #
 # **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
 # then on your `tinytorch` runs your code, here, after a restart and in later notebooks. The
@@ -104,7 +104,7 @@ print(f"float32 model: accuracy {accuracy(model):.3f}; int8 copy: accuracy {accu
 # sha256 maps any input to 256 bits; finding two inputs with the same hash is computationally
 # infeasible (about $2^{128}$ work by the birthday bound). Python's built-in `hash()` is no
 # substitute: it is salted per process, so the "same" bytes get a different number after a
-# restart (the reference course's old MLOps module hashed data with it).
+# restart.
 #
 # **Task 1 (2 points).** Implement `content_hash(data)`: the sha256 of `data` as 64 lowercase hex
 # characters, refusing anything that is not bytes with a `TypeError` that says to encode text
@@ -114,8 +114,9 @@ print(f"float32 model: accuracy {accuracy(model):.3f}; int8 copy: accuracy {accu
 #| solution tinytorch.core.mlops.registry.storage:content_hash
 
 # %% test id=content_hash points=2
-assert content_hash(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-assert content_hash(b"tinytorch") == hashlib.sha256(b"tinytorch").hexdigest()
+assert content_hash(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", \
+    f"sha256 of no bytes, as 64 lowercase hex characters; got {content_hash(b'')!r}"
+assert content_hash(b"tinytorch") == hashlib.sha256(b"tinytorch").hexdigest(), "the hex digest of sha256, nothing added"
 assert content_hash(bytearray(b"tinytorch")) == content_hash(b"tinytorch"), "bytearray is bytes too"
 assert content_hash(b"weights") != content_hash(b"weightz"), "one changed byte changes the name"
 try:
@@ -208,12 +209,16 @@ with tempfile.TemporaryDirectory() as d:
     atomic_write_bytes(target, b'{"version": "1"}')
     atomic_write_bytes(str(target), b'{"version": "2"}')
     assert target.read_bytes() == b'{"version": "2"}', "the second write replaces the first"
-    try:
-        atomic_write_bytes(target, "text, not bytes")
-    except TypeError:
-        pass
-    assert target.read_bytes() == b'{"version": "2"}', "a failed write must leave the old file"
     assert os.listdir(d) == ["record.json"], f"temporary files left behind: {os.listdir(d)}"
+    folder = Path(d) / "a_folder"
+    folder.mkdir()
+    try:  # os.replace cannot put a file onto a folder: the write fails after the temporary file exists
+        atomic_write_bytes(folder, b"x")
+        raise AssertionError("writing onto a folder must fail (os.replace raises IsADirectoryError)")
+    except OSError:
+        pass
+    left = sorted(os.listdir(d))
+    assert left == ["a_folder", "record.json"], f"a failed write must remove its temporary file; the folder holds {left}"
 print("atomic_write_bytes: visible checks passed")
 
 # %% code
@@ -296,7 +301,7 @@ with tempfile.TemporaryDirectory() as d:
     versions = Path(d) / "versions"
     assert [allocate_version(versions) for _ in range(3)] == ["1", "2", "3"]
     assert (versions / "3.json").exists(), "the version is reserved by creating <version>.json"
-    assert allocate_version(versions, "1.0.0") == "1.0.0"
+    assert allocate_version(versions, "1.0.0") == "1.0.0", "a version asked for by name is reserved and returned as given"
     (versions / "9.json").touch()
     assert allocate_version(versions) == "10", "after 9 comes 10, and '1.0.0' is not a number"
     try:
@@ -406,7 +411,8 @@ with tempfile.TemporaryDirectory() as d:
     aliases.set("champion", "3", when=300)
     assert AliasHistory(log).current("champion") == "3", "a new instance (a restart) reads the log"
     assert aliases.rollback("champion", when=400) == "2", "rollback returns the previous target"
-    assert aliases.current("champion") == "2" and aliases.current("challenger") == "3"
+    assert aliases.current("champion") == "2" and aliases.current("challenger") == "3", \
+        "after the rollback champion points at 2; challenger is untouched"
     assert [aliases.at("champion", t) for t in (99, 100, 250, 300, 400)] == [None, "1", "2", "3", "2"]
     assert aliases.rollback("champion", when=500) == "1"
     try:
@@ -439,7 +445,7 @@ export("01_registry", AliasHistory)
 # %% test id=compare_metrics points=2
 report = compare_metrics({"accuracy": 0.90, "loss": 0.3}, {"accuracy": 0.95, "latency_ms": 1.2})
 assert list(report) == ["accuracy", "latency_ms", "loss"], "every metric of either side, sorted"
-assert report["accuracy"]["a"] == 0.90 and report["accuracy"]["b"] == 0.95
+assert report["accuracy"]["a"] == 0.90 and report["accuracy"]["b"] == 0.95, f"a and b are the two values: {report['accuracy']}"
 assert abs(report["accuracy"]["delta"] - 0.05) < 1e-12, "delta is b - a"
 assert report["latency_ms"] == {"a": None, "b": 1.2, "delta": None}, "missing on side a"
 assert report["loss"] == {"a": 0.3, "b": None, "delta": None}, "missing on side b"

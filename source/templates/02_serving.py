@@ -15,8 +15,9 @@
 # - **observability**: `/metrics` in the Prometheus text format, so latency and load can be charted
 #   and alerted on.
 #
-# The seed's production bar is a p99 latency under 100 ms at 1,000+ requests/s on two cores; the
-# library's server (uvicorn + Starlette routing + orjson) does several times that.
+# A common production bar for a model this size is a p99 latency under 100 ms at 1,000+
+# requests/s on two cores; the library's server (uvicorn + Starlette routing + orjson) does
+# several times that.
 #
 # **Objectives.** After this notebook you can
 # - read and write a v2 infer request, and validate one so the model only ever sees finite numbers
@@ -29,10 +30,8 @@
 # **You will build** four pieces, each the same code the `tinytorch.core.mlops.serving` library
 # runs: `parse_infer_request`, `take_batch`, `Histogram` (its core methods) and `iter_chunks`.
 #
-# **How this is graded.** Each task has a visible test (run it) and hidden checks that run when
-# your notebook is graded, several of them as real HTTP round trips against a server built with
-# *your* piece; each task lists the requirements its hidden checks grade, and a task's points are
-# shared out by the hidden checks it passes. Tasks do not depend on each other.
+# **Grading** works as in 01 (several hidden checks are real HTTP round trips against a server
+# built with *your* piece).
 #
 # **Build, use, export.** After a task's test passes, run the `export(...)` cell below it: from
 # then on your `tinytorch` runs your code. The library's `ModelServer` is complete except for your
@@ -113,7 +112,8 @@ def v2(shape, data, datatype="FP32"):
 rows = np.arange(8, dtype=np.float32).reshape(2, 4)
 for body in (v2([2, 4], rows.ravel().tolist()), v2([2, 4], rows.tolist(), "INT64")):
     x = parse_infer_request(body, (4,))
-    assert x.dtype == np.float32 and x.shape == (2, 4) and np.array_equal(x, rows)
+    assert x.dtype == np.float32 and x.shape == (2, 4) and np.array_equal(x, rows), \
+        f"flat or nested data becomes float32 of shape [n, *input_shape]; got {x.dtype} {x.shape}"
 for bad in ([1, 2], v2([2, 5], [0] * 10), v2([1, 4], [0] * 4, "BYTES"), v2([2, 4], [0] * 4),
             v2([1, 4], [0, 0, float("nan"), 0]), v2([1, 4], [0, 1e39, 0, 0]), v2([True, 4], [0] * 4)):
     try:
@@ -163,7 +163,7 @@ assert [f for _, f in batch] == ["future-0", "future-1", "future-2"], "2 + 3 + 1
 assert [f for _, f in queue] == ["future-3"], "the rest stays queued, in order"
 queue = queue_of(3, 5, 1)
 assert [f for _, f in take_batch(queue, 4)] == ["future-0"], "stop at the first that does not fit"
-assert len(queue) == 2 and queue[0][1] == "future-1"
+assert len(queue) == 2 and queue[0][1] == "future-1", "what did not fit stays at the front of the queue"
 assert [f for _, f in take_batch(queue_of(9, 1), 4)] == ["future-0"], "an oversized request goes alone"
 print("take_batch: visible checks passed")
 
@@ -201,7 +201,8 @@ latency = Histogram("demo_seconds", "Demo latency.", [0.1, 0.5, 1.0])
 for value in (0.05, 0.1, 0.3, 2.0):
     latency.observe(value)
 assert latency.counts == [2, 1, 0, 1] and latency.count == 4, "0.1 is <= 0.1: it belongs to le=0.1"
-assert latency.render().splitlines() == [
+rendered = latency.render().splitlines()
+assert rendered == [
     "# HELP demo_seconds Demo latency.",
     "# TYPE demo_seconds histogram",
     'demo_seconds_bucket{le="0.1"} 2',
@@ -210,7 +211,7 @@ assert latency.render().splitlines() == [
     'demo_seconds_bucket{le="+Inf"} 4',
     "demo_seconds_sum 2.45",
     "demo_seconds_count 4",
-]
+], "cumulative buckets, +Inf, then _sum and _count; got:\n" + "\n".join(rendered)
 print("Histogram: visible checks passed")
 
 # %% code
@@ -379,10 +380,10 @@ print([line for line in endpoint.metrics_text().splitlines() if line.startswith(
 #| solution tinytorch.core.mlops.serving.batch:iter_chunks
 
 # %% test id=iter_chunks points=2
-assert list(iter_chunks(10, 4)) == [slice(0, 4), slice(4, 8), slice(8, 10)]
+assert list(iter_chunks(10, 4)) == [slice(0, 4), slice(4, 8), slice(8, 10)], "slices of chunk_size rows, the last one shorter"
 assert list(iter_chunks(8, 4)) == [slice(0, 4), slice(4, 8)], "no empty chunk at the end"
 assert list(iter_chunks(0, 4)) == [], "zero rows, zero chunks"
-assert list(iter_chunks(3, 100)) == [slice(0, 3)]
+assert list(iter_chunks(3, 100)) == [slice(0, 3)], "fewer rows than chunk_size: one chunk"
 try:
     list(iter_chunks(10, 0))
     raise AssertionError("chunk_size 0 must raise ValueError")
