@@ -49,7 +49,7 @@ RELEASE = ROOT / "assignments" / ASSIGNMENT
 NOTEBOOK_PACKAGES = ["prometheus-client"]
 """Packages the release notebooks import beside the library's own dependencies."""
 STUDENT_README = Path(__file__).resolve().parent / "student_readme.md"
-LIBRARY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "answers", "*.egg-info")
+LIBRARY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "answers", "tinytorch-answers", "*.egg-info")
 STUDENT_GITIGNORE = """\
 __pycache__/
 *.egg-info/
@@ -57,10 +57,12 @@ __pycache__/
 .venv/
 # Your answers and submissions: a fork you push stays free of them.
 answers/
+tinytorch-answers/
 submission/
 """
-"""``answers/`` at any depth: exports in ``tinytorch/answers/`` and in an answers folder beside the
-notebooks; ``submission/``: what the submit cell writes beside the notebook."""
+"""``tinytorch-answers/``: the exports beside the notebooks (``tinytorch.export``); ``answers/`` at any
+depth: where older editions exported (``tinytorch/answers/``); ``submission/``: what the submit cell
+writes beside the notebook."""
 REPOSITORY_URL = re.compile(r"https://[\w.-]+/[\w.-]+/[\w.-]+")
 """A repository's web address, ``https://host/owner/name``: what git clones, pip installs from
 (``git+URL``) and the launch buttons open."""

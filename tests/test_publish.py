@@ -304,6 +304,7 @@ def test_a_pushed_fork_holds_no_answers_or_submissions(tree, tmp_path):
     (repo / ".gitignore").write_text((tree / ".gitignore").read_text())
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     private = ["tinytorch/answers/01_registry/content_hash.py", "assignments/mlops/answers/01_registry.py",
+               "assignments/mlops/tinytorch-answers/01_registry/content_hash.py",
                "assignments/mlops/submission/06_pipeline.ipynb", "submission/01_registry.ipynb"]
     public = ["assignments/mlops/01_registry.ipynb", "tinytorch/export.py"]
     ignored = subprocess.run(["git", "-C", str(repo), "check-ignore", "--no-index", *private, *public],
