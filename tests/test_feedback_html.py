@@ -1,0 +1,151 @@
+"""What a student wrote reaches the feedback page and formgrader without active content, and the
+feedback page reads well: task names in its summary, long lines wrapped, formulas as MathML with
+no MathJax from a CDN. Formgrader finds one assignment and no missing exchange.
+
+One student, one notebook, graded by nbgrader with the course's config (about a minute)."""
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+from nbconvert.exporters import HTMLExporter
+from nbgrader.apps.api import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.server_extensions.formgrader import handlers
+from traitlets.config import Config
+
+from autograder import course, selfcheck
+from autograder.batch import autograde_class
+from autograder.deadlines import course_config
+from autograder.feedback_html import SanitizeOutputs, markdown2html
+from autograder.grading import is_written_answer, nbgrader_meta
+
+NOTEBOOK = "01_registry"
+STUDENT = "hacker"
+MARK = "PWNED"  # in every payload: no script, handler or URL may carry it
+HOSTILE_MARKDOWN = f"""My answer, with a formula: $\\alpha = 10^{{-6}}$ and $p < 0.05$.
+
+<script>alert("{MARK}")</script>
+<img src="x" onerror="alert('{MARK}')">
+<iframe src="javascript:alert('{MARK}')"></iframe>
+<a href="javascript:alert('{MARK}')">click</a> and [a link](javascript:alert('{MARK}'))
+<svg onload="alert('{MARK}')"><circle r="3"/></svg>
+"""
+HOSTILE_OUTPUTS = [
+    nbformat.v4.new_output("display_data", data={
+        "text/html": f"<b>table</b><script>alert('{MARK}')</script><img src=x onerror=alert('{MARK}')>",
+        "text/plain": "table"}),
+    nbformat.v4.new_output("display_data", data={
+        "image/svg+xml": f"<svg xmlns='http://www.w3.org/2000/svg' onload=\"alert('{MARK}')\">"
+                         f"<script>alert('{MARK}')</script><a href=\"javascript:alert('{MARK}')\"><circle r='4'/></a></svg>",
+        "text/plain": "<Figure>"}),
+    nbformat.v4.new_output("display_data", data={"application/javascript": f"alert('{MARK}')", "text/plain": "js"}),
+]
+LONG_LINE = "x" * 400
+
+
+def active_content(html: str) -> list[str]:
+    """Every script, handler attribute or javascript: URL in ``html`` that carries a payload, and any
+    handler attribute or javascript: URL at all."""
+    soup = BeautifulSoup(html, "html.parser")
+    found = [f"<script> {s.get_text()[:80]!r}" for s in soup.find_all("script") if MARK in (s.get_text() + str(s.attrs))]
+    for tag in soup.find_all(True):
+        for name, value in tag.attrs.items():
+            value = " ".join(value) if isinstance(value, list) else str(value)
+            if name.lower().startswith("on"):
+                found.append(f"<{tag.name} {name}={value[:80]!r}>")
+            if value.strip().lower().startswith(("javascript:", "data:text/html")):
+                found.append(f"<{tag.name} {name}={value[:80]!r}>")
+        if tag.name in {"iframe", "object", "embed"}:
+            found.append(f"<{tag.name}>")
+    return found
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """A student whose written answer and added cells hold script, onerror and javascript: payloads,
+    graded and given feedback by nbgrader; the autograded notebook also gets HTML, SVG and
+    JavaScript outputs, as a notebook whose outputs survived would have."""
+    root = course.scratch_course(tmp_path_factory.mktemp("feedback"), only=[NOTEBOOK])
+    released = course.notebooks(course.release(root, quiet=True))[NOTEBOOK]
+    source = course.notebooks(root / "source" / course.ASSIGNMENT)[NOTEBOOK]
+    nb = selfcheck.submission(released, source, lambda t, s, r: selfcheck.answered(s))
+    answer = next(c for c in nb.cells if is_written_answer(c))
+    answer.source = HOSTILE_MARKDOWN
+    nb.cells.append(nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))
+    path = root / "submitted" / STUDENT / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    outcomes = autograde_class(root, report=lambda line: None)
+    assert all(o.ok for o in outcomes), [o.log[-2000:] for o in outcomes]
+    autograded = root / "autograded" / STUDENT / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+    graded_nb = nbformat.read(autograded, as_version=4)
+    demo = next(c for c in graded_nb.cells if c.cell_type == "code" and not nbgrader_meta(c).get("grade"))
+    demo.outputs = list(HOSTILE_OUTPUTS) + [nbformat.v4.new_output("stream", name="stdout", text=LONG_LINE)]
+    nbformat.write(graded_nb, autograded)
+    course.nbgrader("generate_feedback", course.ASSIGNMENT, root=root, quiet=True)
+    feedback = (root / "feedback" / STUDENT / course.ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    return root, autograded, feedback
+
+
+def test_feedback_page_has_no_active_content_from_the_student(graded):
+    _, _, feedback = graded
+    assert "My answer, with a formula" in feedback, "the written answer is shown"
+    assert "<b>table</b>" in feedback, "a clean HTML output is kept"
+    assert active_content(feedback) == []
+    soup = BeautifulSoup(feedback, "html.parser")
+    assert not any(MARK in s.get_text() for s in soup.find_all(["script", "style"]))
+
+
+def test_formgrader_view_of_the_submission_has_no_active_content(graded):
+    """Rendered as formgrader renders a submission: HTMLExporter with the course config and
+    formgrader's own template."""
+    root, autograded, _ = graded
+    config = course_config()
+    config.merge(Config({"HTMLExporter": {"template_name": "formgrade",
+                                          "extra_template_basedirs": [handlers.template_path]}}))
+    resources = {"assignment_id": course.ASSIGNMENT, "notebook_id": NOTEBOOK, "submission_id": "1", "index": 0,
+                 "total": 1, "base_url": "", "student": STUDENT, "last_name": None, "first_name": None,
+                 "notebook_path": str(autograded)}
+    html, _ = HTMLExporter(config=config).from_filename(str(autograded), resources=resources)
+    assert "My answer, with a formula" in html
+    notebook_part = str(BeautifulSoup(html, "html.parser").select_one("#notebook-container") or html)
+    assert active_content(notebook_part) == []
+    assert MARK not in "".join(s.get_text() for s in BeautifulSoup(html, "html.parser").find_all("script"))
+
+
+def test_feedback_summary_names_tasks_wraps_lines_and_renders_formulas_offline(graded):
+    _, _, feedback = graded
+    soup = BeautifulSoup(feedback, "html.parser")
+    summary = soup.select_one("#toc").get_text(" ", strip=True)
+    assert "Test cell" not in summary
+    for task in course.task_ids(nbformat.read(course.SOURCE / f"{NOTEBOOK}.ipynb", as_version=4)):
+        assert f"Task {task}" in summary, summary
+    assert "Written answer systems_thinking" in summary and "graded by hand" in summary
+    assert "pre-wrap" in feedback and LONG_LINE in feedback
+    assert soup.find("math") is not None, "formulas are MathML"
+    assert not [s["src"] for s in soup.find_all("script", src=True)], "nothing is loaded from a CDN"
+    assert "mathjax" not in feedback.lower()
+
+
+def test_markdown_filter_keeps_formulas_and_quotes_and_escapes_what_it_refuses():
+    html = markdown2html({"cell": {}, "resources": {}}, "> quoted $p < 0.05$\n\n<script>x()</script>")
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.find("blockquote") is not None and soup.find("math") is not None
+    assert soup.find("script") is None and "&lt;script&gt;" in html
+
+
+def test_output_sanitizer_drops_svg_and_javascript_and_cleans_html():
+    cell = nbformat.v4.new_code_cell("x", outputs=[nbformat.from_dict(o) for o in HOSTILE_OUTPUTS])
+    SanitizeOutputs().preprocess_cell(cell, {}, 0)
+    kinds = [set(o.data) for o in cell.outputs]
+    assert kinds == [{"text/html", "text/plain"}, {"text/plain"}, {"text/plain"}]
+    assert active_content(cell.outputs[0].data["text/html"]) == []
+
+
+def test_formgrader_sees_one_assignment_and_an_exchange():
+    """What formgrader's Manage Assignments page reads: the source assignments, and whether the
+    exchange is missing (its warning banner)."""
+    config = course_config()
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    assert api.get_source_assignments() == {course.ASSIGNMENT}
+    assert not api.exchange_missing and api.course_id
