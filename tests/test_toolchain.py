@@ -47,6 +47,23 @@ def test_template_cells_become_nbgrader_cells(tmp_path):
     assert [c.id for c in nb.cells] == [c.id for c in notebooks.build_notebook(path).cells], "ids must be stable"
 
 
+def test_an_answer_cell_is_a_markdown_cell_graded_by_hand(tmp_path):
+    from autograder.template_format import Task, read_tasks
+
+    path = write(tmp_path, """\
+        # %% [markdown]
+        # Why?
+
+        # %% answer points=2 id=why
+        # Grading guide: one point per reason.
+        """)
+    (cell,) = [c for c in notebooks.build_notebook(path).cells if c.metadata.get("nbgrader")]
+    assert cell.cell_type == "markdown" and cell.source == "Grading guide: one point per reason."
+    assert cell.metadata.nbgrader == {"grade": True, "solution": True, "locked": False, "points": 2.0,
+                                      "grade_id": "why", "schema_version": 3}
+    assert read_tasks(path) == [Task("why", None, 2.0, manual=True)]
+
+
 @pytest.mark.parametrize("text, message", [
     ("# %% solution\nx = 1\n", "needs id="),
     ("# %% wat id=a\nx = 1\n", "unknown cell kind"),
@@ -55,6 +72,10 @@ def test_template_cells_become_nbgrader_cells(tmp_path):
     ("# %% solution id=a\nx = 1\n", "no solution region"),
     ("# %% solution id=a\n#| solution tinytorch.core.layers:NoSuchThing\n", "not defined at the top level"),
     ("# %% code\nmodel = 1\n# %% provided id=a\nprint(model)\n", "defined only in demo cells"),
+    ("# %% answer points=2\n# guide\n", "needs id="),
+    ("# %% answer id=why points=two\n# guide\n", "not a positive number"),
+    ("# %% answer id=why\n", "needs its grading guide"),
+    ("# %% answer id=why\n# guide\n# %% answer id=why\n# guide\n", "duplicate cell id"),
 ])
 def test_template_mistakes_name_file_and_line(tmp_path, text, message):
     path = write(tmp_path, text)

@@ -57,7 +57,9 @@ class CourseTasks(SphinxDirective):
             raise self.error(str(error)) from None
         rows = []
         for task in tasks:
-            if task.target is None:
+            if task.manual:
+                text = "written answer to the Systems thinking questions, graded by hand"
+            elif task.target is None:
                 text = "(see the notebook)"
             else:
                 try:
