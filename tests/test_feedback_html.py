@@ -118,8 +118,9 @@ def test_feedback_summary_names_tasks_wraps_lines_and_renders_formulas_offline(g
     soup = BeautifulSoup(feedback, "html.parser")
     summary = soup.select_one("#toc").get_text(" ", strip=True)
     assert "Test cell" not in summary
-    for task in course.task_ids(nbformat.read(course.SOURCE / f"{NOTEBOOK}.ipynb", as_version=4)):
-        assert f"Task {task}" in summary, summary
+    points = course.test_cells(nbformat.read(course.SOURCE / f"{NOTEBOOK}.ipynb", as_version=4))
+    for cell, full in points.items():  # the solution's answers: every task full marks, under its name
+        assert f"Task {cell.removeprefix('test_')} (Score: {full:.1f} / {full:.1f})" in summary, summary
     assert "Written answer systems_thinking" in summary and "graded by hand" in summary
     assert "pre-wrap" in feedback and LONG_LINE in feedback
     assert soup.find("math") is not None, "formulas are MathML"
