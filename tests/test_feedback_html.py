@@ -150,3 +150,29 @@ def test_formgrader_sees_one_assignment_and_an_exchange():
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     assert api.get_source_assignments() == {course.ASSIGNMENT}
     assert not api.exchange_missing and api.course_id
+
+
+def test_a_written_answer_graded_by_hand_counts_in_the_export_and_the_feedback(graded):
+    """As formgrader does it: a manual score on the written answer. The export's total and the
+    regenerated feedback include it, and nothing is left to grade by hand. (Runs last: it changes
+    the gradebook the other tests read.)"""
+    from nbgrader.api import Gradebook
+
+    from autograder.grades import class_grades
+
+    root, _, _ = graded
+    assert course.to_grade_by_hand(root, STUDENT) == {NOTEBOOK: {"systems_thinking": 2.0}}
+    _, before = class_grades(root)
+    with Gradebook(course.gradebook_url(root)) as gradebook:
+        grade = gradebook.find_grade("systems_thinking", NOTEBOOK, course.ASSIGNMENT, STUDENT)
+        grade.manual_score, grade.needs_manual_grade = 1.5, False
+        gradebook.db.commit()
+    _, after = class_grades(root)
+    assert after[0].raw_score == before[0].raw_score + 1.5
+    assert after[0].max_score == before[0].max_score == sum(course.test_cells(
+        nbformat.read(course.SOURCE / f"{NOTEBOOK}.ipynb", as_version=4)).values()) + 2.0
+    assert course.to_grade_by_hand(root, STUDENT) == {NOTEBOOK: {}}
+    course.nbgrader("generate_feedback", course.ASSIGNMENT, "--force", root=root, quiet=True)
+    feedback = (root / "feedback" / STUDENT / course.ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+    summary = BeautifulSoup(feedback, "html.parser").select_one("#toc").get_text(" ", strip=True)
+    assert "Written answer systems_thinking (Score: 1.5 / 2.0, graded by hand)" in summary

@@ -244,3 +244,21 @@ def test_checks_grade_the_notebook_code_not_the_library():
     assert any(c["source"].startswith("from tinytorch") for c in notebook_cells(nb))
     forged = judge_notebook(nb, "01_registry")
     assert not any(e["passed"] for e in forged["tasks"].values())
+
+
+def test_selfcheck_holds_nbgrader_to_grading_written_answers_by_hand():
+    """An answered written answer must be left for manual grading; an unanswered one scores 0."""
+    from autograder.selfcheck import written_answer_problems
+
+    def notebook(text):
+        meta = {"grade": True, "solution": True, "locked": False, "points": 2.0, "grade_id": "why", "schema_version": 3}
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text, metadata={"nbgrader": meta})])
+
+    released = {"01": notebook("YOUR ANSWER HERE")}
+    answered, unanswered = {"01": (notebook("Because."), {})}, {"01": (released["01"], {})}
+    zero, left, none = {"01": {"why": 0.0}}, {"01": {"why": 2.0}}, {"01": {}}
+    assert written_answer_problems("s", answered, released, zero, left) == []
+    assert "not left to grade by hand" in written_answer_problems("s", answered, released, zero, none)[0]
+    assert written_answer_problems("s", unanswered, released, zero, none) == []
+    assert "must score 0" in written_answer_problems("s", unanswered, released, {"01": {"why": 2.0}}, none)[0]
+    assert "must score 0" in written_answer_problems("s", unanswered, released, zero, left)[0]
