@@ -10,12 +10,11 @@ from bs4 import BeautifulSoup
 from nbconvert.exporters import HTMLExporter
 from nbgrader.apps.api import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.server_extensions.formgrader import handlers
+from nbgrader.server_extensions.formgrader.formgrader import FormgradeExtension
 from traitlets.config import Config
 
 from autograder import course, selfcheck
 from autograder.batch import autograde_class
-from autograder.deadlines import course_config
 from autograder.feedback_html import SanitizeOutputs, markdown2html
 from autograder.grading import is_written_answer, nbgrader_meta
 
@@ -96,13 +95,20 @@ def test_feedback_page_has_no_active_content_from_the_student(graded):
     assert not any(MARK in s.get_text() for s in soup.find_all(["script", "style"]))
 
 
-def test_formgrader_view_of_the_submission_has_no_active_content(graded):
-    """Rendered as formgrader renders a submission: HTMLExporter with the course config and
-    formgrader's own template."""
+def formgrader_config(monkeypatch) -> Config:
+    """The config formgrader runs with when Jupyter is started from the repository root."""
+    monkeypatch.chdir(course.ROOT)
+    formgrader = FormgradeExtension()
+    formgrader.root_dir = str(course.ROOT)
+    formgrader.initialize([])
+    return formgrader.config
+
+
+def test_formgrader_view_of_the_submission_has_no_active_content(graded, monkeypatch):
+    """Rendered as formgrader renders a submission: its HTMLExporter, with its config."""
     root, autograded, _ = graded
-    config = course_config()
-    config.merge(Config({"HTMLExporter": {"template_name": "formgrade",
-                                          "extra_template_basedirs": [handlers.template_path]}}))
+    config = formgrader_config(monkeypatch)
+    assert config.HTMLExporter.template_name == "formgrade"
     resources = {"assignment_id": course.ASSIGNMENT, "notebook_id": NOTEBOOK, "submission_id": "1", "index": 0,
                  "total": 1, "base_url": "", "student": STUDENT, "last_name": None, "first_name": None,
                  "notebook_path": str(autograded)}
@@ -143,10 +149,10 @@ def test_output_sanitizer_drops_svg_and_javascript_and_cleans_html():
     assert active_content(cell.outputs[0].data["text/html"]) == []
 
 
-def test_formgrader_sees_one_assignment_and_an_exchange():
+def test_formgrader_sees_one_assignment_and_an_exchange(monkeypatch):
     """What formgrader's Manage Assignments page reads: the source assignments, and whether the
     exchange is missing (its warning banner)."""
-    config = course_config()
+    config = formgrader_config(monkeypatch)
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     assert api.get_source_assignments() == {course.ASSIGNMENT}
     assert not api.exchange_missing and api.course_id
