@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import is_test_cell, is_written_answer, nbgrader_meta
+from autograder.grading import is_test_cell, nbgrader_meta
 from autograder.notebooks import ASSIGNMENT, ROOT, SOURCE
 
 
@@ -64,11 +64,6 @@ def test_cells(nb) -> dict[str, float]:
 def task_ids(nb) -> list[str]:
     """The grade_id of every code answer cell (the tasks the judge grades)."""
     return [nbgrader_meta(c)["grade_id"] for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")]
-
-
-def written_answers(nb) -> dict[str, float]:
-    """grade_id -> points of every written answer (graded by hand)."""
-    return {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in nb.cells if is_written_answer(c)}
 
 
 def gradebook_url(root: Path) -> str:
