@@ -35,7 +35,10 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # inside the course (exchange/, never committed) keeps formgrader from warning that the default
 # /srv/nbgrader/exchange does not exist; its Release and Collect buttons only copy into that folder.
 c.Exchange.root = os.path.join(ROOT, "exchange")
-os.makedirs(c.Exchange.root, exist_ok=True)
+try:
+    os.makedirs(c.Exchange.root, exist_ok=True)
+except OSError:  # a read-only copy of the course (a grading container): only formgrader looks for it
+    pass
 
 # Submissions: read-only cells a student edited or deleted are reported, then restored.
 c.Autograde.sanitize_preprocessors = [
