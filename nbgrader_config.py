@@ -18,7 +18,9 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from autograder.deadlines import LatePenalty  # noqa: E402
-from autograder.preprocessors import JudgedExecute, LimitOutputSize, ReportTampering  # noqa: E402
+from autograder.preprocessors import (  # noqa: E402
+    JudgedExecute, LimitOutputSize, ReportTampering, RestoreWrittenAnswers,
+)
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 
@@ -42,7 +44,8 @@ except OSError:  # a read-only copy of the course (a grading container): only fo
 
 # Submissions: read-only cells a student edited or deleted are reported, then restored.
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, DeduplicateIds, OverwriteKernelspec, ReportTampering, OverwriteCells, CheckCellMetadata,
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, ReportTampering, RestoreWrittenAnswers, OverwriteCells,
+    CheckCellMetadata,
 ]
 c.OverwriteCells.add_missing_cells = True
 

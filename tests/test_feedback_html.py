@@ -4,6 +4,8 @@ no MathJax from a CDN. Formgrader finds one assignment and no missing exchange.
 
 One student, one notebook, graded by nbgrader with the course's config (about a minute)."""
 
+import json
+
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
@@ -20,6 +22,7 @@ from autograder.grading import is_written_answer, nbgrader_meta
 
 NOTEBOOK = "01_registry"
 STUDENT = "hacker"
+DELETER = "deletes-the-written-answer"
 MARK = "PWNED"  # in every payload: no script, handler or URL may carry it
 HOSTILE_MARKDOWN = f"""My answer, with a formula: $\\alpha = 10^{{-6}}$ and $p < 0.05$.
 
@@ -71,9 +74,12 @@ def graded(tmp_path_factory):
     answer = next(c for c in nb.cells if is_written_answer(c))
     answer.source = HOSTILE_MARKDOWN
     nb.cells.append(nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))
-    path = root / "submitted" / STUDENT / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
-    path.parent.mkdir(parents=True)
-    nbformat.write(nb, path)
+    without_answer = nbformat.from_dict(nb)
+    without_answer.cells = [c for c in without_answer.cells if not is_written_answer(c)]
+    for student, submitted in [(STUDENT, nb), (DELETER, without_answer)]:
+        path = root / "submitted" / student / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(submitted, path)
     outcomes = autograde_class(root, report=lambda line: None)
     assert all(o.ok for o in outcomes), [o.log[-2000:] for o in outcomes]
     autograded = root / "autograded" / STUDENT / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
@@ -158,6 +164,18 @@ def test_formgrader_sees_one_assignment_and_an_exchange(monkeypatch):
     assert not api.exchange_missing and api.course_id
 
 
+def test_a_deleted_written_answer_is_put_back_unanswered_and_reported(graded):
+    """nbgrader alone fails the whole notebook of a student who deleted it (its cell comes after
+    a read-only one); restored as released, it scores 0 and the other tasks keep their points."""
+    root, _, _ = graded
+    source = nbformat.read(course.SOURCE / f"{NOTEBOOK}.ipynb", as_version=4)
+    scores = course.cell_scores(root, DELETER)[NOTEBOOK]
+    assert {cell: scores[cell] for cell in course.test_cells(source)} == course.test_cells(source)
+    assert scores["systems_thinking"] == 0.0 and course.to_grade_by_hand(root, DELETER) == {NOTEBOOK: {}}
+    findings = [json.loads(line) for line in (root / "reports" / "tampering.jsonl").read_text().splitlines()]
+    assert [(f["cell"], f["change"]) for f in findings if f["student"] == DELETER] == [("systems_thinking", "deleted")]
+
+
 def test_a_written_answer_graded_by_hand_counts_in_the_export_and_the_feedback(graded):
     """As formgrader does it: a manual score on the written answer. The export's total and the
     regenerated feedback include it, and nothing is left to grade by hand. (Runs last: it changes
@@ -174,6 +192,7 @@ def test_a_written_answer_graded_by_hand_counts_in_the_export_and_the_feedback(g
         grade.manual_score, grade.needs_manual_grade = 1.5, False
         gradebook.db.commit()
     _, after = class_grades(root)
+    before, after = ([row for row in rows if row.student == STUDENT] for rows in (before, after))
     assert after[0].raw_score == before[0].raw_score + 1.5
     assert after[0].max_score == before[0].max_score == sum(course.test_cells(
         nbformat.read(course.SOURCE / f"{NOTEBOOK}.ipynb", as_version=4)).values()) + 2.0
