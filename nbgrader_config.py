@@ -10,6 +10,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 if ROOT not in sys.path:  # the grading hooks live in ./autograder
     sys.path.insert(0, ROOT)
 
+import nbgrader  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds, GetGrades,
@@ -17,7 +18,9 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from autograder.deadlines import LatePenalty, ShowDeadline  # noqa: E402
-from autograder.preprocessors import JudgedExecute, LimitOutputSize, ReportTampering  # noqa: E402
+from autograder.preprocessors import (  # noqa: E402
+    JudgedExecute, LimitOutputSize, ReportTampering, RestoreWrittenAnswers,
+)
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 
@@ -29,9 +32,20 @@ c.CourseDirectory.release_directory = "assignments"
 # (autograded/<student>/mlops/autograde.log) stays out of the students' feedback.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "autograde.log"]
 
+# Students get the notebooks from the published student edition and hand them in through the LMS,
+# so nbgrader's exchange (a shared folder on one JupyterHub server) carries nothing here. A folder
+# inside the course (exchange/, never committed) keeps formgrader from warning that the default
+# /srv/nbgrader/exchange does not exist; its Release and Collect buttons only copy into that folder.
+c.Exchange.root = os.path.join(ROOT, "exchange")
+try:
+    os.makedirs(c.Exchange.root, exist_ok=True)
+except OSError:  # a read-only copy of the course (a grading container): only formgrader looks for it
+    pass
+
 # Submissions: read-only cells a student edited or deleted are reported, then restored.
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, DeduplicateIds, OverwriteKernelspec, ReportTampering, OverwriteCells, CheckCellMetadata,
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, ReportTampering, RestoreWrittenAnswers, OverwriteCells,
+    CheckCellMetadata,
 ]
 c.OverwriteCells.add_missing_cells = True
 
@@ -73,3 +87,16 @@ c.LMSCollector.timezone = "UTC"  # the zone your LMS shows submission times in (
 
 # Feedback shows each check's name and message, never the hidden tests' source.
 c.GenerateFeedback.preprocessors = [GetGrades, ShowDeadline, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# What a student wrote (Markdown, HTML and SVG outputs) is shown without active content, in the
+# feedback and in formgrader (autograder/feedback_html.py: bleach, nbconvert's SanitizeHTML).
+c.HTMLExporter.filters = {"markdown2html": "autograder.feedback_html.markdown2html"}
+c.HTMLExporter.preprocessors = ["autograder.feedback_html.SanitizeOutputs"]
+# The feedback page (autograder/feedback_template/): task names in its summary, long lines
+# wrapped, formulas as MathML (no MathJax from a CDN). Formgrader keeps its own page.
+FORMGRADER = os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader")
+c.GenerateFeedback.HTMLExporter.template_name = "feedback_template"  # extends nbgrader's feedback/index.html.j2
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [os.path.join(FORMGRADER, "templates"),
+                                                           os.path.join(ROOT, "autograder")]
+c.GenerateFeedback.HTMLExporter.extra_template_paths = [
+    os.path.join(FORMGRADER, "templates"), os.path.join(FORMGRADER, "static", "node_modules", "bootstrap", "dist", "css"),
+]

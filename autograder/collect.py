@@ -9,7 +9,7 @@ instructor downloads every submission as one zip. File names in those zips:
             or, with "download submissions in folders", Full Name_participantid_assignsubmission_file/originalname.ipynb
 
 Each notebook lands in ``submitted/<studentid>/mlops/NN_name.ipynb``, where ``NN_name`` is one of
-the course's notebooks (``source/templates/NN_*.py``). The original name may carry what Colab, Drive,
+the course's notebooks (``autograder/templates/NN_*.py``). The original name may carry what Colab, Drive,
 browsers and students add: ``Copy of 01_registry.ipynb`` (Colab's "Save a copy in Drive"),
 ``01_registry (1).ipynb`` (a browser's second download), ``jdoe_01_registry.ipynb`` (a prefix); a
 name that holds exactly one course notebook's name is placed there, and the report says how it was

@@ -62,12 +62,24 @@ def test_cells(nb) -> dict[str, float]:
 
 
 def task_ids(nb) -> list[str]:
-    return [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c).get("solution")]
+    """The grade_id of every code answer cell (the tasks the judge grades)."""
+    return [nbgrader_meta(c)["grade_id"] for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")]
 
 
 def gradebook_url(root: Path) -> str:
     """The SQLite URL of the nbgrader gradebook of the course directory ``root``."""
     return f"sqlite:///{root / 'gradebook.db'}"
+
+
+def to_grade_by_hand(root: Path, student: str) -> dict[str, dict[str, float]]:
+    """notebook -> grade_id -> points of each of the student's answers that nbgrader left for
+    manual grading (answered, and not graded in formgrader yet)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(gradebook_url(root)) as gradebook:
+        submission = gradebook.find_submission(ASSIGNMENT, student)
+        return {notebook.name: {grade.name: grade.max_score for grade in notebook.grades if grade.needs_manual_grade}
+                for notebook in submission.notebooks}
 
 
 def cell_scores(root: Path, student: str) -> dict[str, dict[str, float]]:

@@ -47,6 +47,12 @@ def is_test_cell(cell) -> bool:
     return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+def is_written_answer(cell) -> bool:
+    """A Markdown answer cell with points: graded by hand in formgrader, never by the judge."""
+    meta = nbgrader_meta(cell)
+    return cell.get("cell_type") == "markdown" and bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
 def task_of(cell) -> str:
     """The task a test cell grades: its grade_id without the ``test_`` prefix."""
     return nbgrader_meta(cell)["grade_id"].removeprefix(TEST_PREFIX)

@@ -50,7 +50,7 @@ def student_library() -> Path:
     from autograder.publish import build_student_library
 
     digest = hashlib.sha256()
-    sources = [*(ROOT / "tinytorch").rglob("*.py"), *(ROOT / "source" / "templates").glob("*.py"),
+    sources = [*(ROOT / "tinytorch").rglob("*.py"), *(ROOT / "autograder" / "templates").glob("*.py"),
                ROOT / "autograder" / "publish.py"]
     for path in sorted(sources):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())

@@ -67,7 +67,7 @@ def answers_module(notebook: str) -> Answers:
     lines, tasks_by_line = [], {}
     for cell in nb.cells:
         meta = nbgrader_meta(cell)
-        if not meta.get("solution"):
+        if not meta.get("solution") or cell.cell_type != "code":  # written answers are graded by hand
             continue
         lines.append(f"{CELL_HEADER}{meta['grade_id']}")
         source = cell.source if cell.source.endswith("\n") else cell.source + "\n"
@@ -90,7 +90,7 @@ def submission(notebook: str, module: str) -> nbformat.NotebookNode:
     answers = dict(zip(parts[1::2], parts[2::2]))
     nb = nbformat.read(SOURCE / f"{notebook}.ipynb", as_version=4)
     for cell in nb.cells:
-        if nbgrader_meta(cell).get("solution"):
+        if nbgrader_meta(cell).get("solution") and cell.cell_type == "code":
             cell.source = answers[nbgrader_meta(cell)["grade_id"]]
     return nb
 

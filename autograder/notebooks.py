@@ -1,6 +1,6 @@
 """Build the nbgrader source notebooks from plain-text templates.
 
-A template (``source/templates/NN_name.py``) is a Python file cut into cells by ``# %%`` lines::
+A template (``autograder/templates/NN_name.py``) is a Python file cut into cells by ``# %%`` lines::
 
     # %% [markdown]                      prose; each line starts with "# "
     # %% provided id=setup               read-only code the student runs
@@ -8,6 +8,9 @@ A template (``source/templates/NN_name.py``) is a Python file cut into cells by 
                                          hidden checks, so it must not define what later cells need
     # %% solution id=content_hash        a task: the student writes this code
     # %% test id=content_hash points=2   the task's visible test + hidden checks
+    # %% answer id=systems_thinking points=2
+                                         a written answer (Markdown) graded by hand; its text is
+                                         the grading guide, "YOUR ANSWER HERE" in the release
 
 Inside code cells two directives copy code from the library, which stays the single source of truth:
 
@@ -38,7 +41,7 @@ import nbformat
 from autograder.template_format import DIRECTIVE, TemplateError, parse_template, cell_points
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "source" / "templates"
+TEMPLATES = ROOT / "autograder" / "templates"
 CHECKS = ROOT / "autograder" / "checks"
 ASSIGNMENT = "mlops"
 SOURCE = ROOT / "source" / ASSIGNMENT
@@ -102,8 +105,10 @@ def build_notebook(template: Path) -> nbformat.NotebookNode:
     for index, cell in enumerate(cells):
         text = _strip_blank_edges(cell.lines)
         if cell.kind == "markdown":
-            body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in text)
-            nb_cells.append(nbformat.v4.new_markdown_cell(body, id=f"md-{index:02d}"))
+            nb_cells.append(nbformat.v4.new_markdown_cell(_markdown(text), id=f"md-{index:02d}"))
+            continue
+        if cell.kind == "answer":
+            nb_cells.append(_answer_cell(cell, _markdown(text), template, seen))
             continue
         source = _expand_directives(text, template, cell.line_number)
         grade_id = {"code": f"{DEMO_PREFIX}{cell.options.get('id', index)}",
@@ -135,6 +140,27 @@ def build_notebook(template: Path) -> nbformat.NotebookNode:
     }
     nbformat.validate(nb)
     return nb
+
+
+def _markdown(lines: list[str]) -> str:
+    """A Markdown cell's text from its template lines (each ``# text``)."""
+    return "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines)
+
+
+def _answer_cell(cell, guide: str, template: Path, seen: set[str]) -> nbformat.NotebookNode:
+    """A written answer graded by hand: nbgrader's manually graded Markdown answer cell. Its text
+    in the source notebook is the grading guide; the release replaces it with "YOUR ANSWER HERE",
+    and autograde scores it 0 if left so, or leaves it to be graded in formgrader."""
+    grade_id = cell.options["id"]
+    if grade_id in seen:
+        raise TemplateError(f"{template}:{cell.line_number}: duplicate cell id {grade_id!r}")
+    if not guide.strip():
+        raise TemplateError(f"{template}:{cell.line_number}: answer cell {grade_id!r} needs its grading guide "
+                            "as text (the release shows YOUR ANSWER HERE instead)")
+    seen.add(grade_id)
+    meta = {"grade": True, "solution": True, "locked": False, "points": cell_points(cell),
+            "grade_id": grade_id, "schema_version": 3}
+    return nbformat.v4.new_markdown_cell(guide, id=grade_id.replace("_", "-"), metadata={"nbgrader": meta})
 
 
 def _bound_and_used(source: str) -> tuple[set[str], set[str]]:

@@ -1,7 +1,7 @@
 """nbgrader preprocessors that ``nbgrader_config.py`` plugs into autograding.
 
-Order in ``Autograde.sanitize_preprocessors``: ``ReportTampering`` before nbgrader's
-``OverwriteCells`` (which restores locked cells silently). Order in
+Order in ``Autograde.sanitize_preprocessors``: ``ReportTampering`` and ``RestoreWrittenAnswers``
+before nbgrader's ``OverwriteCells`` (which restores locked cells silently). Order in
 ``Autograde.autograde_preprocessors``: ``JudgedExecute`` instead of nbgrader's ``Execute``, then
 ``LimitOutputSize`` before ``SaveAutoGrades``.
 """
@@ -18,7 +18,7 @@ from traitlets import Dict, Float, Integer, Unicode
 
 from autograder.credit import POLICIES, Credit, credit_policy
 from autograder.deadlines import course_config
-from autograder.grading import all_hidden_checks, apply_results, judge_notebook, nbgrader_meta
+from autograder.grading import all_hidden_checks, apply_results, is_written_answer, judge_notebook, nbgrader_meta
 from autograder.notebooks import ROOT
 
 
@@ -92,6 +92,54 @@ class LimitOutputSize(NbGraderPreprocessor):
         return cell, resources
 
 
+def _released(preprocessor, resources) -> nbformat.NotebookNode | None:
+    """The release of the notebook being graded (``assignments/<assignment>/<notebook>.ipynb``)."""
+    info = resources["nbgrader"]
+    path = _course_root(preprocessor) / "assignments" / info["assignment"] / f"{info['notebook']}.ipynb"
+    return nbformat.read(path, as_version=4) if path.exists() else None
+
+
+def _report_tampering(preprocessor, resources, findings: list[dict]) -> None:
+    """Log each finding and append it to ``reports/tampering.jsonl`` in the course directory."""
+    info = resources["nbgrader"]
+    reports = _course_root(preprocessor) / "reports"
+    reports.mkdir(exist_ok=True)
+    with open(reports / "tampering.jsonl", "a") as f:
+        for finding in findings:
+            record = {"student": info["student"], "notebook": info["notebook"], **finding, "time": time.time()}
+            f.write(json.dumps(record) + "\n")
+            preprocessor.log.warning("Tampering: %s %s cell %s was %s (restored from the gradebook)",
+                                     info["student"], info["notebook"], finding["cell"], finding["change"])
+
+
+class RestoreWrittenAnswers(NbGraderPreprocessor):
+    """Put back a written answer a student deleted, as released (so it scores 0), and report it.
+
+    nbgrader's ``OverwriteCells.add_missing_cells`` re-inserts a deleted grade cell after the cell
+    before it in the source, which it expects to be a graded or answer cell. A written answer
+    follows a read-only demo cell, and nbgrader then fails the student's whole notebook with a
+    ``KeyError``. So it is restored here first, after the nearest earlier cell the submission kept.
+    """
+
+    def preprocess(self, nb, resources):
+        released = _released(self, resources)
+        if released is None:
+            return nb, resources
+        findings = []
+        for index, cell in enumerate(released.cells):
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            kept = [nbgrader_meta(c).get("grade_id") for c in nb.cells]
+            if not is_written_answer(cell) or grade_id in kept:
+                continue
+            earlier = [nbgrader_meta(c).get("grade_id") for c in released.cells[:index]]
+            anchor = next((kept.index(g) for g in reversed(earlier) if g and g in kept), len(nb.cells) - 1)
+            nb.cells.insert(anchor + 1, nbformat.from_dict(cell))
+            findings.append({"cell": grade_id, "change": "deleted"})
+        if findings:
+            _report_tampering(self, resources, findings)
+        return nb, resources
+
+
 class ReportTampering(NbGraderPreprocessor):
     """Compare every read-only cell of a submission with the release and report edits and deletions.
 
@@ -100,12 +148,9 @@ class ReportTampering(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb, resources):
-        info = resources["nbgrader"]
-        root = _course_root(self)
-        released_path = root / "assignments" / info["assignment"] / f"{info['notebook']}.ipynb"
-        if not released_path.exists():
+        released = _released(self, resources)
+        if released is None:
             return nb, resources
-        released = nbformat.read(released_path, as_version=4)
         submitted = {nbgrader_meta(c).get("grade_id"): c for c in nb.cells if nbgrader_meta(c).get("grade_id")}
         findings = []
         for cell in released.cells:
@@ -118,12 +163,5 @@ class ReportTampering(NbGraderPreprocessor):
             elif mine.source.strip() != cell.source.strip():
                 findings.append({"cell": meta["grade_id"], "change": "edited"})
         if findings:
-            reports = root / "reports"
-            reports.mkdir(exist_ok=True)
-            with open(reports / "tampering.jsonl", "a") as f:
-                for finding in findings:
-                    record = {"student": info["student"], "notebook": info["notebook"], **finding, "time": time.time()}
-                    f.write(json.dumps(record) + "\n")
-                    self.log.warning("Tampering: %s %s cell %s was %s (restored from the gradebook)",
-                                     info["student"], info["notebook"], finding["cell"], finding["change"])
+            _report_tampering(self, resources, findings)
         return nb, resources

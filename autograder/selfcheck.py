@@ -8,6 +8,11 @@ Cases, each with the score it must get, per test cell:
 - ``one-bug-per-task``: the solutions with the first ``fail`` synthetic case of each task that has
   one: each such task fails some checks and scores what the configured credit policy gives them.
 
+Written answers (Markdown answer cells with points) are graded by hand, in formgrader: every
+submission above must leave an answered one for manual grading, and nbgrader must score one left
+as released 0. Each submission's line gives its automatic points out of the automatic total, and
+the points of written answers still to grade by hand (not counted as lost).
+
 The synthetic cases (``autograder/selfcheck_cases/*.toml``, loaded by ``autograder.synthetic``)
 are graded by the judge alone, one task each, as ``JudgedExecute`` grades them (an nbgrader run
 per case would take minutes). A ``full`` case must score full points with every check passing; a
@@ -30,8 +35,8 @@ import nbformat
 from autograder import course, notebooks
 from autograder.batch import autograde_class
 from autograder.credit import Credit, CreditError, check_function
-from autograder.grading import (VERDICT, all_hidden_checks, apply_results, judge_notebook, nbgrader_meta, preflight,
-                                solution_targets, written_verdict)
+from autograder.grading import (VERDICT, all_hidden_checks, apply_results, is_written_answer, judge_notebook,
+                                nbgrader_meta, preflight, solution_targets, written_verdict)
 from autograder.preprocessors import configured_credit
 from autograder.synthetic import Case, CaseError, load_cases
 
@@ -70,7 +75,7 @@ def importing(notebook: str):
 def solutions(source: dict) -> dict[str, tuple[str, str]]:
     """task -> (notebook, its solution cell's code as a student hands it in)."""
     return {nbgrader_meta(c)["grade_id"]: (name, answered(c.source))
-            for name, nb in source.items() for c in nb.cells if nbgrader_meta(c).get("solution")}
+            for name, nb in source.items() for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")}
 
 
 def with_cases(released_nb, source_nb, chosen: list[Case]) -> nbformat.NotebookNode:
@@ -196,6 +201,22 @@ def one_bug_problems(root: Path, case: Case, names: list[str], configured: Credi
     return problems
 
 
+def written_answer_problems(student: str, books: dict, released: dict, got: dict, by_hand: dict) -> list[str]:
+    """An answered written answer must be left to grade by hand; one left as released scores 0."""
+    problems = []
+    for name, (nb, _) in books.items():
+        unanswered = {nbgrader_meta(c)["grade_id"]: c.source for c in released[name].cells if is_written_answer(c)}
+        for cell in (c for c in nb.cells if is_written_answer(c)):
+            grade_id = nbgrader_meta(cell)["grade_id"]
+            answered_now = cell.source != unanswered[grade_id]
+            if answered_now and grade_id not in by_hand.get(name, {}):
+                problems.append(f"{student:>28} {name}/{grade_id}: an answered written answer was not left to grade by hand")
+            if not answered_now and (grade_id in by_hand.get(name, {}) or got.get(name, {}).get(grade_id) != 0.0):
+                problems.append(f"{student:>28} {name}/{grade_id}: an unanswered written answer must score 0, "
+                                f"got {got.get(name, {}).get(grade_id)}")
+    return problems
+
+
 def run(only: list[str] | None = None) -> bool:
     """Grade the synthetic submissions and cases (of the notebooks in ``only``, or all) and compare."""
     started = time.perf_counter()
@@ -228,8 +249,13 @@ def run(only: list[str] | None = None) -> bool:
                     have = got.get(name, {}).get(cell)
                     if have is None or abs(have - want) > 1e-6:
                         failures.append(f"{student:>28} {name}/{cell}: expected {want:g}, got {have}")
-            total = sum(sum(s.values()) for s in got.values())
-            print(f"  {student:<32} {total:6.2f} points")
+            by_hand = course.to_grade_by_hand(root, student)
+            failures += written_answer_problems(student, books, released, got, by_hand)
+            tests = {name: course.test_cells(source[name]) for name in books}
+            auto = sum(got.get(name, {}).get(cell, 0.0) for name, cells in tests.items() for cell in cells)
+            hand = sum(points for cells in by_hand.values() for points in cells.values())
+            print(f"  {student:<32} {auto:6.2f} of {sum(sum(c.values()) for c in tests.values()):g} points"
+                  + (f", {hand:g} more to grade by hand (written answers)" if hand else ""))
         failures += [f"{ONE_BUG} {case.notebook}/test_{case.task} (case {case.name}): {problem}"
                      for case in one_bug.values()
                      for problem in one_bug_problems(root, case, names[case.name], configured)]

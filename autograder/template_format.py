@@ -1,9 +1,10 @@
 """The notebook template format, read in one place by every tool that needs it.
 
-A template (``source/templates/NN_name.py``) is Python cut into cells by ``# %%`` header lines
+A template (``autograder/templates/NN_name.py``) is Python cut into cells by ``# %%`` header lines
 whose options are ``key=value`` words in any order (``points=2 id=x`` equals ``id=x points=2``);
 ``#| solution`` and ``#| provided`` lines inside a cell name library objects (see
-``autograder/notebooks.py``, which builds the notebooks). The notebook builder, the grader, the
+``autograder/notebooks.py``, which builds the notebooks). An ``answer`` cell is a written answer
+(Markdown) graded by hand: nbgrader's manually graded answer cell, worth its ``points=``. The notebook builder, the grader, the
 book's task tables and the book's tests all import this module, so they cannot disagree on what
 a template says.
 
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CELL_KINDS = {"markdown", "provided", "code", "solution", "test"}
+CELL_KINDS = {"markdown", "provided", "code", "solution", "test", "answer"}
 CELL_HEADER = re.compile(r"^# %%(?P<rest>.*)$")
 DIRECTIVE = re.compile(r"^(?P<indent>\s*)#\| (?P<kind>solution|provided) (?P<target>\S+)(?P<options>.*)$")
 DEFAULT_POINTS = 1.0
@@ -28,7 +29,7 @@ class TemplateError(ValueError):
 
 @dataclass
 class Cell:
-    kind: str  # markdown | provided | code | solution | test
+    kind: str  # markdown | provided | code | solution | test | answer
     options: dict
     lines: list[str] = field(default_factory=list)
     line_number: int = 0
@@ -41,11 +42,13 @@ class Cell:
 @dataclass(frozen=True)
 class Task:
     """A graded task: its id, the library object its solution is copied from (None if the
-    solution is written in the template), and the points of its test cell."""
+    solution is written in the template), and the points of its test cell; or (``manual``) a
+    written answer, graded by hand, and its points."""
 
     id: str
     target: str | None
     points: float
+    manual: bool = False
 
 
 def parse_template(path: Path) -> list[Cell]:
@@ -76,21 +79,29 @@ def parse_header(rest: str, path: Path, number: int) -> tuple[str, dict]:
         if not sep:
             raise TemplateError(f"{path}:{number}: expected key=value, got {word!r}")
         options[key] = value
-    if kind in {"provided", "solution", "test"} and "id" not in options:
+    if kind in {"provided", "solution", "test", "answer"} and "id" not in options:
         raise TemplateError(f"{path}:{number}: a {kind} cell needs id=...")
+    if "points" in options:
+        try:
+            points = float(options["points"])
+        except ValueError:
+            points = -1.0
+        if not points > 0:
+            raise TemplateError(f"{path}:{number}: points={options['points']} is not a positive number")
     return kind, options
 
 
 def cell_points(cell: Cell) -> float:
-    """The points of a test cell (``points=``, default 1)."""
+    """The points of a test or answer cell (``points=``, default 1)."""
     return float(cell.options.get("points", DEFAULT_POINTS))
 
 
 def read_tasks(path: Path) -> list[Task]:
-    """The template's graded tasks in notebook order (those with a test cell)."""
+    """The template's graded tasks in notebook order: those with a test cell, and written answers."""
     cells = parse_template(path)
     targets = {c.options["id"]: next(iter(c.directives("solution")), None) for c in cells if c.kind == "solution"}
-    return [Task(c.options["id"], targets.get(c.options["id"]), cell_points(c)) for c in cells if c.kind == "test"]
+    return [Task(c.options["id"], targets.get(c.options["id"]), cell_points(c), manual=c.kind == "answer")
+            for c in cells if c.kind in {"test", "answer"}]
 
 
 def solution_targets(path: Path) -> list[str]:

@@ -29,7 +29,7 @@ TEXT_SOURCES = (".html", ".ipynb", ".md", ".txt", ".py")
 def book_inputs():
     yield from (ROOT / name for name in ("_config.yml", "_toc.yml", ".ci/book"))
     for folder, pattern in (("book", "**/*"), ("assignments/mlops", "*.ipynb"),
-                            ("source/templates", "*.py"), ("tinytorch", "**/*.py")):
+                            ("autograder/templates", "*.py"), ("tinytorch", "**/*.py")):
         yield from (p for p in (ROOT / folder).glob(pattern) if p.is_file() and "__pycache__" not in p.parts)
 
 
@@ -172,7 +172,7 @@ def test_gallery_was_executed_and_shows_its_plots(html):
         assert (html / "book" / img["src"]).resolve().is_file(), f"gallery image {img['src']} is missing"
 
 
-@pytest.mark.parametrize("template", sorted((ROOT / "source" / "templates").glob("[0-9][0-9]_*.py")),
+@pytest.mark.parametrize("template", sorted((ROOT / "autograder" / "templates").glob("[0-9][0-9]_*.py")),
                          ids=lambda p: p.stem)
 def test_module_page_lists_the_templates_tasks_and_points(html, template):
     tasks = read_tasks(template)

@@ -65,7 +65,8 @@ ATTACKS = {
 
 
 def solution_cells(nb):
-    return [c for c in nb.cells if nbgrader_meta(c).get("solution")]
+    """The code answer cells (not the written answer, which is graded by hand)."""
+    return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")]
 
 
 def prepend(cell, code):
@@ -110,7 +111,8 @@ def graded(tmp_path_factory):
     nb = nbformat.from_dict(released)
     tests = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
     tests[0].source = "pass"
-    nb.cells.remove(tests[-1])
+    nb.cells.remove(tests[-1])  # the written answer
+    nb.cells.remove(tests[-2])  # the last test cell
     subs["edits-tests"], expected["edits-tests"] = nb, 0.0
 
     nb = nbformat.from_dict(released)

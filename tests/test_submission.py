@@ -6,6 +6,7 @@ import pytest
 from nbgrader.utils import compute_checksum
 
 from autograder import course, selfcheck
+from autograder.grading import is_written_answer
 from tinytorch import submission
 from tinytorch.submission import checksum, course_name, validate
 
@@ -34,7 +35,11 @@ def test_a_finished_notebook_has_no_problems_and_the_release_lists_every_task(no
     released, solved = notebooks
     assert validate(solved) == []
     tasks = course.task_ids(released)
-    assert validate(released) == [f"task {t} is not finished: its cell still has raise NotImplementedError()" for t in tasks]
+    written = [c.metadata.nbgrader["grade_id"] for c in released.cells if is_written_answer(c)]
+    assert written, "every notebook has a written answer (graded by hand)"
+    assert sorted(validate(released)) == sorted(
+        [f"task {t} is not finished: its cell still has raise NotImplementedError()" for t in tasks]
+        + [f"written answer {a} is not answered yet (your instructor grades it by hand)" for a in written])
 
 
 def test_what_nbgrader_would_find(notebooks):
@@ -45,7 +50,7 @@ def test_what_nbgrader_would_find(notebooks):
     test.source += "\nassert True  # loosened"
     answer = next(c for c in cells if c.metadata.nbgrader.get("solution"))
     nb.cells.append(nbformat.from_dict(answer))                      # a copied cell copies its id
-    last_answer = [c for c in cells if c.metadata.nbgrader.get("solution")][-1]
+    last_answer = [c for c in cells if c.metadata.nbgrader.get("solution") and c.cell_type == "code"][-1]
     nb.cells.remove(last_answer)
     problems = validate(nb)
     assert any(f"read-only cell {test.metadata.nbgrader.grade_id} was edited" in p for p in problems)

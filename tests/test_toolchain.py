@@ -47,6 +47,23 @@ def test_template_cells_become_nbgrader_cells(tmp_path):
     assert [c.id for c in nb.cells] == [c.id for c in notebooks.build_notebook(path).cells], "ids must be stable"
 
 
+def test_an_answer_cell_is_a_markdown_cell_graded_by_hand(tmp_path):
+    from autograder.template_format import Task, read_tasks
+
+    path = write(tmp_path, """\
+        # %% [markdown]
+        # Why?
+
+        # %% answer points=2 id=why
+        # Grading guide: one point per reason.
+        """)
+    (cell,) = [c for c in notebooks.build_notebook(path).cells if c.metadata.get("nbgrader")]
+    assert cell.cell_type == "markdown" and cell.source == "Grading guide: one point per reason."
+    assert cell.metadata.nbgrader == {"grade": True, "solution": True, "locked": False, "points": 2.0,
+                                      "grade_id": "why", "schema_version": 3}
+    assert read_tasks(path) == [Task("why", None, 2.0, manual=True)]
+
+
 @pytest.mark.parametrize("text, message", [
     ("# %% solution\nx = 1\n", "needs id="),
     ("# %% wat id=a\nx = 1\n", "unknown cell kind"),
@@ -55,6 +72,10 @@ def test_template_cells_become_nbgrader_cells(tmp_path):
     ("# %% solution id=a\nx = 1\n", "no solution region"),
     ("# %% solution id=a\n#| solution tinytorch.core.layers:NoSuchThing\n", "not defined at the top level"),
     ("# %% code\nmodel = 1\n# %% provided id=a\nprint(model)\n", "defined only in demo cells"),
+    ("# %% answer points=2\n# guide\n", "needs id="),
+    ("# %% answer id=why points=two\n# guide\n", "not a positive number"),
+    ("# %% answer id=why\n", "needs its grading guide"),
+    ("# %% answer id=why\n# guide\n# %% answer id=why\n# guide\n", "duplicate cell id"),
 ])
 def test_template_mistakes_name_file_and_line(tmp_path, text, message):
     path = write(tmp_path, text)
@@ -223,3 +244,21 @@ def test_checks_grade_the_notebook_code_not_the_library():
     assert any(c["source"].startswith("from tinytorch") for c in notebook_cells(nb))
     forged = judge_notebook(nb, "01_registry")
     assert not any(e["passed"] for e in forged["tasks"].values())
+
+
+def test_selfcheck_holds_nbgrader_to_grading_written_answers_by_hand():
+    """An answered written answer must be left for manual grading; an unanswered one scores 0."""
+    from autograder.selfcheck import written_answer_problems
+
+    def notebook(text):
+        meta = {"grade": True, "solution": True, "locked": False, "points": 2.0, "grade_id": "why", "schema_version": 3}
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text, metadata={"nbgrader": meta})])
+
+    released = {"01": notebook("YOUR ANSWER HERE")}
+    answered, unanswered = {"01": (notebook("Because."), {})}, {"01": (released["01"], {})}
+    zero, left, none = {"01": {"why": 0.0}}, {"01": {"why": 2.0}}, {"01": {}}
+    assert written_answer_problems("s", answered, released, zero, left) == []
+    assert "not left to grade by hand" in written_answer_problems("s", answered, released, zero, none)[0]
+    assert written_answer_problems("s", unanswered, released, zero, none) == []
+    assert "must score 0" in written_answer_problems("s", unanswered, released, {"01": {"why": 2.0}}, none)[0]
+    assert "must score 0" in written_answer_problems("s", unanswered, released, zero, left)[0]

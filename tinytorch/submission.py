@@ -101,7 +101,10 @@ def validate(nb) -> list[str]:
                             "delete the copy (Edit > Delete cells)")
         seen.add(m["grade_id"])
         _, solution, locked = flags(cell)
-        if solution and (UNANSWERED in cell.source or m.get("checksum") == checksum(cell)):
+        if solution and cell.cell_type == "markdown":  # a written answer, graded by hand
+            if m.get("checksum") == checksum(cell):
+                problems.append(f"written answer {m['grade_id']} is not answered yet (your instructor grades it by hand)")
+        elif solution and (UNANSWERED in cell.source or m.get("checksum") == checksum(cell)):
             problems.append(f"task {m['grade_id']} is not finished: its cell still has {UNANSWERED}")
         elif locked and m.get("checksum") not in (None, checksum(cell)):
             problems.append(f"read-only cell {m['grade_id']} was edited: the grader restores the original, "
@@ -137,7 +140,7 @@ def run(nb, workdir: Path, timeout: int = 300) -> tuple[list[tuple[str, str, str
         name = meta(cell).get("grade_id", f"cell {index + 1}")
         if raised:
             errors.append((name, raised[0]["ename"], (raised[0]["evalue"] or "").strip().split("\n")[0][:160]))
-        elif meta(cell).get("grade"):
+        elif meta(cell).get("grade") and cell.cell_type == "code":
             passed.append(name)
     return errors, passed
 

@@ -1,6 +1,6 @@
 """Sphinx directive ``course-tasks``: a module's graded tasks and points, read from its template.
 
-The table is built at every book build from ``source/templates/NN_name.py``, read by the
+The table is built at every book build from ``autograder/templates/NN_name.py``, read by the
 course's one template reader (``autograder/template_format.py``: each task's solution target and
 test points), and from the first paragraph of each library object's docstring, so the book
 cannot disagree with the notebook.
@@ -47,17 +47,19 @@ class CourseTasks(SphinxDirective):
 
     def run(self):
         name = self.arguments[0]
-        template = Path(self.env.srcdir) / "source" / "templates" / f"{name}.py"
+        template = Path(self.env.srcdir) / "autograder" / "templates" / f"{name}.py"
         self.env.note_dependency(str(template))
         if not template.exists():
-            raise self.error(f"course-tasks: no template source/templates/{name}.py")
+            raise self.error(f"course-tasks: no template autograder/templates/{name}.py")
         try:
             tasks = read_tasks(template)
         except TemplateError as error:
             raise self.error(str(error)) from None
         rows = []
         for task in tasks:
-            if task.target is None:
+            if task.manual:
+                text = "written answer to the Systems thinking questions, graded by hand"
+            elif task.target is None:
                 text = "(see the notebook)"
             else:
                 try:

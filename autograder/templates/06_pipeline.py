@@ -415,7 +415,11 @@ print("alias history:", [(e["alias"], e["version"]) for e in loop.pipeline.regis
 # The last lines above are the lineage of what is now serving, straight from the registry.
 
 # %% [markdown]
-# ## Systems thinking
+# ## Systems thinking (written answer, 2 points)
+#
+# Answer **two** of these questions in the answer cell below, a short paragraph each. Your
+# instructor grades it by hand: a point for each answer that names the mechanism at work and
+# what it costs.
 #
 # 1. The bad release passed its gates because it was validated on yesterday's data. What would
 #    you change in the pipeline so that validation data cannot be older than the live traffic?
@@ -427,6 +431,16 @@ print("alias history:", [(e["alias"], e["version"]) for e in loop.pipeline.regis
 #    changed irreversibly). How do real systems handle those?
 # 5. In production, Kubernetes would run and scale this same server. Which part of this
 #    notebook's loop does Kubernetes do for you, and which does it not?
+
+# %% answer id=systems_thinking points=2
+# Grading guide (instructors only; the release shows YOUR ANSWER HERE). 1 point per answer, at most 2:
+# the answer names the mechanism and what it costs or risks. For example: 1. validate on a recent
+# window of live traffic (shadow or replay), with a freshness check that blocks the release.
+# 2. last week's traffic differs (seasonality, load), so the comparison mixes time and model.
+# 3. non-idempotent requests (payments, writes) may be applied twice; use idempotency keys.
+# 4. a sent e-mail, a charged card, a deleted record; compensating actions (sagas) and manual
+# runbooks. 5. Kubernetes restarts, scales and rolls out pods; it does not judge model quality,
+# drift, canary metrics or rollback decisions.
 
 # %% code
 # Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook

@@ -377,7 +377,11 @@ for event, share in rollout.history:
     print(f"  {event}: canary at {share:.0%}")
 
 # %% [markdown]
-# ## Systems thinking (ungraded)
+# ## Systems thinking (written answer, 2 points)
+#
+# Answer **two** of these questions in the answer cell below, a short paragraph each. Your
+# instructor grades it by hand: a point for each answer that names the mechanism at work and
+# what it costs.
 #
 # 1. Two experiments run at once, both seeded `"homepage"`. What do their treatment groups have in
 #    common, and why does that ruin both results? What does a per-experiment seed change?
@@ -390,6 +394,16 @@ for event, share in rollout.history:
 # 5. The canary above measured accuracy with labels available immediately. In production labels
 #    arrive hours or weeks later. Which guardrails can you check at 5 % traffic in the first
 #    minutes, and which must wait?
+
+# %% answer id=systems_thinking points=2
+# Grading guide (instructors only; the release shows YOUR ANSWER HERE). 1 point per answer, at most 2:
+# the answer names the mechanism and what it costs or risks. For example: 1. the same users are in
+# both treatment groups, so the effects are confounded; a per-experiment seed makes the splits
+# independent. 2. users change groups mid-experiment, mixing exposures; the sample-ratio check (or
+# assignment-stability check) notices first. 3. logging loss in one arm, a redirect or crash in one
+# arm, bot filtering, caching, assignment bugs. 4. too small a plan: less power at the real sample
+# size; too large: slower to detect; the test stays valid (always-valid p-values) in both cases.
+# 5. errors, latency and crashes at once; accuracy and business outcomes wait for labels.
 
 # %% code
 # Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook

@@ -415,7 +415,11 @@ server.stop()  # frees the port; server.start() would serve again on the same on
 print(server)
 
 # %% [markdown]
-# ## Systems thinking
+# ## Systems thinking (written answer, 2 points)
+#
+# Answer **two** of these questions in the answer cell below, a short paragraph each. Your
+# instructor grades it by hand: a point for each answer that names the mechanism at work and
+# what it costs.
 #
 # 1. Our batcher runs the model on the event loop, so while it computes no request is read. For
 #    a model that takes 50 ms per call, what happens to p99 latency, and what would you change
@@ -429,6 +433,16 @@ print(server)
 #    and then version 1 in two consecutive answers? When would that matter?
 # 5. `BatchInference` through the server sends 2,048 rows per request. What limits that number
 #    (think of `max_body_bytes`, JSON size, and the latency of other clients sharing the server)?
+
+# %% answer id=systems_thinking points=2
+# Grading guide (instructors only; the release shows YOUR ANSWER HERE). 1 point per answer, at most 2:
+# the answer names the mechanism and what it costs or risks. For example: 1. requests queue behind
+# every 50 ms call, so p99 grows with the queue; move the model off the loop (a thread or process
+# pool, or a model worker). 2. the client can retry elsewhere or degrade at once instead of holding
+# a connection; back off with jitter. 3. the bounds around 100 ms; with everything in +Inf the
+# quantile is the highest finite bound, which hides the real latency. 4. yes, across replicas or
+# retries; it matters when answers must be consistent (a user sees a score change back). 5. body
+# size limits, JSON encoding cost, and the latency other clients wait behind one large batch.
 
 # %% code
 # Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook

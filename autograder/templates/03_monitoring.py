@@ -437,7 +437,11 @@ centre_report = DriftDetector(X_train[:, centre], feature_names=[pixel_names[j] 
 plot_drift(centre_report, X_train[:, centre], new_scanner(X_test)[:, centre])
 
 # %% [markdown]
-# ## Systems thinking (ungraded)
+# ## Systems thinking (written answer, 2 points)
+#
+# Answer **two** of these questions in the answer cell below, a short paragraph each. Your
+# instructor grades it by hand: a point for each answer that names the mechanism at work and
+# what it costs.
 #
 # 1. The accuracy alert above needed labels. Which of the signals in this notebook would have
 #    fired first at minute 30 with no labels at all, and what would you put on the pager?
@@ -450,6 +454,17 @@ plot_drift(centre_report, X_train[:, centre], new_scanner(X_test)[:, centre])
 #    many columns at once? And for a fraud model where one false page a week is one too many?
 # 5. The drift detector says the inputs moved, but the accuracy (when labels arrive) is unchanged.
 #    Give two reasons this happens, and decide whether you would retrain.
+
+# %% answer id=systems_thinking points=2
+# Grading guide (instructors only; the release shows YOUR ANSWER HERE). 1 point per answer, at most 2:
+# the answer names the mechanism and what it costs or risks. For example: 1. the error rate or
+# latency, or input drift; page on the signal tied to user impact. 2. with huge samples every tiny
+# shift is significant; use an effect size (PSI, Wasserstein distance) with a threshold that
+# matters. 3. division by a near-zero std explodes the distance; add a floor or use absolute
+# distance for such features. 4. Benjamini-Hochberg when many columns break together;
+# Bonferroni (family-wise control) when one false page is too costly. 5. the shift is in
+# features the model ignores, or the model generalises; retrain only if accuracy or business
+# metrics suffer.
 
 # %% code
 # Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook

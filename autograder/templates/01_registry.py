@@ -520,7 +520,11 @@ for hostile in ["../../etc/passwd", "/tmp/x", "", "a/b"]:
         print(f"{hostile!r:>20}: {error}")
 
 # %% [markdown]
-# ## Systems thinking
+# ## Systems thinking (written answer, 2 points)
+#
+# Answer **two** of these questions in the answer cell below, a short paragraph each. Your
+# instructor grades it by hand: a point for each answer that names the mechanism at work and
+# what it costs.
 #
 # 1. `allocate_version` uses an advisory `flock`. What happens if one writer on the same directory
 #    does not take the lock? Would it still be safe on NFS, or on an object store such as S3,
@@ -534,6 +538,16 @@ for hostile in ["../../etc/passwd", "/tmp/x", "", "a/b"]:
 #    different machines may still produce different bytes. Why, and does it matter?
 # 5. `rollback` returns to the *previous target* of the alias. When is that not the version you
 #    want to serve (think of a deleted version, or a champion whose data has since drifted)?
+
+# %% answer id=systems_thinking points=2
+# Grading guide (instructors only; the release shows YOUR ANSWER HERE). 1 point per answer, at most 2:
+# the answer names the mechanism and what it costs or risks. For example: 1. a writer without the
+# lock can allocate the same version (lost update); NFS locks are unreliable and object stores
+# need a conditional put or a database transaction. 2. periodic snapshots of the current state plus
+# the log since the snapshot. 3. a reused number can point two readers at different bytes; a
+# collector must never delete what a writer has reserved but not yet published. 4. nondeterministic
+# floating-point order, library versions, threads; bytes differ, so reproducibility needs metadata.
+# 5. the previous target may be deleted, or stale for today's data: roll back to a named version.
 
 # %% code
 # Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook

@@ -269,7 +269,11 @@ for event in pilot.learner.audit.events():
                                                      if k in ("version", "passed", "reason", "restored")})
 
 # %% [markdown]
-# ## Systems thinking
+# ## Systems thinking (written answer, 2 points)
+#
+# Answer **two** of these questions in the answer cell below, a short paragraph each. Your
+# instructor grades it by hand: a point for each answer that names the mechanism at work and
+# what it costs.
 #
 # 1. The first retrain after the drift onset was refused by the golden set, not by the recent
 #    data. What did that challenger learn from, and why would promoting it have been a mistake?
@@ -279,6 +283,15 @@ for event in pilot.learner.audit.events():
 #    with the old champion's accuracy last week not good enough?
 # 4. A gate margin of 1 point refused two challengers that were probably as good as the champion.
 #    What does a larger margin cost, and what does a smaller one cost?
+
+# %% answer id=systems_thinking points=2
+# Grading guide (instructors only; the release shows YOUR ANSWER HERE). 1 point per answer, at most 2:
+# the answer names the mechanism and what it costs or risks. For example: 1. it learned from
+# a window mixing old and new data (or too little new data); it would do worse on what matters,
+# which the golden set measures. 2. when labels take days or weeks, drift (or proxy metrics) must
+# trigger first, and accuracy confirms later. 3. the data changed between the two weeks, so the
+# difference mixes model and data; only the same rows isolate the model. 4. a larger margin keeps
+# a worse champion longer (missed improvements); a smaller one promotes noise (churn, risk).
 
 # %% code
 # Submit: save this notebook (File > Save, or Ctrl-S), then run this cell. It runs the notebook
