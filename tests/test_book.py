@@ -202,3 +202,46 @@ def test_every_page_names_one_repository(html):
     for path in sorted(html.rglob("*.html")):
         named = set(REPOSITORY_LINK.findall(path.read_text(encoding="utf-8", errors="replace")))
         assert named <= {configured}, f"{path.relative_to(html)} names {sorted(named)}; only {configured} is configured"
+
+
+def built_pages(html):
+    """Every HTML page of the book (not the theme's template fragments in _static)."""
+    return [p for p in sorted(html.rglob("*.html")) if "_static" not in p.relative_to(html).parts]
+
+
+def external(url):
+    return url.startswith(("http://", "https://", "//"))
+
+
+def test_no_page_loads_a_script_or_stylesheet_from_another_site(html):
+    """Read offline (a lecture hall without network, a downloaded copy), a page gets only what the
+    book carries: a script or stylesheet from a CDN is missing there (formulas left as raw LaTeX)."""
+    pages = built_pages(html)
+    assert pages, f"no pages in {html}"
+    for path in pages:
+        page_soup = soup(path)
+        loaded = [tag["src"] for tag in page_soup.find_all("script", src=True)]
+        loaded += [tag["href"] for tag in page_soup.find_all("link", href=True)
+                   if {"stylesheet", "preload", "modulepreload"} & set(tag.get("rel", []))]
+        remote = [url for url in loaded if external(url)]
+        assert not remote, f"{path.relative_to(html)} loads {remote} from another site"
+        inline = " ".join(tag.get_text() for tag in page_soup.find_all("script", src=False))
+        assert not re.search(r"(?:https?:)?//[^\s\"']*mathjax", inline, re.IGNORECASE), \
+            f"{path.relative_to(html)} configures MathJax from another site"
+
+
+def test_pages_with_formulas_load_the_mathjax_the_book_ships(html):
+    """Every page with a formula loads MathJax from _build/html (sphinx-mathjax-offline copies it
+    there), and the fonts its CommonHTML output asks for, beside the script, are there too."""
+    with_math = [p for p in built_pages(html) if soup(p).select(".math")]
+    assert any("03_monitoring" in p.name for p in with_math), "the monitoring notebook page shows no formula"
+    for path in with_math:
+        scripts = [tag["src"].split("?")[0] for tag in soup(path).find_all("script", src=True)
+                   if "mathjax" in tag["src"].lower()]
+        assert scripts, f"{path.relative_to(html)} has formulas but loads no MathJax"
+        for src in scripts:
+            script = (path.parent / src).resolve()
+            assert script.is_relative_to(html.resolve()) and script.is_file(), \
+                f"{path.relative_to(html)} loads {src}, which is not in {html}"
+            fonts = script.parent / "output" / "chtml" / "fonts" / "woff-v2"
+            assert (fonts / "MathJax_Main-Regular.woff").is_file(), f"no MathJax fonts in {fonts}"
