@@ -17,7 +17,7 @@ import sys
 import traceback
 import types
 
-from autograder.protocol import Peer, Policy
+from autograder.protocol import Peer, Policy, Remote
 
 STUDENT_MODULE = "student"
 MAX_OUTPUT = 20_000  # characters of a cell's printed output sent back
@@ -59,6 +59,8 @@ def _python_source(source: str) -> str:
 class Worker(Peer):
     """Serves ``exec`` (run a cell), ``lookup`` (a name the submission defined) and the requests
     on the objects it handed out."""
+
+    handle_type = Remote  # the judge's objects: the judge's policy says what may be done with them
 
     def __init__(self, rfd: int, wfd: int):
         self.module = types.ModuleType(STUDENT_MODULE)
