@@ -20,6 +20,7 @@ import atexit
 import json
 import os
 import re
+import resource
 import select
 import subprocess
 import sys
@@ -29,13 +30,15 @@ from pathlib import Path
 import nbformat
 
 from autograder.credit import Credit
-from autograder.notebooks import CHECKS, DEMO_PREFIX, ROOT, TEMPLATES, hidden_checks_of
+from autograder.notebooks import CHECKS, DEMO_PREFIX, ROOT, SOURCE, TEMPLATES, hidden_checks_of
 from autograder.template_format import solution_targets as template_solution_targets
 
 TEST_PREFIX = "test_"
 HIDDEN_BLOCK = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 DEMO_NOTE = "(a demo: not run while grading)\n"
 VERDICT, OK, FAIL = "Hidden checks, ", "  ok  ", "  FAIL"  # what score_test_cells writes under a test cell
+NOT_RUN = "Hidden checks not run: this task's visible test failed ({}), so it scores 0; make it pass first.\n"
+JUDGE_MEMORY = 3 * 2**30  # address space of a judge (its soft limit; the workers set their own)
 
 
 def nbgrader_meta(cell) -> dict:
@@ -93,9 +96,12 @@ class Judge:
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                    MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
-        return subprocess.Popen([sys.executable, "-m", "autograder.judge", "--serve"], env=env, cwd=tempfile.gettempdir(),
+        proc = subprocess.Popen([sys.executable, "-m", "autograder.judge", "--serve"], env=env, cwd=tempfile.gettempdir(),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 text=True, start_new_session=True)
+        # Before the first request: whatever an answer makes the judge parse, it fails with MemoryError here.
+        resource.prlimit(proc.pid, resource.RLIMIT_AS, (JUDGE_MEMORY, resource.prlimit(proc.pid, resource.RLIMIT_AS)[1]))
+        return proc
 
     def grade(self, request: dict, timeout: float) -> dict:
         if self.proc is None or self.proc.poll() is not None:
@@ -128,11 +134,17 @@ atexit.register(_JUDGE.stop)
 
 
 def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout: float = 30,
-                   timeout: float = 600, tasks: list[str] | None = None) -> dict:
+                   timeout: float = 600, tasks: list[str] | None = None, release: Path | None = None,
+                   seed: int | None = None) -> dict:
     """Have the judge grade ``nb`` as the notebook ``notebook`` (only ``tasks``, if given); its
-    results, or why there are none."""
+    results, or why there are none. The visible tests take their imports from ``release``, the
+    instructor's notebook (by default the source notebook); ``seed`` draws this student's inputs."""
+    from autograder.visible import trusted_imports
+
+    trusted = release if release is not None and release.is_file() else SOURCE / f"{notebook}.ipynb"
     request = {"notebook": notebook, "cells": notebook_cells(nb), "cell_timeout": cell_timeout,
-               "test_timeout": test_timeout}
+               "test_timeout": test_timeout, "imports": trusted_imports(trusted) if trusted.is_file() else {},
+               "seed": seed}
     if tasks is not None:
         request["tasks"] = tasks
     return _JUDGE.grade(request, timeout)
@@ -180,8 +192,10 @@ def score_test_cells(nb, results: dict, credit: Credit = Credit()) -> dict[str, 
             if output.output_type == "stream" and output.name == "stderr":
                 output.name = "stdout"
             outputs.append(output)
-        if any(o.output_type == "error" for o in outputs):
+        errors = [o for o in outputs if o.output_type == "error"]
+        if errors:
             scores[task_of(cell)] = 0.0
+            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=NOT_RUN.format(errors[0].ename)))
             cell.outputs = outputs
             continue
         entry = _verdict((results.get("tasks") or {}).get(task_of(cell)))

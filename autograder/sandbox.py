@@ -30,7 +30,7 @@ from pathlib import Path
 from autograder.protocol import Peer, Policy
 
 WORKER_UID = 65534  # "nobody": owns nothing on the machine
-GRADER_MODULES = ("protocol.py", "worker.py")
+GRADER_MODULES = ("protocol.py", "worker.py", "probes.py")
 HERE = Path(__file__).resolve().parent
 
 
@@ -79,7 +79,7 @@ def prepared_tree(cache: Path, key: str, fill) -> Path:
 
 
 def grader_tree(cache: Path) -> Path:
-    """The worker's own code: ``autograder/protocol.py`` and ``autograder/worker.py``, nothing else."""
+    """The worker's own code: ``autograder/protocol.py``, ``worker.py`` and the public ``probes.py``, nothing else."""
     sources = {name: (HERE / name).read_bytes() for name in GRADER_MODULES}
     key = "worker-" + hashlib.sha256(b"".join(sources.values())).hexdigest()[:16]
 

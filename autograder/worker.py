@@ -71,8 +71,8 @@ class Worker(Peer):
     def perform(self, op: str, message: dict):
         if op == "exec":
             return self.execute(self.decode(message.get("cell")))
-        if op == "probe":
-            return self.probe(self.decode(message.get("source")))
+        if op == "probes":
+            return self.probes()
         if op == "provide_answers":
             import tinytorch.export
 
@@ -100,12 +100,13 @@ class Worker(Peer):
 
         return provide
 
-    def probe(self, source: str) -> types.SimpleNamespace:
-        """Define a check's helpers here, where the submission runs (fault injection, recorders,
-        child processes); the judge gets them as a handle and reads their results as data."""
-        namespace = {"__name__": "probe"}
-        exec(compile(source, "<probe>", "exec"), namespace)
-        return types.SimpleNamespace(**{k: v for k, v in namespace.items() if not k.startswith("__")})
+    def probes(self) -> types.SimpleNamespace:
+        """The public helpers of ``autograder.probes`` (fault injection, recorders, child
+        processes), for the judge to call here, where the submission runs."""
+        from autograder import probes
+
+        return types.SimpleNamespace(**{k: v for k, v in vars(probes).items()
+                                        if not k.startswith("_") and callable(v) and getattr(v, "__module__", "") == probes.__name__})
 
     def execute(self, cell: dict) -> dict:
         """Run one cell's source in the submission's namespace; what it printed and raised."""

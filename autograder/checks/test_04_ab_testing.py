@@ -110,17 +110,11 @@ def test_fnv_fits_in_32_bits(student):
 COVERAGE_NOTE = ("; with coverage < 1 each variant still starts where the weights before it end and only its "
                  "length shrinks: [start_i, start_i + coverage * w_i)")
 
-ASSIGN_MANY = """
-def assign_many(assign_variant, seed, ids, split, *coverage):
-    return [assign_variant(seed, unit_id, split, *coverage) for unit_id in ids]
-"""
-
-
 @pytest.fixture
 def assign_many(student, probe):
     """``assign_many(seed, ids, split[, coverage])``: the student's assign_variant for every id,
     called inside the worker in one request (thousands of calls, one round trip)."""
-    many = probe(ASSIGN_MANY).assign_many
+    many = probe.assign_many
     return lambda seed, ids, split, *coverage: many(student.assign_variant, seed, list(ids), split, *coverage)
 
 
