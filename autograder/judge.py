@@ -165,8 +165,8 @@ class Session:
         peer = self._live_peer()
         peer.deadline = time.monotonic() + self.cell_timeout
         try:
-            result = run_test_cell(cell["source"], self.lookup, imports,
-                                   lambda: self.scratch.directory("visible-"), self.cell_timeout)
+            result = run_test_cell(cell["source"], self._defined, imports,
+                                   lambda: self.scratch.directory("visible-"), self.cell_timeout, fatal=LOST)
         finally:
             peer.deadline = None
             self.references.grading = set()
@@ -190,6 +190,14 @@ class Session:
         except NameError:
             raise NotYourCode(f"your notebook does not define `{name}`: run the cell that defines it and keep the "
                               "name the task gives") from None
+
+    def _defined(self, name: str):
+        """``lookup``, with a name the submission lacks as a LookupError (a visible test reads
+        such a name as the notebook would: NameError)."""
+        try:
+            return self.lookup(name)
+        except NotYourCode:
+            raise LookupError(name) from None
 
     def probes(self):
         """The public helpers of ``autograder.probes``, living in the worker, as a handle."""

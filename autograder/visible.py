@@ -93,10 +93,11 @@ def _alarm(signum, frame):
 
 
 def run_test_cell(source: str, lookup: Callable[[str], object], imports: dict[str, str],
-                  make_directory: Callable[[], Path], timeout: float) -> dict:
+                  make_directory: Callable[[], Path], timeout: float, fatal: tuple = ()) -> dict:
     """Run a visible test cell here; what it printed and, if it failed, its error (traceback
-    lines of the test cell only). ``lookup(name)`` asks the submission for a name, and raises
-    ``LookupError`` (or any exception) when it has none."""
+    lines of the test cell only). ``lookup(name)`` asks the submission for a name and raises an
+    exception when it has none (or cannot send it); one of ``fatal`` (the connection is lost)
+    fails the test instead."""
     out = io.StringIO()
     namespace: dict = {"__name__": "__visible_test__", "__builtins__": builtins}
     signal.signal(signal.SIGALRM, _alarm)
@@ -111,6 +112,8 @@ def run_test_cell(source: str, lookup: Callable[[str], object], imports: dict[st
                 continue
             try:
                 namespace[name] = lookup(name)
+            except fatal:
+                raise
             except Exception:  # noqa: BLE001 - not defined there: a NameError when the test reads it
                 pass
         if "tempfile" in namespace:

@@ -9,6 +9,8 @@ the checks grade the solution notebook in ``source/mlops/``, each file its own. 
 """
 
 import hashlib
+import shutil
+import tempfile
 from pathlib import Path
 
 import hypothesis.core
@@ -74,6 +76,17 @@ def trained():
 def tmp_path(student):
     """A fresh directory the submission's worker can use too (the checks' files live there)."""
     return judge.SESSION.scratch.directory("check-")
+
+
+@pytest.fixture
+def private_dir():
+    """A fresh directory of this check's own, judge-side (mode 0700, outside every worker's
+    scratch): for files the submission must not see or touch. Removed after the check."""
+    path = Path(tempfile.mkdtemp(prefix="check-private-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

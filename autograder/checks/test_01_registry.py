@@ -109,7 +109,7 @@ def test_content_hash_refuses_what_is_not_bytes(student, value):
 
 
 @pytest.mark.task("content_hash")
-def test_content_hash_names_real_model_files(student, trained, tmp_path):
+def test_content_hash_names_real_model_files(student, trained, private_dir):
     """content_hash gives a real model's bytes, serialized twice, one name, and the bytes with one bit flipped another."""
     from tinytorch.core.serialization import model_to_bytes
 
@@ -120,13 +120,22 @@ def test_content_hash_names_real_model_files(student, trained, tmp_path):
         # a file name only once it is a hex digest: never a path the code chose (/etc/..., ../, a symlink)
         assert type(name) is str and HEX_DIGEST.fullmatch(name), (
             f"content_hash returned {name!r}; return the 64-character lowercase hex digest")
-        (tmp_path / name).write_bytes(data)
+        if name not in names:
+            write_new(private_dir, name, data)
         names.add(name)
     assert len(names) == 1, "the same model serialized twice got two different hashes"
     flipped = bytearray(data)
     flipped[len(flipped) // 2] ^= 1
     assert student.content_hash(bytes(flipped)) != names.pop(), "one flipped bit kept the same hash"
-    assert len(list(tmp_path.iterdir())) == 1
+    assert len(os.listdir(private_dir)) == 1
+
+
+def write_new(directory, name, data):
+    """Write a new file ``name`` in the check's private ``directory``: never through a symlink, never
+    onto a file that is already there."""
+    fd = os.open(os.path.join(directory, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 # -- atomic_write_bytes --------------------------------------------------------------------------
