@@ -109,8 +109,12 @@ class Judge:
         with tempfile.TemporaryDirectory(prefix=f"judge-{request['notebook']}-") as work:
             request_path, results_path = Path(work, "request.json"), Path(work, "results.json")
             request_path.write_text(json.dumps(request))
-            self.proc.stdin.write(f"{request_path}\t{results_path}\n")
-            self.proc.stdin.flush()
+            try:
+                self.proc.stdin.write(f"{request_path}\t{results_path}\n")
+                self.proc.stdin.flush()
+            except OSError as error:  # the judge died before it read the request
+                self.stop()
+                return {"error": f"the judge failed while grading this notebook ({error})"}
             ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
             answer = self.proc.stdout.readline() if ready else None
             if answer is None:
@@ -125,7 +129,10 @@ class Judge:
         if self.proc is not None:
             from autograder.sandbox import end_process_group  # not at import: it loads NumPy
 
-            end_process_group(self.proc)
+            try:
+                end_process_group(self.proc)
+            except BrokenPipeError:  # a judge that died with a request unread: nothing to flush it to
+                pass
             self.proc = None
 
 

@@ -196,8 +196,9 @@ class Handle:
     """The judge's handle on an object living in the worker: it may be called and its public
     attributes read (each answer again plain data or a handle), nothing else. Every operation
     whose answer the object itself would decide (``==``, ``<``, ``bool``, ``hash``, ``len``,
-    ``iter``, ``in``, ``[]``, ``with``) raises :class:`NotPlainData` here, and ``repr``/``str``
-    give the label the handle arrived with, so none of them runs student code."""
+    ``next``, ``in``, ``[]``, ``with``) raises :class:`NotPlainData` here, and ``repr``/``str``
+    give the label the handle arrived with, so none of them runs student code. Iterating it reads
+    every item at once, as plain data (``take``): a generator's items are its answer."""
 
     __slots__ = ("_peer", "_id", "_label", "__weakref__")
 
@@ -221,7 +222,11 @@ class Handle:
         raise NotPlainData(f"your code returned a {self._label} where plain data was expected (None, a bool, "
                            "number, str, bytes, list, tuple, dict, NumPy array or a tinytorch type)")
 
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __len__ = __iter__ = __next__ = _refuse
+    def __iter__(self):
+        """Its items, all read at once as plain data (``take``): the worker iterates, never the judge."""
+        return iter(take(self))
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __len__ = __next__ = _refuse
     __contains__ = __getitem__ = __setitem__ = __delitem__ = __enter__ = __exit__ = __index__ = _refuse
     __int__ = __float__ = __complex__ = __array__ = __fspath__ = _refuse
     __hash__ = _refuse  # type: ignore[assignment]

@@ -123,7 +123,9 @@ def command(library: Path, grader: Path, scratch: Path) -> list[str]:
     cmd += ["--perms", "0755", "--dir", "/opt", "--ro-bind", str(library), "/opt/student", "--ro-bind", str(grader),
             "/opt/grader", *_parents(str(scratch)), "--bind", str(scratch), str(scratch),
             "--proc", "/proc", "--dev", "/dev", "--chdir", str(scratch), "--clearenv"]
-    env = {"HOME": str(scratch), "TMPDIR": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin",
+    # TMPDIR: /tmp seen through the scratch's own mount, so a file made there can be renamed into a
+    # folder the judge made in the scratch (as in a notebook, where both are under /tmp)
+    env = {"HOME": str(scratch), "TMPDIR": f"{scratch}/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin",
            "PYTHONPATH": "/opt/student:/opt/grader", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
            "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{scratch}/.matplotlib", "TINYTORCH_ANSWERS": f"{scratch}/answers", "OPENBLAS_NUM_THREADS": "1",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"}

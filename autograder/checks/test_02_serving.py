@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
+from autograder.judge import abstract
 from autograder.protocol import take
 
 FEW = settings(max_examples=30, deadline=None)
@@ -51,7 +52,7 @@ def refused(student, body, input_shape=(4,)):
         x = student.parse_infer_request(body, input_shape)
     except Exception as error:  # noqa: BLE001 - the assert below says what was raised instead
         assert getattr(error, "status", None) == 400, (
-            f"for {str(body)[:120]} you raised {type(error).__name__}: {error}; raise InferenceError(400, message)")
+            f"for {str(body)[:120]} you raised {type(error).__name__}: {abstract(str(error))}; raise InferenceError(400, message)")
         assert isinstance(getattr(error, "message", None), str) and error.message.strip(), (
             "InferenceError needs a message that says what was wrong")
         return error
@@ -252,7 +253,7 @@ def test_take_batch_in_a_real_server_under_concurrent_clients(student, trained, 
                 if not np.array_equal(endpoint.predict(rows[start:start + size]), expected[start:start + size]):
                     wrong.append((start, size))
         except Exception as error:  # noqa: BLE001 - reported below
-            failures.append(f"{type(error).__name__}: {error}")
+            failures.append(f"{type(error).__name__}: {abstract(str(error))}")
         finally:
             endpoint.close()
 

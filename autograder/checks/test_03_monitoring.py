@@ -13,6 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 
+from autograder.judge import abstract
+
 SETTINGS = settings(max_examples=40, deadline=None, report_multiple_bugs=False)  # one clear message
 
 # Rounded normal draws: few distinct values, so many ties (where hand-written KS code goes wrong).
@@ -110,7 +112,7 @@ def refuses(function, cases, name):
         except ValueError:
             continue
         except Exception as error:  # noqa: BLE001 - the message says what was raised instead
-            raise AssertionError(f"{name}{args!r} raised {type(error).__name__}: {error}; raise ValueError") from None
+            raise AssertionError(f"{name}{args!r} raised {type(error).__name__}: {abstract(str(error))}; raise ValueError") from None
         raise AssertionError(f"{name}{args!r} returned {got!r}; the statement asks for a ValueError here")
 
 
