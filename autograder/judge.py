@@ -170,12 +170,12 @@ class Session:
         finally:
             peer.deadline = None
             self.references.grading = set()
-        error = result["error"]
-        if error is not None and error["ename"] in {e.__name__ for e in (*LOST, AnswerTooLarge, CallTimeout)}:
+        if result.pop("lost", False):
             self.broken = True
-            reason = ("it did not answer in time" if error["ename"] == "CallTimeout" else
-                      "its answer was too large" if error["ename"] == "AnswerTooLarge" else "the worker process ended")
-            error.update(evalue=f"your code was called by this test and {reason}", traceback=[])
+            ename = result["error"]["ename"]
+            reason = ("it did not answer in time" if ename == CallTimeout.__name__ else
+                      "its answer was too large" if ename == AnswerTooLarge.__name__ else "the worker process ended")
+            result["error"].update(evalue=f"your code was called by this test and {reason}", traceback=[])
         return result
 
     def _live_peer(self):

@@ -97,7 +97,7 @@ def run_test_cell(source: str, lookup: Callable[[str], object], imports: dict[st
     """Run a visible test cell here; what it printed and, if it failed, its error (traceback
     lines of the test cell only). ``lookup(name)`` asks the submission for a name and raises an
     exception when it has none (or cannot send it); one of ``fatal`` (the connection is lost)
-    fails the test instead."""
+    fails the test instead, and the result says ``lost``."""
     out = io.StringIO()
     namespace: dict = {"__name__": "__visible_test__", "__builtins__": builtins}
     signal.signal(signal.SIGALRM, _alarm)
@@ -125,7 +125,7 @@ def run_test_cell(source: str, lookup: Callable[[str], object], imports: dict[st
         return {"stdout": out.getvalue(), "stderr": "",
                 "error": {"ename": "TimeoutError", "evalue": reason, "traceback": [f"TimeoutError: {reason}"]}}
     except BaseException as error:  # noqa: BLE001 - the test's failure, whatever it is, is its verdict
-        return {"stdout": out.getvalue(), "stderr": "", "error": _error(error)}
+        return {"stdout": out.getvalue(), "stderr": "", "error": _error(error), "lost": isinstance(error, fatal)}
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return {"stdout": out.getvalue(), "stderr": "", "error": None}
