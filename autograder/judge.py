@@ -5,15 +5,15 @@
                                              stdin; "done" on stdout when RESULTS.json is written)
 
 REQUEST.json holds the notebook's code cells in order (``id``, ``source``, ``kind``: ``code``,
-``test`` with its ``task``, or ``demo``), the time limits, the instructor's ``imports`` (name ->
-import statement, for the visible tests), the ``seed`` of this student's random inputs and,
-optionally, the ``tasks`` to check. The judge starts a sandboxed worker (``autograder.sandbox``),
-has it run every code cell (not the demos, not the tests), and keeps what each printed or raised.
-Then the visible test cells run here (``autograder.visible``): a task whose visible test failed
-scores zero, so its hidden checks are skipped. The others' checks run here too, under pytest: both
-call the submission's functions, classes and objects through the data-only protocol
-(``autograder.protocol``), so what they assert, and the values they compare with, never pass
-through code the student wrote.
+``test`` with its ``task``, or ``demo``), the time limits, the instructor's ``imports`` for the
+visible tests (name -> import statement; by default those of the source notebook), the ``seed``
+of this student's random inputs and, optionally, the ``tasks`` to check. The judge starts a
+sandboxed worker (``autograder.sandbox``), has it run every code cell (not the demos, not the
+tests), and keeps what each printed or raised. Then the visible test cells run here
+(``autograder.visible``): a task whose visible test failed scores zero, so its hidden checks are
+skipped. The others' checks run here too, under pytest: both call the submission's functions,
+classes and objects through the data-only protocol (``autograder.protocol``), so what they assert,
+and the values they compare with, never pass through code the student wrote.
 
 Every check has its own time limit. A check that times out, or whose call ended the worker (an
 ``os._exit``, a crash, memory exhausted), fails with a message that says so; the next check gets a
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from autograder.protocol import MAX_MESSAGE as MAX_ANSWER
 from autograder.protocol import AnswerTooLarge, CallTimeout, NotPlainData, PeerGone, ProtocolError
-from autograder.visible import run_test_cell
+from autograder.visible import run_test_cell, trusted_imports
 from autograder.sandbox import Sandbox, Scratch, grader_tree, prepared_tree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -363,7 +363,10 @@ def judge(request: dict) -> dict:
     session = Session(cells, float(request.get("cell_timeout", 60)))
     try:
         outputs = session.run_notebook()
-        imports = request.get("imports") or {}
+        imports = request.get("imports")
+        if not isinstance(imports, dict):  # the instructor's source notebook, as for the checks run directly
+            source = ROOT / "source" / "mlops" / f"{request['notebook']}.ipynb"
+            imports = trusted_imports(source) if source.is_file() else {}
         visible = {}
         for cell in cells:
             if cell["kind"] == "test":
