@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.credit import Credit
-from autograder.notebooks import CHECKS, DEMO_PREFIX, ROOT, SOURCE, TEMPLATES, hidden_checks_of
+from autograder.notebooks import CHECKS, DEMO_PREFIX, ROOT, TEMPLATES, hidden_checks_of
 from autograder.template_format import solution_targets as template_solution_targets
 
 TEST_PREFIX = "test_"
@@ -145,13 +145,14 @@ def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout:
                    seed: int | None = None) -> dict:
     """Have the judge grade ``nb`` as the notebook ``notebook`` (only ``tasks``, if given); its
     results, or why there are none. The visible tests take their imports from ``release``, the
-    instructor's notebook (by default the source notebook); ``seed`` draws this student's inputs."""
-    from autograder.visible import trusted_imports
-
-    trusted = release if release is not None and release.is_file() else SOURCE / f"{notebook}.ipynb"
+    course's own release notebook (without it, the judge reads the source notebook's); ``seed``
+    draws this student's inputs."""
     request = {"notebook": notebook, "cells": notebook_cells(nb), "cell_timeout": cell_timeout,
-               "test_timeout": test_timeout, "imports": trusted_imports(trusted) if trusted.is_file() else {},
-               "seed": seed}
+               "test_timeout": test_timeout, "seed": seed}
+    if release is not None and release.is_file():
+        from autograder.visible import trusted_imports
+
+        request["imports"] = trusted_imports(release)
     if tasks is not None:
         request["tasks"] = tasks
     return _JUDGE.grade(request, timeout)
