@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from autograder.checks.shared_files import read_shared
+
 FEW = settings(max_examples=25, deadline=None)
 HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -183,7 +185,7 @@ def test_atomic_write_leaves_exact_bytes_and_no_other_files(student, scratch):
         if exists:
             target.write_bytes(old)
         student.atomic_write_bytes(target, new)
-        assert target.read_bytes() == new, "the file does not hold exactly the bytes written"
+        assert read_shared(target) == new, "the file does not hold exactly the bytes written"
         assert os.listdir(d) == ["meta.json"], f"files left behind next to the target: {sorted(os.listdir(d))}"
 
     check()
@@ -236,7 +238,7 @@ def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path, proce
     assert status != 1, "the write could not complete (file-size limit) but no error was raised: re-raise it"
     assert status == 0, ("the write failed with OSError (file too large), but your function raised a "
                          "different error: clean up, then re-raise the original error")
-    assert target.read_bytes() == b"old contents", (
+    assert read_shared(target) == b"old contents", (
         "after a write failed halfway, the target no longer holds its old bytes: write to a "
         "temporary file and only replace the target once everything succeeded")
     left = sorted(p.name for p in tmp_path.iterdir() if p != target)
@@ -251,7 +253,7 @@ def test_a_writer_killed_before_the_rename_leaves_the_old_file(student, tmp_path
     status = processes.write_killed_at_fsync(student.atomic_write_bytes, target, b'{"champion": "2"}')
     assert status == -9, (
         "the data was never fsynced (os.fsync was not called), so it could be lost or torn by a crash")
-    assert target.read_bytes() == b'{"champion": "1"}', (
+    assert read_shared(target) == b'{"champion": "1"}', (
         "the target changed before the new bytes were safely on disk; a crash at that moment "
         "leaves a wrong or torn file: only os.replace the temporary file onto it after fsync")
 
@@ -303,8 +305,9 @@ def test_the_next_number_follows_the_largest_numeric_version(student, scratch):
 def test_a_reserved_empty_version_is_never_handed_out_again(student, tmp_path):
     """allocate_version reserves a version as an empty <version>.json, and that empty file still counts, so its number is never handed out again."""
     first = student.allocate_version(tmp_path)
-    assert (tmp_path / f"{first}.json").exists(), "the allocated version was not reserved as <version>.json"
-    assert (tmp_path / f"{first}.json").read_bytes() == b"", "the reservation should be an empty file"
+    assert first == "1", f"the first version in an empty directory is '1', got {first!r}"  # before it names a file
+    assert (tmp_path / "1.json").exists(), "the allocated version was not reserved as <version>.json"
+    assert read_shared(tmp_path / "1.json") == b"", "the reservation should be an empty file"
     second = student.allocate_version(tmp_path)
     assert (first, second) == ("1", "2"), f"after reserving {first!r} the next number must be '2', got {second!r}"
 
@@ -318,7 +321,7 @@ def test_an_explicit_version_is_reserved_once(student, tmp_path):
     record.write_bytes(b'{"metrics": {"accuracy": 0.97}}')
     with pytest.raises(FileExistsError):
         student.allocate_version(tmp_path, "1.0.0")
-    assert record.read_bytes() == b'{"metrics": {"accuracy": 0.97}}', (
+    assert read_shared(record) == b'{"metrics": {"accuracy": 0.97}}', (
         "reserving an existing version changed its file; versions are immutable: create with "
         "os.O_CREAT | os.O_EXCL so an existing file is never touched")
     assert student.allocate_version(tmp_path) == "1", "'1.0.0' is not a number: the first numbered version is '1'"
@@ -480,7 +483,7 @@ def test_set_stamps_the_current_time(student, tmp_path):
     aliases.set("champion", "2")
     aliases.rollback("champion")
     after = time.time()
-    events = [json.loads(line) for line in log.read_text().splitlines()]
+    events = [json.loads(line) for line in read_shared(log).decode().splitlines()]
     stamps = [e.get("at") for e in events]
     assert len(events) == 3 and all(isinstance(s, float) and before - 1 <= s <= after + 1 for s in stamps), (
         f"the three changes were stamped {stamps}; without `when` each event is stamped with time.time()")
@@ -497,7 +500,7 @@ def test_the_log_only_ever_grows(student, tmp_path):
     previous = b""
     for change in changes:
         change()
-        now = log.read_bytes()
+        now = read_shared(log)
         assert now.startswith(previous) and len(now) > len(previous), (
             "a change rewrote earlier lines of the log instead of appending one: use self._record")
         previous = now
@@ -527,7 +530,7 @@ def test_set_waits_for_the_lock_on_the_log(student, tmp_path, processes):
                     "inside `with locked(self.path):`")
     errors = [r for r in results if isinstance(r, str)]
     assert not errors, f"set failed in {len(errors)} of {len(versions)} processes: {errors[0]}"
-    recorded = sorted(e["version"] for e in map(json.loads, log.read_text().splitlines()) if e.get("action") == "set")
+    recorded = sorted(e["version"] for e in map(json.loads, read_shared(log).decode().splitlines()) if e.get("action") == "set")
     assert recorded == ["1", *versions], f"after 4 processes each set one version, the log holds the sets {recorded}"
 
 
