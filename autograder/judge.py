@@ -173,7 +173,7 @@ class Session:
         if result.pop("lost", False):
             self.broken = True
             ename = result["error"]["ename"]
-            reason = ("it did not answer in time" if ename == CallTimeout.__name__ else
+            reason = (f"timed out: it did not answer within {self.cell_timeout:g} s" if ename == CallTimeout.__name__ else
                       "its answer was too large" if ename == AnswerTooLarge.__name__ else "the worker process ended")
             result["error"].update(evalue=f"your code was called by this test and {reason}", traceback=[])
         return result

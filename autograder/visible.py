@@ -121,7 +121,7 @@ def run_test_cell(source: str, lookup: Callable[[str], object], imports: dict[st
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             exec(code, namespace)  # noqa: S102 - the instructor's test cell
     except TestTimeout:
-        reason = f"this visible test ran longer than its {timeout:g} s limit and was stopped"
+        reason = f"timed out: this visible test ran longer than its {timeout:g} s limit and was stopped"
         return {"stdout": out.getvalue(), "stderr": "",
                 "error": {"ename": "TimeoutError", "evalue": reason, "traceback": [f"TimeoutError: {reason}"]}}
     except BaseException as error:  # noqa: BLE001 - the test's failure, whatever it is, is its verdict
