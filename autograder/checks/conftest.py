@@ -11,9 +11,11 @@ the checks grade the solution notebook in ``source/mlops/``, each file its own. 
 import hashlib
 import shutil
 import tempfile
+import zlib
 from pathlib import Path
 
 import hypothesis.core
+import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -61,6 +63,19 @@ def student(request):
     finally:
         judge.SESSION.close()
         judge.SESSION = None
+
+
+@pytest.fixture
+def seeded(request):
+    """``seeded(n)``: a NumPy generator for a check's random inputs. Without a student's seed it is
+    ``default_rng(n)`` (the same inputs every run); with one, it draws from the seed, ``n`` and
+    the check's name, so each student's inputs are their own."""
+    def make(n: int) -> np.random.Generator:
+        if judge.SEED is None:
+            return np.random.default_rng(n)
+        return np.random.default_rng([judge.SEED, n, zlib.crc32(request.node.nodeid.encode())])
+
+    return make
 
 
 @pytest.fixture(scope="module")
