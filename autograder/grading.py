@@ -20,6 +20,7 @@ import atexit
 import json
 import os
 import re
+import resource
 import select
 import stat
 import subprocess
@@ -36,6 +37,8 @@ TEST_PREFIX = "test_"
 HIDDEN_BLOCK = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 DEMO_NOTE = "(a demo: not run while grading)\n"
 VERDICT, OK, FAIL = "Hidden checks, ", "  ok  ", "  FAIL"  # what score_test_cells writes under a test cell
+NOT_RUN = "Hidden checks not run: this task's visible test failed ({}), so it scores 0; make it pass first.\n"
+JUDGE_MEMORY = 3 * 2**30  # address space of a judge (its soft limit; the workers set their own)
 
 
 def nbgrader_meta(cell) -> dict:
@@ -128,6 +131,8 @@ class Judge:
         with open(self.directory / "judge.log", "wb") as log:
             proc = subprocess.Popen(command, env=env, cwd=self.directory, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=log, text=True, start_new_session=True)
+        # Before the first request: whatever an answer makes the judge parse, it fails with MemoryError here.
+        resource.prlimit(proc.pid, resource.RLIMIT_AS, (JUDGE_MEMORY, resource.prlimit(proc.pid, resource.RLIMIT_AS)[1]))
         ready, _, _ = select.select([proc.stdout], [], [], STARTUP_SECONDS)
         if not ready or proc.stdout.readline().strip() != "ready":
             sandbox.end_process_group(proc)
@@ -145,8 +150,12 @@ class Judge:
         request_path, results_path = self.directory / "request.json", self.directory / "results.json"
         results_path.unlink(missing_ok=True)
         _write_new(request_path, json.dumps(request).encode())
-        self.proc.stdin.write(f"{request_path}\t{results_path}\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(f"{request_path}\t{results_path}\n")
+            self.proc.stdin.flush()
+        except OSError as error:  # the judge died before it read the request
+            self.stop()
+            return {"error": f"the judge failed while grading this notebook ({error})"}
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         answer = self.proc.stdout.readline() if ready else None
         if answer is None:
@@ -169,7 +178,10 @@ class Judge:
         if self.proc is not None:
             from autograder.sandbox import end_process_group  # not at import: it loads NumPy
 
-            end_process_group(self.proc)
+            try:
+                end_process_group(self.proc)
+            except BrokenPipeError:  # a judge that died with a request unread: nothing to flush it to
+                pass
             self.proc = None
         if self.slot is not None:
             from autograder.sandbox import release_slot_directory
@@ -273,11 +285,18 @@ atexit.register(_JUDGE.stop)
 
 
 def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout: float = 30,
-                   timeout: float = 600, tasks: list[str] | None = None) -> dict:
+                   timeout: float = 600, tasks: list[str] | None = None, release: Path | None = None,
+                   seed: int | None = None) -> dict:
     """Have the judge grade ``nb`` as the notebook ``notebook`` (only ``tasks``, if given); its
-    results, or why there are none."""
+    results, or why there are none. The visible tests take their imports from ``release``, the
+    course's own release notebook (without it, the judge reads the source notebook's); ``seed``
+    draws this student's inputs."""
     request = {"notebook": notebook, "cells": notebook_cells(nb), "cell_timeout": cell_timeout,
-               "test_timeout": test_timeout}
+               "test_timeout": test_timeout, "seed": seed}
+    if release is not None and release.is_file():
+        from autograder.visible import trusted_imports
+
+        request["imports"] = trusted_imports(release)
     if tasks is not None:
         request["tasks"] = tasks
     return _JUDGE.grade(request, timeout)
@@ -325,8 +344,10 @@ def score_test_cells(nb, results: dict, credit: Credit = Credit()) -> dict[str, 
             if output.output_type == "stream" and output.name == "stderr":
                 output.name = "stdout"
             outputs.append(output)
-        if any(o.output_type == "error" for o in outputs):
+        errors = [o for o in outputs if o.output_type == "error"]
+        if errors:
             scores[task_of(cell)] = 0.0
+            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=NOT_RUN.format(errors[0].ename)))
             cell.outputs = outputs
             continue
         entry = _verdict((results.get("tasks") or {}).get(task_of(cell)))

@@ -5,12 +5,15 @@
                                              stdin; "done" on stdout when RESULTS.json is written)
 
 REQUEST.json holds the notebook's code cells in order (``id``, ``source``, ``kind``: ``code``,
-``test`` with its ``task``, or ``demo``), the time limits and, optionally, the ``tasks`` to check. The judge starts a sandboxed worker
-(``autograder.sandbox``), has it run every cell but the demos, and keeps what each cell printed or
-raised. A task whose visible test failed scores zero, so its hidden checks are skipped. The others'
-checks run here, under pytest: they call the submission's functions, classes and objects through
-the data-only protocol (``autograder.protocol``), so what the checks assert, and the values they
-compare with, never pass through code the student wrote.
+``test`` with its ``task``, or ``demo``), the time limits, the instructor's ``imports`` for the
+visible tests (name -> import statement; by default those of the source notebook), the ``seed``
+of this student's random inputs and, optionally, the ``tasks`` to check. The judge starts a
+sandboxed worker (``autograder.sandbox``), has it run every code cell (not the demos, not the
+tests), and keeps what each printed or raised. Then the visible test cells run here
+(``autograder.visible``): a task whose visible test failed scores zero, so its hidden checks are
+skipped. The others' checks run here too, under pytest: both call the submission's functions,
+classes and objects through the data-only protocol (``autograder.protocol``), so what they assert,
+and the values they compare with, never pass through code the student wrote.
 
 Every check has its own time limit. A check that times out, or whose call ended the worker (an
 ``os._exit``, a crash, memory exhausted), fails with a message that says so; the next check gets a
@@ -23,19 +26,26 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from autograder.protocol import CallTimeout, PeerGone, ProtocolError
+from autograder.protocol import MAX_MESSAGE as MAX_ANSWER
+from autograder.protocol import AnswerTooLarge, CallTimeout, NotPlainData, PeerGone, ProtocolError
 from autograder.sandbox import Sandbox, SandboxUnavailable, Scratch, cache_dir, grader_tree, prepared_tree
+from autograder.visible import run_test_cell, trusted_imports
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ROOT / "autograder" / "checks"
 MAX_MESSAGE = 600  # characters of a check's failure message
+QUOTED = re.compile(r"""'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)|\{[^}]*\}""")
+NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?!\w)")
 SESSION: "Session | None" = None  # the submission under judgement, read by the checks' fixture
+SEED: int | None = None  # this student's random inputs (None: the same fixed inputs for everyone)
+LOST = (CallTimeout, PeerGone, ProtocolError)  # the worker can no longer be trusted to answer in order
 
 
 class NotYourCode(BaseException):
@@ -123,12 +133,13 @@ class Session:
         return {"stdout": "", "stderr": "", "error": {"ename": name, "evalue": message, "traceback": [reason]}}
 
     def run_notebook(self) -> dict[str, dict]:
-        """Every cell but the demos, in order, as the notebook would run; cell id -> outputs."""
+        """Every code cell (not the demos, not the tests), in order, as the notebook would run;
+        cell id -> outputs."""
         outputs = {}
         self.revive(replay=False)
         done = []
         for cell in self.cells:
-            if cell["kind"] == "demo":
+            if cell["kind"] != "code":
                 continue
             if self.broken:
                 self.revive(upto=done)
@@ -161,6 +172,25 @@ class Session:
                     raise SandboxUnavailable(f"a fresh sandbox ended before running any code ({error})") from None
                 time.sleep(1 + attempt)
 
+    def visible_test(self, cell: dict, imports: dict[str, str]) -> dict:
+        """Run a visible test cell here, against the submission's names; its outputs and error."""
+        self.references.grading = {cell["task"]}
+        peer = self._live_peer()
+        peer.deadline = time.monotonic() + self.cell_timeout
+        try:
+            result = run_test_cell(cell["source"], self._defined, imports,
+                                   lambda: self.scratch.directory("visible-"), self.cell_timeout, fatal=LOST)
+        finally:
+            peer.deadline = None
+            self.references.grading = set()
+        if result.pop("lost", False):
+            self.broken = True
+            ename = result["error"]["ename"]
+            reason = (f"timed out: it did not answer within {self.cell_timeout:g} s" if ename == CallTimeout.__name__ else
+                      "its answer was too large" if ename == AnswerTooLarge.__name__ else "the worker process ended")
+            result["error"].update(evalue=f"your code was called by this test and {reason}", traceback=[])
+        return result
+
     def _live_peer(self):
         """The connection to a worker that has run the notebook (a fresh one if it was lost)."""
         if self.broken:
@@ -174,9 +204,17 @@ class Session:
             raise NotYourCode(f"your notebook does not define `{name}`: run the cell that defines it and keep the "
                               "name the task gives") from None
 
-    def probe(self, source: str):
-        """Helpers a check defines inside the worker (see ``Worker.probe``), as a handle."""
-        return self._live_peer().request("probe", source=source)
+    def _defined(self, name: str):
+        """``lookup``, with a name the submission lacks as a LookupError (a visible test reads
+        such a name as the notebook would: NameError)."""
+        try:
+            return self.lookup(name)
+        except NotYourCode:
+            raise LookupError(name) from None
+
+    def probes(self):
+        """The public helpers of ``autograder.probes``, living in the worker, as a handle."""
+        return self._live_peer().request("probes")
 
     def close(self) -> None:
         self.sandbox.stop()
@@ -265,6 +303,9 @@ class Verdicts:
 
     def message(self, item, error: BaseException) -> str:
         task = _task_of(item)
+        if isinstance(error, AnswerTooLarge):
+            self._lost()
+            return f"answer too large: your code for `{task}` answered with more than {MAX_ANSWER // 2**20} MiB"
         if isinstance(error, (CallTimeout, _Alarm)):
             self._lost()
             return (f"timed out: this check gives `{task}` {self.test_timeout:g} s and it did not answer in time "
@@ -272,14 +313,26 @@ class Verdicts:
         if isinstance(error, (PeerGone, ProtocolError)):
             self._lost()
             return f"your code for `{task}` ended the worker process (os._exit, a crash or memory exhausted)"
+        if getattr(error, "raised_by_peer", False):
+            return f"your code raised {type(error).__name__}: {abstract(str(error))}"
         text = str(error) or _doc_of(item)
-        if isinstance(error, (AssertionError, NotYourCode)):
+        if isinstance(error, (AssertionError, NotYourCode, NotPlainData)):
             return text
         return f"{type(error).__name__}: {text}"
 
     def _lost(self) -> None:
         if self.session is not None:
             self.session.broken = True
+
+
+def abstract(message: str, limit: int = 120) -> str:
+    """An exception message of the student's code, safe to show: its first line, numbers and
+    quoted values replaced by ``…`` (they may be the hidden inputs), cut at ``limit`` characters.
+    The exception's type is shown as it is."""
+    line = (message.strip().splitlines() or [""])[0]
+    line = QUOTED.sub("…", line)
+    line = NUMBER.sub("…", line)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _task_of(item) -> str | None:
@@ -316,12 +369,22 @@ def run_checks(session: Session | None, checks: Path, tasks: set[str] | None, te
 
 
 def judge(request: dict) -> dict:
+    global SEED
     started = time.perf_counter()
     cells = request["cells"]
+    SEED = request.get("seed") if type(request.get("seed")) is int else None
     session = Session(cells, float(request.get("cell_timeout", 60)))
     try:
         outputs = session.run_notebook()
-        visible = {cell["task"]: outputs[cell["id"]]["error"] is None for cell in cells if cell["kind"] == "test"}
+        imports = request.get("imports")
+        if not isinstance(imports, dict):  # the instructor's source notebook, as for the checks run directly
+            source = ROOT / "source" / "mlops" / f"{request['notebook']}.ipynb"
+            imports = trusted_imports(source) if source.is_file() else {}
+        visible = {}
+        for cell in cells:
+            if cell["kind"] == "test":
+                outputs[cell["id"]] = session.visible_test(cell, imports)
+                visible[cell["task"]] = outputs[cell["id"]]["error"] is None
         passing = {task for task, ok in visible.items() if ok and task in request.get("tasks", [task])}
         records = []
         if passing:

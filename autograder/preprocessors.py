@@ -20,6 +20,7 @@ from autograder.credit import POLICIES, Credit, credit_policy
 from autograder.deadlines import course_config
 from autograder.grading import all_hidden_checks, apply_results, is_written_answer, judge_notebook, nbgrader_meta
 from autograder.notebooks import ROOT
+from autograder.seeds import course_secret, student_seed
 
 
 def _course_root(preprocessor) -> Path:
@@ -45,6 +46,11 @@ class JudgedExecute(NbGraderPreprocessor):
 
     ``credit`` and ``check_weights`` are the instructor's credit policy (``autograder.credit``),
     checked when grading starts: a policy grading cannot apply stops it with the config line to fix.
+
+    ``secret`` makes each student's hidden-check inputs their own (``autograder.seeds``): set it
+    once per term in ``nbgrader_config.py`` and keep it private (a regrade needs the same one).
+    Left empty, grading makes a random one, keeps it in ``.grading_secret`` in the course
+    directory, and says so in the log: inputs are never predictable, and regrades stay the same.
     """
 
     cell_timeout = Float(60, help="Seconds one notebook cell may run").tag(config=True)
@@ -54,15 +60,21 @@ class JudgedExecute(NbGraderPreprocessor):
                      + ", ".join(POLICIES)).tag(config=True)
     check_weights = Dict(help="With credit = 'weights': check function name -> weight (unlisted checks weigh 1)"
                          ).tag(config=True)
+    secret = Unicode("", help="The course secret the hidden checks' random inputs are drawn from, with the "
+                     "student id: c.JudgedExecute.secret = '<a long random string>' (new each term, kept "
+                     "private). Empty: a random one kept in <course>/.grading_secret").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.policy: Credit = credit_policy(self.credit, self.check_weights, all_hidden_checks())
 
     def preprocess(self, nb, resources):
-        notebook = resources["nbgrader"]["notebook"]
+        info = resources["nbgrader"]
+        notebook, root = info["notebook"], _course_root(self)
+        secret = self.secret or course_secret(root, self.log)
         results = judge_notebook(nb, notebook, cell_timeout=self.cell_timeout, test_timeout=self.test_timeout,
-                                 timeout=self.timeout)
+                                 timeout=self.timeout, release=root / "assignments" / info["assignment"] / f"{notebook}.ipynb",
+                                 seed=student_seed(secret, info["student"], notebook))
         if results.get("error"):
             self.log.warning("Grading %s: %s", notebook, results["error"])
         scores = apply_results(nb, results, self.policy)

@@ -6,11 +6,22 @@ numbers, strings, bytes, lists, tuples, dicts, sets, NumPy arrays and scalars of
 dataclasses and enums defined in ``tinytorch`` (rebuilt from their fields), and ``tinytorch``
 models (as model-file bytes). Nothing is ever unpickled or evaluated.
 
-Anything else stays where it lives and crosses as a handle: the other end receives a
-:class:`Remote`, and calling it, reading its attributes or using ``len``, ``in``, ``[]``, ``==``,
-iteration or ``with`` on it asks the owner to do so. A handle sent back resolves to the owner's own
-object, so identity survives a round trip. Exceptions cross as their type's name, its base
-classes' names, the message and the exception's plain-data attributes.
+A value whose type is a subclass of one of these crosses as its plain base (a ``str`` subclass as
+a ``str``, a ``NamedTuple`` as a tuple rebuilt with the same field names, an ``ndarray`` subclass as
+an ``ndarray``): what arrives is always of the exact plain type, decoded from JSON by this end.
+
+Anything else stays where it lives and crosses as a handle. Which kind of handle a peer makes is
+its ``handle_type``. The worker's :class:`Remote` forwards everything (calls, attributes, ``len``,
+``in``, ``[]``, ``==``, iteration, ``with``) to the judge, whose objects they are. The judge's
+:class:`Handle` forwards only calls and public attribute reads: comparing, hashing, testing the
+truth of, measuring, iterating or printing a student's object raises :class:`NotPlainData` here,
+without asking the worker, so an object that "equals anything" decides nothing. A handle sent back
+resolves to the owner's own object, so identity survives a round trip. Exceptions cross as their
+type's name, its base classes' names, the message and the exception's plain-data attributes.
+
+A message is at most ``MAX_MESSAGE`` bytes. A bigger answer is refused where it is made (the
+caller gets :class:`AnswerTooLarge`); a peer that sends one anyway has it skipped unread, and the
+call that was waiting gets :class:`AnswerTooLarge` too.
 
 Each end serves the other's requests while it waits for a reply, so a judge can hand the worker a
 callback and the worker can call it in the middle of a call. What a peer may do with the objects
@@ -37,7 +48,7 @@ import time
 import numpy as np
 
 HEADER = 10  # digits of the length prefix
-MAX_MESSAGE = 512 * 2**20
+MAX_MESSAGE = 16 * 2**20  # bytes of one message's body
 MAX_TEXT = 4000  # characters of an exception message that cross
 NUMERIC_KINDS = "biufcUS"  # array dtypes that cross by value: bool, ints, floats, complex, text
 DUNDERS = {"len", "iter", "next", "getitem", "setitem", "delitem", "contains", "bool", "repr", "str",
@@ -50,6 +61,14 @@ class ProtocolError(Exception):
 
 class PeerGone(ProtocolError):
     """The other end closed the connection or died."""
+
+
+class AnswerTooLarge(ProtocolError):
+    """An answer bigger than ``MAX_MESSAGE`` bytes: refused, not read."""
+
+
+class NotPlainData(TypeError):
+    """A student's object (a :class:`Handle`) was used where only plain data may be."""
 
 
 class CallTimeout(Exception):
@@ -173,6 +192,54 @@ class Remote:
         return isinstance(cls, Remote) and self._dunder("subclasscheck", cls)
 
 
+class Handle:
+    """The judge's handle on an object living in the worker: it may be called and its public
+    attributes read (each answer again plain data or a handle), nothing else. Every operation
+    whose answer the object itself would decide (``==``, ``<``, ``bool``, ``hash``, ``len``,
+    ``next``, ``in``, ``[]``, ``with``) raises :class:`NotPlainData` here, and ``repr``/``str``
+    give the label the handle arrived with, so none of them runs student code. Iterating it reads
+    every item at once, as plain data (``take``): a generator's items are its answer."""
+
+    __slots__ = ("_peer", "_id", "_label", "__weakref__")
+
+    def __init__(self, peer: "Peer", ref: int, label: str):
+        object.__setattr__(self, "_peer", peer)
+        object.__setattr__(self, "_id", ref)
+        object.__setattr__(self, "_label", label)
+
+    def __call__(self, *args, **kwargs):
+        return self._peer.request("call", ref=self._id, args=list(args), kwargs=kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):  # copy, pickle, numpy and pytest probe for protocol methods
+            raise AttributeError(name)
+        return self._peer.request("getattr", ref=self._id, name=name)
+
+    def __setattr__(self, name, value):
+        raise NotPlainData(f"a {self._label} of your code cannot be changed by the grader")
+
+    def _refuse(self, *args, **kwargs):
+        raise NotPlainData(f"your code returned a {self._label} where plain data was expected (None, a bool, "
+                           "number, str, bytes, list, tuple, dict, NumPy array or a tinytorch type)")
+
+    def __iter__(self):
+        """Its items, all read at once as plain data (``take``): the worker iterates, never the judge."""
+        return iter(take(self))
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __len__ = __next__ = _refuse
+    __contains__ = __getitem__ = __setitem__ = __delitem__ = __enter__ = __exit__ = __index__ = _refuse
+    __int__ = __float__ = __complex__ = __array__ = __fspath__ = _refuse
+    __hash__ = _refuse  # type: ignore[assignment]
+
+    def __repr__(self):
+        return f"<{self._label}>"
+
+    def __format__(self, spec):
+        return repr(self)
+
+    __str__ = __repr__
+
+
 def _apply_dunder(obj, name: str, args: list):
     if name == "iter":
         return iter(obj)
@@ -230,15 +297,83 @@ def _is_model(obj) -> bool:
     return isinstance(obj, Module)
 
 
+class _NamedTuple:
+    """A ``NamedTuple`` on its way out: its class name, field names and values."""
+
+    __slots__ = ("name", "fields", "values")
+
+    def __init__(self, name, fields, values):
+        self.name, self.fields, self.values = name, fields, values
+
+
+def _plain_base(value):
+    """``value`` as its plain base type when its type subclasses one (a ``str`` subclass as a
+    ``str``, an ``ndarray`` subclass as an ``ndarray``); the value itself otherwise. The base
+    type's own methods make the copy, so nothing the subclass overrides runs."""
+    cls = type(value)
+    if cls in _PLAIN or value is None or isinstance(value, np.generic):  # NumPy scalars cross as such
+        return value
+    if isinstance(value, tuple) and isinstance(getattr(cls, "_fields", None), tuple):
+        return _NamedTuple(cls.__name__, tuple(str(f) for f in cls._fields), tuple.__getitem__(value, slice(None)))
+    for base, copy in _BASES:
+        if isinstance(value, base):
+            return copy(value)
+    return value
+
+
+_PLAIN = {bool, int, float, str, bytes, list, tuple, dict, set, frozenset, np.ndarray}
+_BASES = ((bool, bool.__bool__), (int, int.__int__), (float, float.__float__), (str, str.__str__),
+          (bytes, bytes.__bytes__ if hasattr(bytes, "__bytes__") else bytes),
+          (list, lambda v: list.__getitem__(v, slice(None))), (tuple, lambda v: tuple.__getitem__(v, slice(None))),
+          (dict, lambda v: {k: dict.__getitem__(v, k) for k in dict.keys(v)}),
+          (np.ndarray, lambda v: v.view(np.ndarray)))
+
+
+def _namedtuple(name: str, fields) -> type:
+    """A judge-made ``NamedTuple`` class with these field names (its ``==`` is the tuple's)."""
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise ProtocolError("a NamedTuple's fields must be a list of names")
+    key = (name if name.isidentifier() else "Result", tuple(fields))
+    if key not in _NAMEDTUPLES:
+        import collections
+
+        try:
+            _NAMEDTUPLES[key] = collections.namedtuple(*key)
+        except ValueError as error:
+            raise ProtocolError(f"a NamedTuple with bad field names: {error}") from None
+    return _NAMEDTUPLES[key]
+
+
+_NAMEDTUPLES: dict = {}
+
+
+def take(value, limit: int | None = None, iterator: bool = False) -> list:
+    """The first ``limit`` items (all, if None) a student's iterable yields, as plain data: the
+    one way a check iterates over an object of the worker. The worker iterates, and sends the
+    items. ``iterator``: refuse (``TypeError``) an object that is not its own iterator, such as
+    a list, whose items were all built before the first was asked for."""
+    if not isinstance(value, Handle):
+        if iterator:
+            raise TypeError(f"a {type(value).__name__} came back where an iterator (a generator) was expected")
+        return list(value)[:limit]
+    return value._peer.request("take", ref=value._id, limit=limit, iterator=iterator)
+
+
 class Peer:
-    """One end of the connection: encodes, sends, receives, and serves the other end's requests."""
+    """One end of the connection: encodes, sends, receives, and serves the other end's requests.
+
+    ``handle_type`` is what an object of the other end becomes here: the inert :class:`Handle`
+    by default (the judge), the forwarding :class:`Remote` where the other end is trusted (the
+    worker, whose handles are the judge's objects)."""
+
+    handle_type: type = Handle
 
     def __init__(self, rfd: int, wfd: int, policy: Policy | None = None):
         self.rfd, self.wfd = rfd, wfd
         self.policy = policy or Policy()
         self.lock = threading.RLock()
         self.deadline: float | None = None  # monotonic time after which a call raises CallTimeout
-        self._buffer = b""
+        self._buffer = bytearray()
         self._seq = itertools.count(1)
         self._objects: dict[int, object] = {}
         self._ids: dict[int, int] = {}  # id(obj) -> handle, so one object is always one handle
@@ -248,16 +383,18 @@ class Peer:
     def encode(self, value, depth: int = 0):
         if depth > 64:
             raise ProtocolError("a value nested more than 64 levels deep cannot be sent")
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if type(value) is int:
+        value = _plain_base(value)
+        if value is None or type(value) in (bool, str, int):
             return value
         if type(value) is float:
             return value if math.isfinite(value) else {"$": "float", "v": repr(value)}
-        if isinstance(value, Remote) and value._peer is self:
+        if isinstance(value, (Remote, Handle)) and value._peer is self:
             return {"$": "yours", "id": value._id}
         if type(value) is by_reference:
             return {"$": "ref", "id": self._handle(value.obj), "label": f"{type(value.obj).__name__} object"}
+        if type(value) is _NamedTuple:
+            return {"$": "nt", "name": value.name, "fields": list(value.fields),
+                    "v": [self.encode(v, depth + 1) for v in value.values]}
         if type(value) in (list, tuple, set, frozenset):
             items = [self.encode(v, depth + 1) for v in value]
             return items if type(value) is list else {"$": type(value).__name__, "v": items}
@@ -332,8 +469,10 @@ class Peer:
                 if name in names:
                     object.__setattr__(obj, name, self.decode(field))
             return obj
-        if tag == "path":
-            return pathlib.Path(str(v))
+        if tag == "path":  # a path the other end names: pure, so it opens nothing by itself here
+            return pathlib.PurePosixPath(str(v)) if self.handle_type is Handle else pathlib.Path(str(v))
+        if tag == "nt":
+            return _namedtuple(str(data.get("name")), data.get("fields"))(*(self.decode(x) for x in v))
         if tag == "model":
             from tinytorch.core.serialization import model_from_bytes
 
@@ -343,7 +482,7 @@ class Peer:
                 raise ProtocolError(f"no object with handle {data['id']}")
             return self._objects[data["id"]]
         if tag == "ref":
-            return Remote(self, int(data["id"]), str(data.get("label", "remote object"))[:80])
+            return self.handle_type(self, int(data["id"]), str(data.get("label", "remote object"))[:80])
         raise ProtocolError(f"unknown value tag {tag!r}")
 
     def encode_error(self, error: BaseException) -> dict:
@@ -362,7 +501,18 @@ class Peer:
     def decode_error(info: dict) -> BaseException:
         """The exception to raise here for an error raised there: the library's own type when it
         is a ``tinytorch`` exception, the nearest built-in type otherwise (with the original name)."""
+        error = Peer._decode_error(info)
+        try:
+            error.raised_by_peer = True  # the judge's feedback abstracts such messages
+        except AttributeError:
+            pass
+        return error
+
+    @staticmethod
+    def _decode_error(info: dict) -> BaseException:
         name, message = str(info.get("type", "Error"))[:80], str(info.get("message", ""))[:MAX_TEXT]
+        if info.get("path") == _type_path(AnswerTooLarge):
+            return AnswerTooLarge(message)
         args = info.get("args")
         args = tuple(a for a in args if isinstance(a, (int, float, str, bool, type(None)))) if isinstance(args, list) else (message,)
         cls = _library_type(str(info.get("path", "")))
@@ -387,8 +537,8 @@ class Peer:
     def send(self, message: dict) -> None:
         body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode()
         if len(body) > MAX_MESSAGE:
-            raise ProtocolError(f"a message of {len(body)} bytes is over the {MAX_MESSAGE} byte limit")
-        data = b"%010d" % len(body) + body
+            raise AnswerTooLarge(f"answer too large: {len(body)} bytes, over the {MAX_MESSAGE} byte limit of a message")
+        data = memoryview(b"%010d" % len(body) + body)
         while data:
             try:
                 written = os.write(self.wfd, data)
@@ -396,27 +546,49 @@ class Peer:
                 raise PeerGone(f"the other end is gone ({error})") from None
             data = data[written:]
 
-    def _read(self, n: int) -> bytes:
-        while len(self._buffer) < n:
-            if self.deadline is not None:
-                left = self.deadline - time.monotonic()
-                if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
-                    raise CallTimeout("the call did not return in time")
-            chunk = os.read(self.rfd, max(65536, n - len(self._buffer)))
-            if not chunk:
+    def _wait(self) -> None:
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not select.select([self.rfd], [], [], left)[0]:
+                raise CallTimeout("the call did not return in time")
+
+    def _read_into(self, view: memoryview | None, n: int) -> None:
+        """Fill ``view`` (``n`` bytes) from what is buffered, then straight from the pipe; with
+        ``view`` None, read ``n`` bytes and drop them (an oversized message)."""
+        done = min(n, len(self._buffer))
+        if view is not None:
+            view[:done] = self._buffer[:done]
+        del self._buffer[:done]
+        while done < n:
+            self._wait()
+            if view is not None and n - done >= 65536:  # a big body: no copy through the buffer
+                got = os.readv(self.rfd, [view[done:]])
+            else:
+                chunk = os.read(self.rfd, 65536 if view is not None else min(n - done, 2**20))
+                got = min(len(chunk), n - done)
+                if view is not None:
+                    view[done:done + got] = chunk[:got]
+                self._buffer += chunk[got:]
+                got = got or len(chunk)
+            if not got:
                 raise PeerGone("the other end closed the connection")
-            self._buffer += chunk
-        data, self._buffer = self._buffer[:n], self._buffer[n:]
-        return data
+            done += got
 
     def receive(self) -> dict:
-        header = self._read(HEADER)
-        if not header.isdigit() or int(header) > MAX_MESSAGE:
+        header = bytearray(HEADER)
+        self._read_into(memoryview(header), HEADER)
+        if not header.isdigit():
             raise ProtocolError("a malformed message header")
+        size = int(header)
+        if size > MAX_MESSAGE:
+            self._read_into(None, size)
+            raise AnswerTooLarge(f"answer too large: {size} bytes, over the {MAX_MESSAGE} byte limit of a message")
+        body = bytearray(size)
+        self._read_into(memoryview(body), size)
         try:
-            message = json.loads(self._read(int(header)))
+            message = json.loads(body)
         except (ValueError, RecursionError) as error:
-            raise ProtocolError(f"a malformed message: {error}") from None
+            raise ProtocolError(f"a malformed message: {str(error)[:200]}") from None
         if not isinstance(message, dict):
             raise ProtocolError("a message must be an object")
         return message
@@ -446,7 +618,10 @@ class Peer:
             raise
         except BaseException as error:  # noqa: BLE001 - every failure goes back as data
             reply = {"res": seq, "error": self.encode_error(error)}
-        self.send(reply)
+        try:
+            self.send(reply)
+        except AnswerTooLarge as error:
+            self.send({"res": seq, "error": self.encode_error(error)})
 
     def serve_forever(self) -> None:
         while True:
@@ -466,6 +641,12 @@ class Peer:
         if ref not in self._objects:
             raise ProtocolError(f"{op} on an unknown handle {ref!r}")
         target = self._objects[ref]
+        if op == "take":
+            limit, iterator = self.decode(message.get("limit")), self.decode(message.get("iterator"))
+            items = iter(target)
+            if iterator and items is not target:
+                raise TypeError(f"a {type(target).__name__} came back where an iterator (a generator) was expected")
+            return list(itertools.islice(items, limit if type(limit) is int else None))
         if op == "call":
             if not callable(target):
                 raise TypeError(f"{type(target).__name__} object is not callable")

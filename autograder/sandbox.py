@@ -40,7 +40,7 @@ from autograder.protocol import Peer, Policy
 # namespace maps fewer uids, e.g. 65536, needs TINYTORCH_GRADING_UID_BASE inside its range)
 GRADING_UID_BASE = int(os.environ.get("TINYTORCH_GRADING_UID_BASE") or 1_900_000_000)
 SLOTS = 256
-GRADER_MODULES = ("protocol.py", "worker.py")
+GRADER_MODULES = ("protocol.py", "worker.py", "probes.py")
 HERE = Path(__file__).resolve().parent
 TMP_BYTES = 256 * 2**20  # the worker's /tmp
 
@@ -182,7 +182,7 @@ def prepared_tree(cache: Path, key: str, fill) -> Path:
 
 
 def grader_tree(cache: Path) -> Path:
-    """The worker's own code: ``autograder/protocol.py`` and ``autograder/worker.py``, nothing else."""
+    """The worker's own code: ``autograder/protocol.py``, ``worker.py`` and the public ``probes.py``, nothing else."""
     sources = {name: (HERE / name).read_bytes() for name in GRADER_MODULES}
     key = "worker-" + hashlib.sha256(b"".join(sources.values())).hexdigest()[:16]
 
@@ -243,7 +243,9 @@ def command(library: Path, grader: Path, scratch: Path) -> list[str]:
     cmd += ["--perms", "0755", "--dir", "/opt", "--ro-bind", str(library), "/opt/student", "--ro-bind", str(grader),
             "/opt/grader", *_parents(str(scratch)), "--bind", str(scratch), str(scratch),
             "--proc", "/proc", "--dev", "/dev", "--chdir", str(scratch), "--clearenv"]
-    env = {"HOME": str(scratch), "TMPDIR": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin",
+    # TMPDIR: a folder of the scratch, so a temporary file can be renamed into a folder the judge made
+    # in the scratch (as in a notebook, where both are under /tmp); /tmp stays for what hard-codes it
+    env = {"HOME": str(scratch), "TMPDIR": f"{scratch}/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin",
            "PYTHONPATH": "/opt/student:/opt/grader", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
            "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{scratch}/.matplotlib", "TINYTORCH_ANSWERS": f"{scratch}/answers", "OPENBLAS_NUM_THREADS": "1",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"}
@@ -351,6 +353,8 @@ class Scratch:
         os.umask(0o002 if self.group is not None else 0o022)
         root = private_directory(self.ROOT) if self.ROOT else private_directory(grading_dir() / "scratch")
         self.path = self._share(Path(tempfile.mkdtemp(prefix="worker-", dir=root)))
+        (self.path / "tmp").mkdir()
+        self._share(self.path / "tmp")
 
     def directory(self, prefix: str) -> Path:
         return self._share(Path(tempfile.mkdtemp(prefix=prefix, dir=self.path)))

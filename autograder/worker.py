@@ -17,7 +17,7 @@ import sys
 import traceback
 import types
 
-from autograder.protocol import Peer, Policy
+from autograder.protocol import Peer, Policy, Remote
 
 STUDENT_MODULE = "student"
 MAX_OUTPUT = 20_000  # characters of a cell's printed output sent back
@@ -60,6 +60,8 @@ class Worker(Peer):
     """Serves ``exec`` (run a cell), ``lookup`` (a name the submission defined) and the requests
     on the objects it handed out."""
 
+    handle_type = Remote  # the judge's objects: the judge's policy says what may be done with them
+
     def __init__(self, rfd: int, wfd: int):
         self.module = types.ModuleType(STUDENT_MODULE)
         self.module.__dict__["get_ipython"] = _Shell
@@ -69,8 +71,8 @@ class Worker(Peer):
     def perform(self, op: str, message: dict):
         if op == "exec":
             return self.execute(self.decode(message.get("cell")))
-        if op == "probe":
-            return self.probe(self.decode(message.get("source")))
+        if op == "probes":
+            return self.probes()
         if op == "provide_answers":
             import tinytorch.export
 
@@ -98,12 +100,13 @@ class Worker(Peer):
 
         return provide
 
-    def probe(self, source: str) -> types.SimpleNamespace:
-        """Define a check's helpers here, where the submission runs (fault injection, recorders,
-        child processes); the judge gets them as a handle and reads their results as data."""
-        namespace = {"__name__": "probe"}
-        exec(compile(source, "<probe>", "exec"), namespace)
-        return types.SimpleNamespace(**{k: v for k, v in namespace.items() if not k.startswith("__")})
+    def probes(self) -> types.SimpleNamespace:
+        """The public helpers of ``autograder.probes`` (fault injection, recorders, child
+        processes), for the judge to call here, where the submission runs."""
+        from autograder import probes
+
+        return types.SimpleNamespace(**{k: v for k, v in vars(probes).items()
+                                        if not k.startswith("_") and callable(v) and getattr(v, "__module__", "") == probes.__name__})
 
     def execute(self, cell: dict) -> dict:
         """Run one cell's source in the submission's namespace; what it printed and raised."""

@@ -24,7 +24,7 @@ import pytest
 
 from autograder import course, judge, selfcheck
 from autograder.batch import autograde_class
-from autograder.grading import VERDICT, nbgrader_meta
+from autograder.grading import NOT_RUN, VERDICT, nbgrader_meta, written_verdict
 
 NOTEBOOK = "01_registry"
 FAST = ("--JudgedExecute.cell_timeout=20", "--JudgedExecute.test_timeout=10", "--JudgedExecute.timeout=300")
@@ -141,6 +141,7 @@ def graded(tmp_path_factory):
         "    while not sys._getframe(1).f_code.co_filename.startswith('<cell'):\n        pass\n"
         "    return _honest(*args, **kwargs)\n")
     subs["loops-in-a-call"], expected["loops-in-a-call"] = nb, full - points[f"test_{last}"]
+    add_plain_data_attacks(subs, expected, solved, released, points, tasks, root)
     nb = solved()
     subs["aa-honest-first"], expected["aa-honest-first"] = nb, full
     subs["zz-honest-last"], expected["zz-honest-last"] = solved(), full
@@ -166,8 +167,9 @@ def test_one_bad_submission_never_stops_the_batch(graded):
 
 def test_each_scores_exactly_its_honest_work(graded):
     root, _, expected, _ = graded
-    got = {student: sum(course.cell_scores(root, student)[NOTEBOOK].values()) for student in expected}
-    assert got == pytest.approx(expected)
+    partial = {name for name, share in graded_shares(graded).items() if share}  # checked in their own test
+    got = {student: sum(course.cell_scores(root, student)[NOTEBOOK].values()) for student in expected if student not in partial}
+    assert got == pytest.approx({s: e for s, e in expected.items() if s not in partial})
 
 
 def test_gradebook_is_consistent(graded):
@@ -376,3 +378,122 @@ def test_a_sandbox_lost_mid_batch_stops_it_and_records_no_zero(tmp_path, monkeyp
     with sqlite3.connect(root / "gradebook.db") as db:
         scores = db.execute("SELECT auto_score FROM grade WHERE auto_score IS NOT NULL").fetchall()
     assert scores == [], f"scores were recorded although no sandbox could run: {scores}"
+
+
+# -- Attacks on what a verdict is made of (issue 25 items 1, 2, 3, 6, 8): each submission below is
+# the honest solution with one attack added, or the empty release with it. Expected scores: the
+# honest part's points; a task the attack broke for real loses its points, no more and no less.
+ANY = ("class Anything:\n"
+       "    __eq__ = lambda self, other: True\n    __ne__ = lambda self, other: False\n"
+       "    __bool__ = lambda self: True\n    __hash__ = lambda self: 0\n    __len__ = lambda self: 5\n"
+       "    __getitem__ = lambda self, key: self\n    __contains__ = lambda self, item: True\n"
+       "    __iter__ = lambda self: iter([self])\n    __float__ = lambda self: 0.0\n"
+       "    __repr__ = __str__ = lambda self: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'\n")
+LOOKALIKES = ("import numpy\n"
+              "class Text(str):\n    __eq__ = lambda self, other: True\n    __ne__ = lambda self, other: False\n"
+              "    __hash__ = str.__hash__\n"
+              "class Array(numpy.ndarray):\n    __eq__ = lambda self, other: True\n    __ne__ = lambda self, other: False\n"
+              "    __bool__ = lambda self: True\n"
+              "class Truthy(int):\n    __eq__ = lambda self, other: True\n    __ne__ = lambda self, other: False\n"
+              "    __bool__ = lambda self: True\n    __hash__ = int.__hash__\n"
+              "class Report(dict):\n    __eq__ = lambda self, other: True\n    __ne__ = lambda self, other: False\n"
+              "    __getitem__ = lambda self, key: Truthy(0)\n")
+MODEL_FILE = "bytes(data[:7]) == b'TTMODEL'"  # only the hidden check that hashes a real model file
+PLAIN_ATTACKS = {  # name -> (code appended to the last answer cell, tasks it costs, share of content_hash lost)
+    "equals-anything": (ANY + "compare_metrics = lambda *a, **k: Anything()", ["compare_metrics"], 0),
+    "str-lookalike": (LOOKALIKES + "content_hash = lambda data: Text('not a hash')", ["content_hash"], 0),
+    "ndarray-lookalike": (LOOKALIKES + "allocate_version = lambda *a, **k: numpy.zeros(1).view(Array)",
+                          ["allocate_version"], 0),
+    "bool-lookalike": (LOOKALIKES + "compare_metrics = lambda a, b: Report({k: Truthy(0) for k in sorted({*a, *b})})",
+                       ["compare_metrics"], 0),
+    "path-absolute": ("_honest_hash = content_hash\n"
+                      f"content_hash = lambda data: '{{root}}/victim.txt' if {MODEL_FILE} else _honest_hash(data)",
+                      [], 1),
+    "path-dotdot": ("_honest_hash = content_hash\n"
+                    f"content_hash = lambda data: '../../../../../../victim.txt' if {MODEL_FILE} else _honest_hash(data)",
+                    [], 1),
+    "path-symlink": ("import glob, hashlib, os\n_honest_hash = content_hash\n"
+                     "def content_hash(data):\n    name = _honest_hash(data)\n"
+                     "    for d in [os.getcwd(), *glob.glob('{scratch}/*/*/'), *glob.glob('{scratch}/*/')]:\n"
+                     "        try:\n            os.symlink('{root}/victim.txt', os.path.join(d, name))\n"
+                     "        except OSError:\n            pass\n    return name", [], 0),
+    "message-64mib": ("import gc, os\n_honest_hash = content_hash\n"
+                      "def content_hash(data):\n"
+                      f"    if {MODEL_FILE}:\n"
+                      "        worker = next(o for o in gc.get_objects() if type(o).__name__ == 'Worker')\n"
+                      "        message = memoryview(b'%010d' % (64 << 20) + b'x' * (64 << 20))\n"
+                      "        while message:\n            message = message[os.write(worker.wfd, message):]\n"
+                      "    return _honest_hash(data)", [], 1),
+    "prints-probe-source": ("import inspect, autograder.probes\nprint(inspect.getsource(autograder.probes))", [], 0),
+}
+# The worker reports every visible test as passed and every answer equals anything: nothing.
+PATCHED_WORKER = ("import sys\n"
+                  "sys.modules['__main__'].Worker.execute = lambda self, cell: {'stdout': 'visible checks passed', "
+                  "'stderr': '', 'error': None}\n" + ANY + "\n{names} = [lambda *a, **k: Anything()] * {count}")
+VICTIM = b"a file outside every scratch directory\n"
+
+
+def add_plain_data_attacks(subs, expected, solved, released, points, tasks, root):
+    """Add this section's submissions and their expected scores (less, for some, one check of
+    content_hash: see ``content_hash_share``)."""
+    (root / "victim.txt").write_bytes(VICTIM)
+    full = sum(points.values())
+    for name, (code, lost, _) in PLAIN_ATTACKS.items():
+        nb = solved()
+        solution_cells(nb)[-1].source += "\n" + code.replace("{root}", str(root)).replace("{scratch}", str(Scratch.ROOT)) + "\n"
+        subs[name] = nb
+        expected[name] = full - sum(points[f"test_{task}"] for task in lost)
+    nb = nbformat.from_dict(released)
+    prepend(solution_cells(nb)[0], PATCHED_WORKER.replace("{names}", ", ".join(tasks)).replace("{count}", str(len(tasks))))
+    subs["patches-worker-execute"], expected["patches-worker-execute"] = nb, 0.0
+
+
+def content_hash_share(root, points) -> float:
+    """What one hidden check of content_hash is worth (its points over its number of checks)."""
+    nb = nbformat.read(root / "autograded" / "aa-honest-first" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
+    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "test_content_hash")
+    return points["test_content_hash"] / len(written_verdict(cell)[1])
+
+
+def test_plain_data_attacks_score_their_honest_part(graded):
+    root, _, expected, _ = graded
+    source = course.notebooks(root / "source" / course.ASSIGNMENT)[NOTEBOOK]
+    points = course.test_cells(source)
+    share = content_hash_share(root, points)
+    for student, checks_lost in graded_shares(graded).items():
+        got = sum(course.cell_scores(root, student)[NOTEBOOK].values())
+        assert got == pytest.approx(expected[student] - checks_lost * share), student
+
+
+def graded_shares(graded):
+    return {name: share for name, (_, _, share) in PLAIN_ATTACKS.items()} | {"patches-worker-execute": 0}
+
+
+def test_no_file_outside_scratch_was_written_through_a_returned_path(graded):
+    root, _, _, _ = graded
+    assert (root / "victim.txt").read_bytes() == VICTIM, "a returned path or a planted symlink made the grader write"
+    assert not (root.parent / "victim.txt").exists()
+
+
+def test_an_oversized_answer_fails_its_check_and_grading_goes_on(graded):
+    root, _, _, _ = graded
+    nb = nbformat.read(root / "autograded" / "message-64mib" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
+    text = json.dumps([c.get("outputs", []) for c in nb.cells])
+    assert "answer too large" in text
+
+
+def test_a_failed_visible_test_says_the_hidden_checks_did_not_run(graded):
+    root, _, _, _ = graded
+    nb = nbformat.read(root / "autograded" / "patches-worker-execute" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
+    test_cells = [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+    for cell in test_cells:
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []))
+        assert NOT_RUN.split("(")[0] in text, f"{nbgrader_meta(cell)['grade_id']}: {text[:300]}"
+
+
+def test_the_probes_printed_are_the_public_ones(graded):
+    root, _, _, _ = graded
+    nb = nbformat.read(root / "autograded" / "prints-probe-source" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
+    printed = json.dumps([c.get("outputs", []) for c in nb.cells])
+    assert "def allocate_at_once" in printed, "the probes the worker has are the public autograder.probes"
+    assert "def test_" not in printed and "student." not in printed

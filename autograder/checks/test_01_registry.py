@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -20,165 +21,16 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from autograder.checks.shared_files import read_shared
+
 FEW = settings(max_examples=25, deadline=None)
+HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
-PROCESSES = """
-import json, os, resource, signal, stat, time
-from pathlib import Path
-
-
-def _status(pid):
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
-def _child(body):
-    pid = os.fork()
-    if pid == 0:
-        code = 99
-        try:
-            code = body()
-        finally:
-            os._exit(code)
-    return pid
-
-
-def write_under_size_limit(write, target, data, limit):
-    \"\"\"0: the write raised OSError; 1: it returned; 2: it raised something else.\"\"\"
-    def body():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # exceeding the limit raises OSError instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
-        try:
-            write(target, data)
-        except OSError:
-            return 0
-        except BaseException:
-            return 2
-        return 1
-    return _status(_child(body))
-
-
-def write_killed_at_fsync(write, target, data):
-    def body():
-        def die(fd):
-            os.kill(os.getpid(), signal.SIGKILL)
-        os.fsync = os.fdatasync = die
-        write(target, data)
-        return 0
-    return _status(_child(body))
-
-
-def torn_reads_during_rewrites(write, target, size, rewrites):
-    \"\"\"1 if a reader polling ``target`` saw a file that is not ``size`` equal bytes, else 0.\"\"\"
-    done = Path(str(target) + ".done")
-    def reader():
-        torn = 0
-        while not done.exists():
-            data = target.read_bytes()
-            torn += not (len(data) == size and data.count(data[:1]) == size)
-        return min(torn, 1)
-    pid = _child(reader)
-    fsync, os.fsync = os.fsync, lambda fd: None  # the reader checks atomicity, not durability
-    try:
-        time.sleep(0.05)
-        for i in range(rewrites):
-            write(target, (b"B" if i % 2 == 0 else b"A") * size)
-    finally:
-        os.fsync = fsync
-        done.touch()
-    return _status(pid)
-
-
-def _at_once(calls):
-    \"\"\"Run each of ``calls`` in its own child, all starting at one moment; each child's result, or
-    the error it raised (as text).\"\"\"
-    start = time.time() + 0.3
-    children = []
-    for call in calls:
-        read, write = os.pipe()
-        def body(call=call):
-            os.close(read)
-            time.sleep(max(0.0, start - time.time()))  # all start together
-            try:
-                message = json.dumps(call())
-            except BaseException as error:
-                message = json.dumps(f"{type(error).__name__}: {error}")
-            os.write(write, message.encode())
-            return 0
-        pid = _child(body)
-        os.close(write)
-        children.append((pid, read))
-    results = []
-    for pid, read in children:
-        with os.fdopen(read, "rb") as f:
-            results.append(json.loads(f.read() or b'"no answer"'))
-        _status(pid)
-    return results
-
-
-def allocate_at_once(allocate, versions, workers, each):
-    \"\"\"Each child's list of versions, or the error it raised (as text).\"\"\"
-    return _at_once([lambda: [allocate(versions) for _ in range(each)]] * workers)
-
-
-def rollbacks_at_once(AliasHistory, log, alias, workers):
-    \"\"\"What ``rollback(alias)`` returned in each of ``workers`` children (or the error, as text).\"\"\"
-    return _at_once([lambda: AliasHistory(log).rollback(alias)] * workers)
-
-
-def sets_at_once(AliasHistory, log, alias, versions):
-    \"\"\"One child per version in ``versions`` runs ``set(alias, version)``.\"\"\"
-    return _at_once([lambda v=v: AliasHistory(log).set(alias, v) for v in versions])
-
-
-def steps_of(write, target, data, durable=True):
-    \"\"\"The fsyncs (with the file's size at that moment) and renames, in order, while
-    ``write(target, data)`` runs, and then ("raised", error) if it raised.\"\"\"
-    events, originals = [], {n: getattr(os, n) for n in ("fsync", "fdatasync", "replace", "rename")}
-    def sync(original):
-        def fsync(fd):
-            fd = fd if isinstance(fd, int) else fd.fileno()
-            info = os.fstat(fd)
-            kind = "dir" if stat.S_ISDIR(info.st_mode) else "file"
-            events.append(("fsync", kind, Path(os.readlink(f"/proc/self/fd/{fd}")), info.st_size))
-            return original(fd) if durable else None
-        return fsync
-    def move(original):
-        def rename(src, dst, *args, **kwargs):
-            events.append(("rename", Path(os.path.realpath(src)), Path(os.path.realpath(dst))))
-            return original(src, dst, *args, **kwargs)
-        return rename
-    for name, original in originals.items():
-        setattr(os, name, sync(original) if "sync" in name else move(original))
-    try:
-        write(target, data)
-    except Exception as error:
-        events.append(("raised", f"{type(error).__name__}: {error}"))
-    finally:
-        for name, original in originals.items():
-            setattr(os, name, original)
-    return events
-
-
-def descriptors_left_open(write, target, data):
-    \"\"\"What the file descriptors opened by ``write(target, data)`` and still open point at.\"\"\"
-    def open_now():
-        found = {}
-        for fd in os.listdir("/proc/self/fd"):
-            try:
-                found[fd] = os.readlink(f"/proc/self/fd/{fd}")
-            except OSError:  # the descriptor listdir itself used, closed by now
-                pass
-        return found
-    before = open_now()
-    write(target, data)
-    return sorted(path for fd, path in open_now().items() if before.get(fd) != path)
-"""
 
 
 @pytest.fixture
 def processes(probe):
-    return probe(PROCESSES)
+    return probe
 
 
 def flock_waiters(path) -> int:
@@ -259,7 +111,7 @@ def test_content_hash_refuses_what_is_not_bytes(student):
 
 
 @pytest.mark.task("content_hash")
-def test_content_hash_names_real_model_files(student, trained, tmp_path):
+def test_content_hash_names_real_model_files(student, trained, private_dir):
     """content_hash gives a real model's bytes, serialized twice, one name, and the bytes with one bit flipped another."""
     from tinytorch.core.serialization import model_to_bytes
 
@@ -267,13 +119,25 @@ def test_content_hash_names_real_model_files(student, trained, tmp_path):
     names = set()
     for _ in range(2):
         name = student.content_hash(model_to_bytes(trained))
-        (tmp_path / name).write_bytes(data)
+        # a file name only once it is a hex digest: never a path the code chose (/etc/..., ../, a symlink)
+        assert type(name) is str and HEX_DIGEST.fullmatch(name), (
+            f"content_hash returned {name!r}; return the 64-character lowercase hex digest")
+        if name not in names:
+            write_new(private_dir, name, data)
         names.add(name)
     assert len(names) == 1, "the same model serialized twice got two different hashes"
     flipped = bytearray(data)
     flipped[len(flipped) // 2] ^= 1
     assert student.content_hash(bytes(flipped)) != names.pop(), "one flipped bit kept the same hash"
-    assert len(list(tmp_path.iterdir())) == 1
+    assert len(os.listdir(private_dir)) == 1
+
+
+def write_new(directory, name, data):
+    """Write a new file ``name`` in the check's private ``directory``: never through a symlink, never
+    onto a file that is already there."""
+    fd = os.open(os.path.join(directory, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 # -- atomic_write_bytes --------------------------------------------------------------------------
@@ -321,7 +185,7 @@ def test_atomic_write_leaves_exact_bytes_and_no_other_files(student, scratch):
         if exists:
             target.write_bytes(old)
         student.atomic_write_bytes(target, new)
-        assert target.read_bytes() == new, "the file does not hold exactly the bytes written"
+        assert read_shared(target) == new, "the file does not hold exactly the bytes written"
         assert os.listdir(d) == ["meta.json"], f"files left behind next to the target: {sorted(os.listdir(d))}"
 
     check()
@@ -374,7 +238,7 @@ def test_a_write_that_fails_halfway_leaves_the_old_file(student, tmp_path, proce
     assert status != 1, "the write could not complete (file-size limit) but no error was raised: re-raise it"
     assert status == 0, ("the write failed with OSError (file too large), but your function raised a "
                          "different error: clean up, then re-raise the original error")
-    assert target.read_bytes() == b"old contents", (
+    assert read_shared(target) == b"old contents", (
         "after a write failed halfway, the target no longer holds its old bytes: write to a "
         "temporary file and only replace the target once everything succeeded")
     left = sorted(p.name for p in tmp_path.iterdir() if p != target)
@@ -389,7 +253,7 @@ def test_a_writer_killed_before_the_rename_leaves_the_old_file(student, tmp_path
     status = processes.write_killed_at_fsync(student.atomic_write_bytes, target, b'{"champion": "2"}')
     assert status == -9, (
         "the data was never fsynced (os.fsync was not called), so it could be lost or torn by a crash")
-    assert target.read_bytes() == b'{"champion": "1"}', (
+    assert read_shared(target) == b'{"champion": "1"}', (
         "the target changed before the new bytes were safely on disk; a crash at that moment "
         "leaves a wrong or torn file: only os.replace the temporary file onto it after fsync")
 
@@ -441,8 +305,9 @@ def test_the_next_number_follows_the_largest_numeric_version(student, scratch):
 def test_a_reserved_empty_version_is_never_handed_out_again(student, tmp_path):
     """allocate_version reserves a version as an empty <version>.json, and that empty file still counts, so its number is never handed out again."""
     first = student.allocate_version(tmp_path)
-    assert (tmp_path / f"{first}.json").exists(), "the allocated version was not reserved as <version>.json"
-    assert (tmp_path / f"{first}.json").read_bytes() == b"", "the reservation should be an empty file"
+    assert first == "1", f"the first version in an empty directory is '1', got {first!r}"  # before it names a file
+    assert (tmp_path / "1.json").exists(), "the allocated version was not reserved as <version>.json"
+    assert read_shared(tmp_path / "1.json") == b"", "the reservation should be an empty file"
     second = student.allocate_version(tmp_path)
     assert (first, second) == ("1", "2"), f"after reserving {first!r} the next number must be '2', got {second!r}"
 
@@ -456,7 +321,7 @@ def test_an_explicit_version_is_reserved_once(student, tmp_path):
     record.write_bytes(b'{"metrics": {"accuracy": 0.97}}')
     with pytest.raises(FileExistsError):
         student.allocate_version(tmp_path, "1.0.0")
-    assert record.read_bytes() == b'{"metrics": {"accuracy": 0.97}}', (
+    assert read_shared(record) == b'{"metrics": {"accuracy": 0.97}}', (
         "reserving an existing version changed its file; versions are immutable: create with "
         "os.O_CREAT | os.O_EXCL so an existing file is never touched")
     assert student.allocate_version(tmp_path) == "1", "'1.0.0' is not a number: the first numbered version is '1'"
@@ -618,7 +483,7 @@ def test_set_stamps_the_current_time(student, tmp_path):
     aliases.set("champion", "2")
     aliases.rollback("champion")
     after = time.time()
-    events = [json.loads(line) for line in log.read_text().splitlines()]
+    events = [json.loads(line) for line in read_shared(log).decode().splitlines()]
     stamps = [e.get("at") for e in events]
     assert len(events) == 3 and all(isinstance(s, float) and before - 1 <= s <= after + 1 for s in stamps), (
         f"the three changes were stamped {stamps}; without `when` each event is stamped with time.time()")
@@ -635,7 +500,7 @@ def test_the_log_only_ever_grows(student, tmp_path):
     previous = b""
     for change in changes:
         change()
-        now = log.read_bytes()
+        now = read_shared(log)
         assert now.startswith(previous) and len(now) > len(previous), (
             "a change rewrote earlier lines of the log instead of appending one: use self._record")
         previous = now
@@ -665,7 +530,7 @@ def test_set_waits_for_the_lock_on_the_log(student, tmp_path, processes):
                     "inside `with locked(self.path):`")
     errors = [r for r in results if isinstance(r, str)]
     assert not errors, f"set failed in {len(errors)} of {len(versions)} processes: {errors[0]}"
-    recorded = sorted(e["version"] for e in map(json.loads, log.read_text().splitlines()) if e.get("action") == "set")
+    recorded = sorted(e["version"] for e in map(json.loads, read_shared(log).decode().splitlines()) if e.get("action") == "set")
     assert recorded == ["1", *versions], f"after 4 processes each set one version, the log holds the sets {recorded}"
 
 

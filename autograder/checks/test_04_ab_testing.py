@@ -14,6 +14,8 @@ from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportions_ztest
 
+from autograder.judge import abstract
+
 # Few examples, no shrinking and no example database: fast, and the first failure's message is
 # what the student reads.
 FEW = settings(max_examples=40, deadline=None, database=None, derandomize=True,
@@ -110,17 +112,11 @@ def test_fnv_fits_in_32_bits(student):
 COVERAGE_NOTE = ("; with coverage < 1 each variant still starts where the weights before it end and only its "
                  "length shrinks: [start_i, start_i + coverage * w_i)")
 
-ASSIGN_MANY = """
-def assign_many(assign_variant, seed, ids, split, *coverage):
-    return [assign_variant(seed, unit_id, split, *coverage) for unit_id in ids]
-"""
-
-
 @pytest.fixture
 def assign_many(student, probe):
     """``assign_many(seed, ids, split[, coverage])``: the student's assign_variant for every id,
     called inside the worker in one request (thousands of calls, one round trip)."""
-    many = probe(ASSIGN_MANY).assign_many
+    many = probe.assign_many
     return lambda seed, ids, split, *coverage: many(student.assign_variant, seed, list(ids), split, *coverage)
 
 
@@ -285,7 +281,7 @@ def test_ztest_rejects_bad_counts(student):
     try:
         student.two_proportion_ztest(1, 1, 0, 1)
     except ValueError as error:
-        raise AssertionError(f"two_proportion_ztest(1, 1, 0, 1) raised ValueError ({error}): one unit per variant is a "
+        raise AssertionError(f"two_proportion_ztest(1, 1, 0, 1) raised ValueError ({abstract(str(error))}): one unit per variant is a "
                              "(tiny) experiment; only n <= 0 is empty") from None
     for args, what in [((0, 0, 5, 10), "n_a = 0"), ((5, 10, 0, 0), "n_b = 0"), ((11, 10, 5, 10), "conversions_a > n_a"),
                        ((-1, 10, 5, 10), "conversions_a < 0"), ((5, 10, -1, 10), "conversions_b < 0"), ((math.nan, 10, 5, 10), f"conversions_a is nan{NAN_HINT}"),
