@@ -49,6 +49,7 @@ RELEASE = ROOT / "assignments" / ASSIGNMENT
 NOTEBOOK_PACKAGES = ["prometheus-client"]
 """Packages the release notebooks import beside the library's own dependencies."""
 STUDENT_README = Path(__file__).resolve().parent / "student_readme.md"
+PROBES = Path(__file__).resolve().parent / "probes.py"
 LIBRARY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "answers", "tinytorch-answers", "*.egg-info")
 STUDENT_GITIGNORE = """\
 __pycache__/
@@ -219,6 +220,9 @@ def publish(out: Path, reveal: Iterable[str] = (), repo_url: str | None = None) 
     for notebook in sorted(RELEASE.glob("*.ipynb")):
         shutil.copy2(notebook, release / notebook.name)
     build_student_library(out, reveal)
+    # public by design: the helpers the hidden checks run inside the sandbox, where a submission can
+    # read them anyway (autograder/probes.py says why nothing in them is secret)
+    shutil.copy2(PROBES, out / "tinytorch" / "grading_probes.py")
     for name in reveal:
         write_notebook(solution_notebook(SOURCE / f"{name}.ipynb"), out / "solutions" / f"{name}.ipynb")
     (out / "README.md").write_text(fill_repository(STUDENT_README.read_text(), url))

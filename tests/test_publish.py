@@ -93,6 +93,9 @@ def test_the_tree_holds_the_student_files_only(tree):
     leftovers = [p for p in tree.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc" or p.name == "answers"]
     assert not leftovers, f"bytecode or exported answers in the student edition: {leftovers}"
     assert (tree / "tinytorch" / "datasets" / "digits.csv.gz").stat().st_size > 10_000, "the dataset ships"
+    probes = ROOT / "autograder" / "probes.py"
+    assert (tree / "tinytorch" / "grading_probes.py").read_text() == probes.read_text(), \
+        "the helpers the checks run in the sandbox are public: the student edition ships them"
 
 
 def test_no_line_of_any_solution_appears_in_the_tree(tree):

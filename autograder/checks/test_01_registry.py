@@ -13,7 +13,6 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import threading
 import time
 from pathlib import Path
@@ -23,8 +22,9 @@ from hypothesis import given, settings, strategies as st
 
 from autograder.checks.shared_files import read_shared
 
+from tinytorch.core.mlops.registry.records import HEX_DIGEST  # a SHA-256 hex digest, as the registry stores it
+
 FEW = settings(max_examples=25, deadline=None)
-HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 
