@@ -192,7 +192,8 @@ def grade(root: Path, jobs: int) -> tuple[dict, list]:
 def without_demos(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """``nb`` without the demo cells grading skips."""
     nb = nbformat.from_dict(nb)
-    nb.cells = [c for c in nb.cells if not c.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith(DEMO_PREFIX)]
+    nb.cells = [c for c in nb.cells
+                if not c.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith(DEMO_PREFIX)]
     return nb
 
 
@@ -232,7 +233,8 @@ def spread(values: list[float]) -> str:
 
 
 def ratio_line(ratios: list[float]) -> str:
-    return f"median {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f}; per round {', '.join(f'{r:.2f}' for r in ratios)})"
+    rounds = ", ".join(f"{r:.2f}" for r in ratios)
+    return f"median {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f}; per round {rounds})"
 
 
 def main(argv=None) -> int:
