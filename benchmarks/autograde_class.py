@@ -1,12 +1,16 @@
-"""Autograde a synthetic class sequentially and in parallel, round after round: CPU per student,
-wall times, and every score equal.
+"""Autograde a synthetic class sequentially and in parallel, and run the same notebooks with
+nbgrader's stock ``Execute``, round after round: CPU per student, wall times, every score equal.
 
 The same synthetic submissions (half full solutions, half with some tasks left as released) are
-written into a scratch course once; each phase grades a fresh copy of it. Rounds interleave the
-phases (sequential, then parallel, then sequential again...), so a neighbour's load falls on both.
-The parallel phase runs ``autograder.batch.autograde_class`` with ``--jobs`` students at once; its
-ideal time is the same round's sequential time / cores, and the target is parallel / ideal <= 1.6.
-Scores must match cell by cell, in every round.
+written into a scratch course once; each phase works on a fresh copy of it. Every round runs three
+phases in an order that rotates from round to round, so a neighbour's load falls on all of them:
+- sequential: ``autograder.batch.autograde_class`` one student at a time (judge, sandbox, hidden checks);
+- parallel: the same with ``--jobs`` students at once; target: its wall time <= 0.6x the same
+  round's sequential wall time, and every score equal to the sequential run's, cell by cell;
+- stock: each student's notebooks run by nbgrader's stock ``Execute`` preprocessor, one after the
+  other, without the demo cells (grade_id starting with ``demo_``, which grading skips) and without
+  any hidden check: what running the notebooks costs. Target: the sequential grading's CPU per
+  student <= 1.0x the stock run's, ratio taken per round.
 
 CPU is counted over EVERY process a grading starts, sandboxed workers included. Those are reaped
 inside their sandbox's PID namespace, outside this process's tree, so ``RUSAGE_CHILDREN`` misses
@@ -14,8 +18,8 @@ them: each phase runs inside a cgroup of its own and reads its total CPU (cgroup
 or v1 ``cpuacct.usage``); where no cgroup can be made (not root, no delegation), every process of
 the tree, sandboxes included, is sampled in ``/proc`` and the figure is printed as a lower bound.
 
-    .venv/bin/python benchmarks/autograde_class.py                      # 6 students, every notebook, 3 rounds
-    .venv/bin/python benchmarks/autograde_class.py --students 4 --rounds 2 --notebooks 01_registry,02_serving
+    .venv/bin/python benchmarks/autograde_class.py --students 8         # every notebook, 3 rounds
+    .venv/bin/python benchmarks/autograde_class.py --students 2 --rounds 2 --notebooks 01_registry   # quick
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ import nbformat  # noqa: E402
 
 from autograder import course, selfcheck  # noqa: E402
 from autograder.batch import autograde_class  # noqa: E402
+from autograder.notebooks import DEMO_PREFIX  # noqa: E402
 
-TARGET = 1.6
+PARALLEL_TARGET = 0.6  # --jobs wall / sequential wall
+STOCK_TARGET = 1.0  # grading CPU per student / stock Execute CPU per student
 CGROUP_V2 = [Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")]
 CGROUP_V1 = Path("/sys/fs/cgroup/cpuacct")
 
@@ -163,18 +169,47 @@ def prepare(where: Path, only: list[str], students: int) -> Path:
     return root
 
 
-def grade(root: Path, jobs: int, label: str) -> tuple[float, float, bool, dict, list]:
-    """(wall and CPU seconds of the autograde, whether the CPU is exact, scores per student, outcomes)."""
+def measured(label: str, work) -> tuple[float, float, bool, object]:
+    """(wall and CPU seconds of ``work()``, whether the CPU is exact, its result)."""
     meter = CgroupCPU.make(f"bench-{os.getpid()}-{label}")
     exact = meter is not None
     meter = meter or TreeCPU()
     started, cpu = time.perf_counter(), meter.read()
     try:
-        outcomes = autograde_class(root, jobs=jobs, report=lambda line: None)
+        result = work()
     finally:
         seconds, cpu = time.perf_counter() - started, meter.read() - cpu
         meter.close()
-    return seconds, cpu, exact, {o.student: course.cell_scores(root, o.student) for o in outcomes}, outcomes
+    return seconds, cpu, exact, result
+
+
+def grade(root: Path, jobs: int) -> tuple[dict, list]:
+    """Scores per student and the outcomes of autograding every submission of ``root``."""
+    outcomes = autograde_class(root, jobs=jobs, report=lambda line: None)
+    return {o.student: course.cell_scores(root, o.student) for o in outcomes}, outcomes
+
+
+def without_demos(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` without the demo cells grading skips."""
+    nb = nbformat.from_dict(nb)
+    nb.cells = [c for c in nb.cells
+                if not c.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith(DEMO_PREFIX)]
+    return nb
+
+
+def execute_stock(root: Path) -> list[str]:
+    """Run every submitted notebook of ``root`` with nbgrader's stock ``Execute``, without demo
+    cells, student after student, in the notebook's own folder; the notebooks that failed to run."""
+    from nbgrader.preprocessors import Execute
+
+    failed = []
+    for path in sorted((root / "submitted").glob(f"*/{course.ASSIGNMENT}/*.ipynb")):
+        nb = without_demos(nbformat.read(path, as_version=4))
+        try:
+            Execute().preprocess(nb, {"metadata": {"path": str(path.parent)}})
+        except Exception as error:  # noqa: BLE001 - reported as a failed phase, with its reason
+            failed.append(f"{path.relative_to(root)}: {type(error).__name__}: {str(error)[-500:]}")
+    return failed
 
 
 def mismatches(first: dict, second: dict) -> list[str]:
@@ -197,10 +232,15 @@ def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):6.2f} (min {min(values):.2f}, max {max(values):.2f})"
 
 
+def ratio_line(ratios: list[float]) -> str:
+    rounds = ", ".join(f"{r:.2f}" for r in ratios)
+    return f"median {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f}; per round {rounds})"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=6)
-    parser.add_argument("--rounds", type=int, default=3, help="sequential and parallel phases, interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three phases, interleaved")
     parser.add_argument("--notebooks", help="comma-separated, e.g. 01_registry,02_serving (default: all in source/mlops)")
     parser.add_argument("--jobs", type=int, default=2, help="students graded at once in the parallel run")
     args = parser.parse_args(argv)
@@ -211,47 +251,56 @@ def main(argv=None) -> int:
         parser.error(f"no such notebook(s) {', '.join(unknown)}: choose from {', '.join(available)}")
     if args.students < 1 or args.rounds < 1:
         parser.error("--students and --rounds must be at least 1")
-    cores = min(args.jobs, os.cpu_count() or 1)
     print(f"{args.students} students x {len(only)} notebooks ({', '.join(only)}), {args.rounds} rounds; "
           f"{os.cpu_count()} CPUs; load average {load()} (1/5/15 min)")
 
-    figures = {"sequential": {"wall": [], "cpu": []}, "parallel": {"wall": [], "cpu": []}}
-    ratios, failed, different, exact_all, total = [], [], [], True, 0.0
+    phases = [("sequential", 1), ("parallel", args.jobs), ("stock", 1)]
+    figures = {phase: {"wall": [], "cpu": []} for phase, _ in phases}
+    parallel_ratios, stock_ratios, failed, different, exact_all, total = [], [], [], [], True, 0.0
     with tempfile.TemporaryDirectory(prefix="bench-class-") as tmp:
         # One snapshot for every phase: the course's files may change while the benchmark runs.
         snapshot = prepare(Path(tmp) / "snapshot", only, args.students)
         for round_ in range(1, args.rounds + 1):
-            order = [("sequential", 1), ("parallel", args.jobs)]
-            if round_ % 2 == 0:
-                order.reverse()
-            walls, scores = {}, {}
-            for phase, jobs in order:
+            shift = (round_ - 1) % len(phases)
+            walls, cpus, scores = {}, {}, {}
+            for phase, jobs in phases[shift:] + phases[:shift]:
                 root = Path(shutil.copytree(snapshot, Path(tmp) / f"{phase}-{round_}"))
-                wall, cpu, exact, scores[phase], outcomes = grade(root, jobs, f"{phase}-{round_}")
+                if phase == "stock":
+                    wall, cpu, exact, broken = measured(f"{phase}-{round_}", lambda root=root: execute_stock(root))
+                    failed += [f"round {round_} stock {line}" for line in broken]
+                else:
+                    wall, cpu, exact, (scores[phase], outcomes) = measured(
+                        f"{phase}-{round_}", lambda root=root, jobs=jobs: grade(root, jobs))
+                    failed += [f"round {round_} {phase} {o.student}: nbgrader autograde failed:\n{o.log[-1500:]}"
+                               for o in outcomes if not o.ok]
                 shutil.rmtree(root, ignore_errors=True)
                 exact_all &= exact
-                walls[phase] = wall
-                figures[phase]["wall"].append(wall)
-                figures[phase]["cpu"].append(cpu / args.students)
-                failed += [f"round {round_} {phase} {o.student}: nbgrader autograde failed:\n{o.log[-1500:]}"
-                           for o in outcomes if not o.ok]
-                print(f"round {round_} {phase:<10} (jobs={jobs}): {wall:7.1f} s wall  {cpu / args.students:6.2f} s CPU "
+                walls[phase], cpus[phase] = wall / args.students, cpu / args.students
+                figures[phase]["wall"].append(walls[phase])
+                figures[phase]["cpu"].append(cpus[phase])
+                print(f"round {round_} {phase:<10} (jobs={jobs}): {walls[phase]:6.1f} s wall  {cpus[phase]:6.2f} s CPU "
                       f"per student{'' if exact else ' (at least)'}   load {load()}", flush=True)
-            ratios.append(walls["parallel"] / (walls["sequential"] / cores))
+            parallel_ratios.append(walls["parallel"] / walls["sequential"])
+            stock_ratios.append(cpus["sequential"] / cpus["stock"])
             different += [f"round {round_} {line}" for line in mismatches(scores["sequential"], scores["parallel"])]
             total = sum(sum(cells.values()) for books in scores["sequential"].values() for cells in books.values())
 
     how = "every process, cgroup CPU accounting" if exact_all else "sampled in /proc: a lower bound"
+    print(f"per student, {args.rounds} interleaved rounds; CPU: {how}")
     for phase, values in figures.items():
-        print(f"{phase:<10} CPU per student ({how}): {spread(values['cpu'])} s;  wall {spread(values['wall'])} s")
-    ratio = statistics.median(ratios)
-    print(f"parallel / ideal (sequential / {cores} cores), per round: {', '.join(f'{r:.2f}' for r in ratios)}; "
-          f"median {ratio:.2f} (target <= {TARGET}: {'met' if ratio <= TARGET else 'NOT met'})")
+        print(f"{phase:<10} CPU {spread(values['cpu'])} s;  wall {spread(values['wall'])} s")
+    stock_met = statistics.median(stock_ratios) <= STOCK_TARGET
+    parallel_met = statistics.median(parallel_ratios) <= PARALLEL_TARGET
+    print(f"{'PASS' if stock_met else 'FAIL'}: grading CPU / stock Execute CPU (no demo cells, no hidden checks), "
+          f"{ratio_line(stock_ratios)}, target <= {STOCK_TARGET}x")
+    print(f"{'PASS' if parallel_met else 'FAIL'}: --jobs {args.jobs} wall / sequential wall, "
+          f"{ratio_line(parallel_ratios)}, target <= {PARALLEL_TARGET}x")
     for line in failed + different:
         print("MISMATCH" if line in different else "FAILED", line)
-    print(f"scores: {len(different)} mismatches over {args.students} students x {args.rounds} rounds "
-          f"({total:.1f} points in all per phase); {len(failed)} failed gradings")
-    return 0 if not (failed or different) and ratio <= TARGET else 1
+    print(f"{'PASS' if not different else 'FAIL'}: scores, {len(different)} mismatches parallel vs sequential over "
+          f"{args.students} students x {args.rounds} rounds ({total:.1f} points in all per phase); "
+          f"{len(failed)} failed gradings or stock runs")
+    return 0 if not (failed or different) and stock_met and parallel_met else 1
 
 
 if __name__ == "__main__":
