@@ -33,12 +33,12 @@ FAST = ()  # the course config's own limits: a busy machine must not cost a stud
 DUE = "2026-11-20 23:59:00 UTC"
 
 CANVAS_ROSTER = """Student,ID,SIS User ID,SIS Login ID,Section,Homework 1 (301),MLOps capstone (4242),Current Score,Final Score
-    Points Possible,,,,,10,28,(read only),(read only)
+    Points Possible,,,,,10,32,(read only),(read only)
 "Doe, Jane",101,S101,jdoe,Section A,9,,90,90
 "Smith, Bob",102,S102,bsmith,Section A,7,,70,70
 "Lee, Ann",103,S103,alee,Section B,8,,80,80
 "Absent, Al",104,S104,aabsent,Section B,,,0,0
-"""  # the capstone's 28 points: 01_registry (15) + 02_serving (13)
+"""  # the capstone's 32 points: 01_registry (15 + 2 written) + 02_serving (13 + 2 written)
 CANVAS_TIMES = "student,submitted\n101,2026-11-20 10:00:00\n102,2026-11-22 08:00:00\n"  # 102: 1 day 8 h late
 RESUBMIT_TIMES = "student,submitted\n101,2026-11-20 21:00:00\n"  # 101 fixed 01_registry, still on time
 EXTENSIONS = "student,due,note\n102,2026-11-21 23:59:00 UTC,accommodation: one day\n"  # 102: now 8 h late
@@ -184,7 +184,7 @@ def test_canvas_gets_its_own_gradebook_with_the_assignment_column_filled(graded)
         with open(root / "grades" / "canvas-grades.csv", newline="") as f:
             rows = list(csv.reader(f))
         assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "MLOps capstone (4242)"]
-        assert rows[1] == ["    Points Possible", "", "", "", "", "28"]
+        assert rows[1] == ["    Points Possible", "", "", "", "", "32"]
         assert [(r[:5], float(r[5])) for r in rows[2:]] == [
             (["Doe, Jane", "101", "S101", "jdoe", "Section A"], totals["101"]),
             (["Smith, Bob", "102", "S102", "bsmith", "Section A"], totals["102"])]  # after the late penalty
@@ -199,8 +199,8 @@ def test_the_moodle_grading_worksheet_comes_back_filled(graded):
     worksheet = root / "lms" / "moodle-worksheet.csv"
     written = export_lms(root, worksheet, root / "grades")
     assert written.not_graded == ["502"]
-    assert written.warnings == ["Moodle's maximum grade is 100.00, the grades are out of 28: "
-                                "set the assignment's Maximum grade to 28 in Moodle"]
+    assert written.warnings == ["Moodle's maximum grade is 100.00, the grades are out of 32: "
+                                "set the assignment's Maximum grade to 32 in Moodle"]
     with open(worksheet, newline="") as f:
         downloaded = list(csv.DictReader(f))
     with open(root / "grades" / "moodle-grading-worksheet.csv", newline="") as f:
@@ -208,7 +208,7 @@ def test_the_moodle_grading_worksheet_comes_back_filled(graded):
         filled = list(reader)
     assert reader.fieldnames == list(downloaded[0])  # Moodle's own columns, in its order
     cy, di = filled
-    assert cy["Grade"] == "0" and cy["Feedback comments"].startswith(f"{NOTEBOOK}: 15; {SECOND}: 0; late penalty: -15; total 0 of 28")
+    assert cy["Grade"] == "0" and cy["Feedback comments"].startswith(f"{NOTEBOOK}: 15; {SECOND}: 0; late penalty: -15; total 0 of 32")
     assert {k: v for k, v in cy.items() if k not in ("Grade", "Feedback comments")} == {
         k: v for k, v in downloaded[0].items() if k not in ("Grade", "Feedback comments")}
     assert di == downloaded[1]  # no submission: left as downloaded

@@ -414,7 +414,7 @@ PLAIN_ATTACKS = {  # name -> (code appended to the last answer cell, tasks it co
                     [], 1),
     "path-symlink": ("import glob, hashlib, os\n_honest_hash = content_hash\n"
                      "def content_hash(data):\n    name = _honest_hash(data)\n"
-                     "    for d in [os.getcwd(), *glob.glob('{scratch}/*/*/'), *glob.glob('{scratch}/*/')]:\n"
+                     "    for d in [os.getcwd(), *glob.glob(os.getcwd() + '/*/'), *glob.glob(os.getcwd() + '/*/*/')]:\n"
                      "        try:\n            os.symlink('{root}/victim.txt', os.path.join(d, name))\n"
                      "        except OSError:\n            pass\n    return name", [], 0),
     "message-64mib": ("import gc, os\n_honest_hash = content_hash\n"
@@ -440,7 +440,7 @@ def add_plain_data_attacks(subs, expected, solved, released, points, tasks, root
     full = sum(points.values())
     for name, (code, lost, _) in PLAIN_ATTACKS.items():
         nb = solved()
-        solution_cells(nb)[-1].source += "\n" + code.replace("{root}", str(root)).replace("{scratch}", str(Scratch.ROOT)) + "\n"
+        solution_cells(nb)[-1].source += "\n" + code.replace("{root}", str(root)) + "\n"
         subs[name] = nb
         expected[name] = full - sum(points[f"test_{task}"] for task in lost)
     nb = nbformat.from_dict(released)
