@@ -17,6 +17,7 @@ shown as ordinary output, so a harmless warning does not zero a passing cell (nb
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import cgroups
 from autograder.credit import Credit
 from autograder.notebooks import CHECKS, DEMO_PREFIX, ROOT, TEMPLATES, hidden_checks_of
 from autograder.template_format import solution_targets as template_solution_targets
@@ -109,7 +111,7 @@ class Judge:
 
     def __init__(self):
         self.proc: subprocess.Popen | None = None
-        self.slot = self.directory = None
+        self.slot = self.directory = self.group = None
 
     def _start(self) -> subprocess.Popen:
         from autograder import judge, sandbox  # not at import: they load NumPy
@@ -124,13 +126,19 @@ class Judge:
                    TMPDIR=str(self.directory), TINYTORCH_GRADING_SCRATCH=str(self.directory / "scratch"),
                    TINYTORCH_GRADING_CACHE=str(cache))
         command = [sys.executable, "-I", "-B", "-c", JUDGE_BOOT, str(ROOT), "--serve"]
+        join_judge_group = None
         if as_root:
             env.update(TINYTORCH_SANDBOX_UID=str(self.slot.uid), TINYTORCH_SANDBOX_OWN_UID="1")
             if not root_judge_reason():
                 command = sandbox.drop_privileges(self.slot.uid) + command
+            self.group = cgroups.SlotGroup.make(self.slot.number, self.slot.uid,
+                                                cgroups.slot_memory_bytes(sandbox.SLOT_MEMORY), sandbox.Limits().processes)
+            if self.group is not None:
+                env[cgroups.JOIN_ENV] = os.pathsep.join(self.group.procs("workers"))
+                join_judge_group = functools.partial(cgroups.join, self.group.procs("judge"))
         with open(self.directory / "judge.log", "wb") as log:
             proc = subprocess.Popen(command, env=env, cwd=self.directory, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=log, text=True, start_new_session=True)
+                                    stderr=log, text=True, start_new_session=True, preexec_fn=join_judge_group)
         # Before the first request: whatever an answer makes the judge parse, it fails with MemoryError here.
         resource.prlimit(proc.pid, resource.RLIMIT_AS, (JUDGE_MEMORY, resource.prlimit(proc.pid, resource.RLIMIT_AS)[1]))
         ready, _, _ = select.select([proc.stdout], [], [], STARTUP_SECONDS)
@@ -183,6 +191,9 @@ class Judge:
             except BrokenPipeError:  # a judge that died with a request unread: nothing to flush it to
                 pass
             self.proc = None
+        if self.group is not None:
+            self.group.remove()
+            self.group = None
         if self.slot is not None:
             from autograder.sandbox import release_slot_directory
 
@@ -266,6 +277,9 @@ def preflight(report=print) -> None:
         report(f"note: bwrap as the slot's user said {(results.get('stderr') or results.get('fatal') or '').strip()[:300]!r}")
     if os.geteuid() == 0 and root_judge_reason():
         report(f"note: the judge runs as root (its workers as each slot's user): {root_judge_reason()}")
+    if cgroups.unavailable():
+        report(f"note: no cgroup per job slot ({cgroups.unavailable()}): memory is capped per process only, "
+               "so a submission that forks many large processes presses the whole machine")
 
 
 def _preflight_once() -> dict:

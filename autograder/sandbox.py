@@ -14,8 +14,9 @@ UTS namespaces:
   course or Python, or has no user namespaces) starts it as that user with no capabilities. A
   grader that is not root maps the worker to its own user;
 - resource limits cap its memory, CPU time, file sizes and open files, and, when the slot's user
-  is its own, its processes; as root, the slot's scratch is a tmpfs of fixed size and inode count;
-  the worker's ``/tmp`` is a tmpfs of fixed size;
+  is its own, its processes; as root, the slot's scratch is a tmpfs of fixed size and inode count,
+  and, where cgroups allow (``autograder.cgroups``), all of the slot's workers together share one
+  memory and process limit; the worker's ``/tmp`` is a tmpfs of fixed size;
 - it dies with the judge that started it, and so does every process it started (they live in its
   PID namespace, which ends with it).
 """
@@ -34,6 +35,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder import cgroups
 from autograder.protocol import Peer, Policy
 
 # slot N grades as uid BASE + N: users no one else on the machine has (a container whose user
@@ -141,6 +143,9 @@ def cache_dir() -> Path:
 
 
 SLOT_BYTES, SLOT_INODES = 2**30, 50_000  # a root grader's per-slot scratch (a tmpfs)
+# all of a root grader's slot's workers together (its cgroup, ``autograder.cgroups``): one worker's
+# address space, plus the slot's tmpfs and /tmp, which are charged to the group as they fill, plus 1 GiB
+SLOT_MEMORY = Limits.memory_bytes + SLOT_BYTES + TMP_BYTES + 2**30
 
 
 def fresh_slot_directory(slot: Slot) -> Path:
@@ -282,6 +287,8 @@ def _limit(limits: Limits):
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         if os.geteuid() == 0 or os.environ.get("TINYTORCH_SANDBOX_OWN_UID"):  # per user: the slot's own only
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        if os.environ.get(cgroups.JOIN_ENV):  # the slot's workers group, before bwrap starts anything
+            cgroups.join(os.environ[cgroups.JOIN_ENV].split(os.pathsep))
 
     return apply
 

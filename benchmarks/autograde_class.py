@@ -43,11 +43,11 @@ import nbformat  # noqa: E402
 
 from autograder import course, selfcheck  # noqa: E402
 from autograder.batch import autograde_class  # noqa: E402
+from autograder.cgroups import V2_MOUNTS, own_path  # noqa: E402
 from autograder.notebooks import DEMO_PREFIX  # noqa: E402
 
 PARALLEL_TARGET = 0.6  # --jobs wall / sequential wall
 STOCK_TARGET = 1.0  # grading CPU per student / stock Execute CPU per student
-CGROUP_V2 = [Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")]
 CGROUP_V1 = Path("/sys/fs/cgroup/cpuacct")
 
 
@@ -73,10 +73,10 @@ class CgroupCPU:
 
     @classmethod
     def make(cls, name: str) -> "CgroupCPU | None":
-        for base in CGROUP_V2:
+        for base in V2_MOUNTS:
             if (base / "cgroup.controllers").exists():  # a cgroup v2 hierarchy
                 try:
-                    own = base / _own_path("")
+                    own = base / own_path("")
                     path = own / name
                     path.mkdir()
                     (path / "cgroup.procs").write_text(str(os.getpid()))
@@ -84,7 +84,7 @@ class CgroupCPU:
                 except OSError:
                     continue
         try:
-            own = CGROUP_V1 / _own_path("cpuacct")
+            own = CGROUP_V1 / own_path("cpuacct")
             path = own / name
             path.mkdir()
             (path / "cgroup.procs").write_text(str(os.getpid()))
@@ -100,15 +100,6 @@ class CgroupCPU:
                 return
             except OSError:
                 time.sleep(0.1)
-
-
-def _own_path(controller: str) -> str:
-    """This process's cgroup path in the hierarchy of ``controller`` ("" = cgroup v2), relative."""
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if controllers == controller or controller in controllers.split(","):
-            return path.lstrip("/")
-    raise OSError(f"no {controller or 'v2'} cgroup")
 
 
 def _usage_usec(stat: Path) -> int:

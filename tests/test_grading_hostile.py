@@ -300,7 +300,10 @@ def machine_graded(tmp_path_factory):
 
 
 def test_honest_neighbours_of_machine_attacks_keep_full_marks(machine_graded):
-    root, outcomes, full, honest, _ = machine_graded
+    assert_all_graded_and_honest_full(*machine_graded[:4])
+
+
+def assert_all_graded_and_honest_full(root, outcomes, full, honest) -> None:
     assert all(o.ok for o in outcomes), [o.log[-1500:] for o in outcomes if not o.ok]
     got = {student: sum(course.cell_scores(root, student)[NOTEBOOK].values()) for student in honest}
     assert got == pytest.approx(dict.fromkeys(honest, full))
@@ -497,3 +500,110 @@ def test_the_probes_printed_are_the_public_ones(graded):
     printed = json.dumps([c.get("outputs", []) for c in nb.cells])
     assert "def allocate_at_once" in printed, "the probes the worker has are the public autograder.probes"
     assert "def test_" not in printed and "student." not in printed
+
+
+# ---- A cgroup per job slot: many large processes (issue 25 item 5) -----------------------------
+# A submission that forks 8 processes of 600 MiB each, graded with --jobs 2 beside honest students,
+# under a slot memory limit of 2 GiB: its group never holds more than that (the kernel ends its own
+# processes), its neighbours keep full marks, and no group is left afterwards.
+
+import threading  # noqa: E402
+import time  # noqa: E402
+
+from autograder import cgroups  # noqa: E402
+
+SLOT_MEMORY = 2 * 2**30
+FORK_MEMORY = ("import os, time\n_kids = []\nfor _ in range(8):\n    pid = os.fork()\n    if pid == 0:\n"
+               "        try:\n            _block = b'x' * (600 * 2**20)\n            time.sleep(3)\n"
+               "        finally:\n            os._exit(0)\n    _kids.append(pid)\n"
+               "print('children ended:', sorted(os.waitpid(pid, 0)[1] for pid in _kids))")
+
+
+def _slot_groups() -> list[Path]:
+    """The memory groups (``workers``) of this process's slot groups that exist now."""
+    bases = []
+    for mount in cgroups.V2_MOUNTS:
+        if (mount / "cgroup.controllers").exists():
+            own = mount / cgroups.own_path("")
+            bases += [own, own.parent]
+    try:
+        bases.append(cgroups.V1_ROOT / "memory" / cgroups.own_path("memory"))
+    except OSError:
+        pass
+    return [group / "workers" for base in bases if base.is_dir() for group in base.glob("tinytorch-slot-*")]
+
+
+def _memory_figures(workers: Path) -> tuple[int, int, int]:
+    """(limit, peak, OOM kills) of a workers group, cgroup v2 or v1."""
+    if (workers / "memory.max").exists():
+        peak = workers / ("memory.peak" if (workers / "memory.peak").exists() else "memory.current")
+        events = dict(line.split() for line in (workers / "memory.events").read_text().splitlines())
+        return int((workers / "memory.max").read_text()), int(peak.read_text()), int(events["oom_kill"])
+    control = dict(line.split() for line in (workers / "memory.oom_control").read_text().splitlines())
+    return (int((workers / "memory.limit_in_bytes").read_text()), int((workers / "memory.max_usage_in_bytes").read_text()),
+            int(control.get("oom_kill", 0)))
+
+
+@pytest.fixture(scope="module")
+def memory_graded(tmp_path_factory):
+    if cgroups.unavailable():
+        pytest.skip(f"no cgroup per job slot on this machine: {cgroups.unavailable()}")
+    assert not _slot_groups(), f"slot groups left by an earlier run: {_slot_groups()}"
+    root = course.scratch_course(tmp_path_factory.mktemp("memory"), only=[NOTEBOOK])
+    released = course.notebooks(course.release(root, quiet=True))[NOTEBOOK]
+    source = course.notebooks(root / "source" / course.ASSIGNMENT)[NOTEBOOK]
+    full = sum(course.test_cells(source).values())
+    attacker = selfcheck.submission(released, source, lambda t, s, r: selfcheck.answered(s))
+    attacker.cells.insert(attacker.cells.index(solution_cells(attacker)[0]) + 1, nbformat.v4.new_code_cell(FORK_MEMORY))
+    honest = {f"{letter}-honest": selfcheck.submission(released, source, lambda t, s, r: selfcheck.answered(s))
+              for letter in "ace"}
+    for student, nb in {"b-forks-memory": attacker, **honest}.items():
+        path = root / "submitted" / student / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    figures: dict[Path, tuple[int, int, int]] = {}  # group -> (limit, highest peak, OOM kills)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for workers in _slot_groups():
+                try:
+                    limit, peak, kills = _memory_figures(workers)
+                except (OSError, ValueError, KeyError):  # removed while read
+                    continue
+                seen = figures.get(workers, (limit, 0, 0))
+                figures[workers] = (limit, max(seen[1], peak), max(seen[2], kills))
+            time.sleep(0.02)
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv(cgroups.MEMORY_ENV, str(SLOT_MEMORY))
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        outcomes = autograde_class(root, jobs=2, extra=FAST, report=lambda line: None)
+    finally:
+        done.set()
+        watcher.join()
+        patch.undo()
+    yield root, outcomes, full, set(honest), figures
+
+
+def test_a_slot_group_holds_its_workers_memory_under_its_limit(memory_graded):
+    _, _, _, _, figures = memory_graded
+    assert figures, "no slot group was seen while grading"
+    assert all(limit == SLOT_MEMORY for limit, _, _ in figures.values()), figures
+    assert all(peak <= limit for limit, peak, _ in figures.values()), figures
+    assert sum(kills for _, _, kills in figures.values()) >= 1, f"the 8 x 600 MiB never met the limit: {figures}"
+
+
+def test_honest_neighbours_of_many_large_processes_keep_full_marks(memory_graded):
+    assert_all_graded_and_honest_full(*memory_graded[:4])
+
+
+def test_no_slot_group_outlives_grading(memory_graded):
+    assert not _slot_groups()
+    try:  # cgroup v1 keeps the task limit in a hierarchy of its own
+        pids = cgroups.V1_ROOT / "pids" / cgroups.own_path("pids")
+    except OSError:
+        return
+    assert not list(pids.glob("tinytorch-slot-*"))
