@@ -122,12 +122,14 @@ class SlotGroup:
         self.directories, self.v2 = directories, v2
 
     @classmethod
-    def make(cls, slot_number: int, uid: int, memory_bytes: int, processes: int) -> "SlotGroup | None":
-        """The slot's group, its workers limited to ``memory_bytes`` and ``processes`` and its two
-        children writable by ``uid``; None where cgroups are unavailable (``unavailable``)."""
+    def make(cls, slot: str, uid: int, memory_bytes: int, processes: int) -> "SlotGroup | None":
+        """The group of ``slot`` (a name unique to the grading directory and the slot's number: two
+        gradings with different grading directories never share, or clean up, each other's group),
+        its workers limited to ``memory_bytes`` and ``processes`` and its two children writable by
+        ``uid``; None where cgroups are unavailable (``unavailable``)."""
         if unavailable():
             return None
-        name = f"tinytorch-slot-{slot_number}"
+        name = f"tinytorch-slot-{slot}"
         base, _ = _v2_base()
         group = cls([base / name], True) if base is not None else cls([b / name for b in _v1_bases()[0]], False)
         group.remove()  # a crashed grader's group of this slot
@@ -188,7 +190,10 @@ def _kill_all(group: Path) -> None:
         (group / "cgroup.kill").write_text("1")
         return
     for _ in range(100):  # cgroup v1: no cgroup.kill; a forking process may add more until it is killed
-        pids = (group / "cgroup.procs").read_text().split()
+        try:
+            pids = (group / "cgroup.procs").read_text().split()
+        except FileNotFoundError:  # removed meanwhile: nothing left in it
+            return
         if not pids:
             return
         for pid in pids:

@@ -131,7 +131,7 @@ class Judge:
             env.update(TINYTORCH_SANDBOX_UID=str(self.slot.uid), TINYTORCH_SANDBOX_OWN_UID="1")
             if not root_judge_reason():
                 command = sandbox.drop_privileges(self.slot.uid) + command
-            self.group = cgroups.SlotGroup.make(self.slot.number, self.slot.uid,
+            self.group = cgroups.SlotGroup.make(self.slot.key, self.slot.uid,
                                                 cgroups.slot_memory_bytes(sandbox.SLOT_MEMORY), sandbox.Limits().processes)
             if self.group is not None:
                 env[cgroups.JOIN_ENV] = os.pathsep.join(self.group.procs("workers"))

@@ -98,6 +98,11 @@ class Slot:
     def uid(self) -> int:
         return GRADING_UID_BASE + self.number
 
+    @property
+    def key(self) -> str:
+        """The slot's name machine-wide: its grading directory and number (a cgroup's name)."""
+        return f"{hashlib.sha256(str(grading_dir()).encode()).hexdigest()[:8]}-{self.number}"
+
     def release(self) -> None:
         os.close(self.fd)
 
