@@ -25,6 +25,7 @@ import pytest
 from autograder import course, judge, selfcheck
 from autograder.batch import autograde_class
 from autograder.grading import NOT_RUN, VERDICT, nbgrader_meta, written_verdict
+from autograder.seeds import SECRET_FILE
 
 NOTEBOOK = "01_registry"
 FAST = ("--JudgedExecute.cell_timeout=20", "--JudgedExecute.test_timeout=10", "--JudgedExecute.timeout=300")
@@ -81,6 +82,9 @@ def graded(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv("TINYTORCH_GRADING_DIR", str(scratch))
     root = course.scratch_course(tmp_path_factory.mktemp("hostile"), only=[NOTEBOOK])
+    # a fixed course secret: the students' random inputs are the same in every run of this test
+    (root / SECRET_FILE).write_text("hostile-batch\n")
+    (root / SECRET_FILE).chmod(0o600)
     released = course.notebooks(course.release(root, quiet=True))[NOTEBOOK]
     source = course.notebooks(root / "source" / course.ASSIGNMENT)[NOTEBOOK]
     solved = lambda: selfcheck.submission(released, source, lambda t, s, r: selfcheck.answered(s))  # noqa: E731
@@ -401,7 +405,9 @@ LOOKALIKES = ("import numpy\n"
               "    __bool__ = lambda self: True\n    __hash__ = int.__hash__\n"
               "class Report(dict):\n    __eq__ = lambda self, other: True\n    __ne__ = lambda self, other: False\n"
               "    __getitem__ = lambda self, key: Truthy(0)\n")
-MODEL_FILE = "bytes(data[:7]) == b'TTMODEL'"  # only the hidden check that hashes a real model file
+# only the hidden check that hashes a real model file: hypothesis draws arbitrary bytes of at most
+# 4,096 (and may start them with the library's own b'TTMODEL', a constant it collects from the code)
+MODEL_FILE = "len(data) > 4096 and bytes(data[:7]) == b'TTMODEL'"
 PLAIN_ATTACKS = {  # name -> (code appended to the last answer cell, tasks it costs, share of content_hash lost)
     "equals-anything": (ANY + "compare_metrics = lambda *a, **k: Anything()", ["compare_metrics"], 0),
     "str-lookalike": (LOOKALIKES + "content_hash = lambda data: Text('not a hash')", ["content_hash"], 0),
