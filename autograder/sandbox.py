@@ -51,6 +51,11 @@ class SandboxUnavailable(RuntimeError):
     pass
 
 
+def grading_key() -> str:
+    """A short name of the grading directory, the same in every process that grades in it."""
+    return hashlib.sha256(str(grading_dir()).encode()).hexdigest()[:8]
+
+
 def grading_dir() -> Path:
     """The grading user's own directory (``TINYTORCH_GRADING_DIR``, else
     ``/var/tmp/tinytorch-grader-<uid>``): caches, slots, scratch, the judge's working directory.
@@ -101,7 +106,7 @@ class Slot:
     @property
     def key(self) -> str:
         """The slot's name machine-wide: its grading directory and number (a cgroup's name)."""
-        return f"{hashlib.sha256(str(grading_dir()).encode()).hexdigest()[:8]}-{self.number}"
+        return f"{grading_key()}-{self.number}"
 
     def release(self) -> None:
         os.close(self.fd)

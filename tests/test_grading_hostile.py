@@ -517,6 +517,7 @@ import threading  # noqa: E402
 import time  # noqa: E402
 
 from autograder import cgroups  # noqa: E402
+from autograder.sandbox import grading_key  # noqa: E402
 
 SLOT_MEMORY = 2 * 2**30
 FORK_MEMORY = ("import os, time\n_kids = []\nfor _ in range(8):\n    pid = os.fork()\n    if pid == 0:\n"
@@ -536,7 +537,12 @@ def _slot_groups() -> list[Path]:
         bases.append(cgroups.V1_ROOT / "memory" / cgroups.own_path("memory"))
     except OSError:
         pass
-    return [group / "workers" for base in bases if base.is_dir() for group in base.glob("tinytorch-slot-*")]
+    return [group / "workers" for base in bases if base.is_dir() for group in base.glob(_our_groups())]
+
+
+def _our_groups() -> str:
+    """The slot groups of this grading directory (another grading on the machine has its own)."""
+    return f"tinytorch-slot-{grading_key()}-*"
 
 
 def _memory_figures(workers: Path) -> tuple[int, int, int]:
@@ -612,4 +618,4 @@ def test_no_slot_group_outlives_grading(memory_graded):
         pids = cgroups.V1_ROOT / "pids" / cgroups.own_path("pids")
     except OSError:
         return
-    assert not list(pids.glob("tinytorch-slot-*"))
+    assert not list(pids.glob(_our_groups()))
