@@ -1,4 +1,4 @@
-"""nbgrader's command line (``python -m autograder.nbgrader_app ARGS`` = ``nbgrader ARGS``), started
+"""nbgrader's command line (``python -m autograder.grading.nbgrader_app ARGS`` = ``nbgrader ARGS``), started
 about 2-3 s faster.
 
 Importing nbformat imports jsonschema, which imports ``rfc3987_syntax`` to check the "iri"

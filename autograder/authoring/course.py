@@ -10,12 +10,19 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import is_test_cell, nbgrader_meta
-from autograder.notebooks import ASSIGNMENT, ROOT, SOURCE
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder.authoring.notebooks import ASSIGNMENT, ROOT, SOURCE, is_test_cell, nbgrader_meta
 
 
 class CourseError(RuntimeError):
     pass
+
+
+def course_config(root: Path = ROOT) -> Config:
+    """The traitlets config that ``nbgrader_config.py`` in ``root`` sets (loading it as nbgrader does)."""
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
 
 
 def nbgrader_env() -> dict:
@@ -27,7 +34,7 @@ def nbgrader_env() -> dict:
 
 def nbgrader(*args: str, root: Path = ROOT, quiet: bool = False) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` with the course's config on the course directory ``root``."""
-    command = [sys.executable, "-m", "autograder.nbgrader_app", *args, f"--CourseDirectory.root={root}"]
+    command = [sys.executable, "-m", "autograder.grading.nbgrader_app", *args, f"--CourseDirectory.root={root}"]
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=nbgrader_env())
     log = (proc.stdout + proc.stderr).strip()
     if not quiet and log:

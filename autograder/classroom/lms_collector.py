@@ -1,7 +1,7 @@
-"""The nbgrader ``zip_collect`` plugins that read Canvas and Moodle downloads (see ``autograder.collect``).
+"""The nbgrader ``zip_collect`` plugins that read Canvas and Moodle downloads (see ``autograder.classroom.collect``).
 
-    nbgrader zip_collect mlops --extractor=autograder.lms_collector.SafeExtractor \
-        --collector=autograder.lms_collector.LMSCollector [--LMSCollector.lms=canvas]
+    nbgrader zip_collect mlops --extractor=autograder.classroom.lms_collector.SafeExtractor \
+        --collector=autograder.classroom.lms_collector.LMSCollector [--LMSCollector.lms=canvas]
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from pathlib import Path
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 from traitlets import Enum, Unicode
 
-from autograder.collect import Fate, classify, collected, write_report
-from autograder.lms_archive import safe_extract, write_skipped
-from autograder.roster import submission_times
+from autograder.classroom.collect import Fate, classify, collected, write_report
+from autograder.classroom.lms_archive import safe_extract, write_skipped
+from autograder.classroom.roster import submission_times
 
 
 class SafeExtractor(ExtractorPlugin):
-    """Extracts each zip of the download as data (``autograder.lms_archive``): no nested archive
+    """Extracts each zip of the download as data (``autograder.classroom.lms_archive``): no nested archive
     is unpacked, and every entry not extracted is listed for the collect report."""
 
     def extract(self, archive_path: str, extracted_path: str) -> None:
@@ -41,7 +41,7 @@ def newer(new: Fate, old: Fate) -> bool:
 
 
 class LMSCollector(FileNameCollectorPlugin):
-    """nbgrader collector for Canvas and Moodle downloads (file names: ``autograder.collect``).
+    """nbgrader collector for Canvas and Moodle downloads (file names: ``autograder.classroom.collect``).
 
     nbgrader asks about one file at a time; duplicates can only be decided knowing all of them, so
     the first call classifies the whole extracted folder, records every fate in reports/collect.csv,

@@ -1,4 +1,4 @@
-"""Grade a notebook's tasks where no student code runs: in the judge (``autograder.judge``).
+"""Grade a notebook's tasks where no student code runs: in the judge (``autograder.grading.judge``).
 
 nbgrader would run a submission in a kernel its code controls, as the instructor's user: a score
 computed there can be forged, and the code could change the checks, the gradebook or the course.
@@ -9,7 +9,7 @@ outputs into the notebook (for feedback) and each test cell's score into its res
 nbgrader's ``SaveAutoGrades`` reads it as partial credit.
 
 A test cell earns a share of its points from its task's hidden checks, as the instructor's credit
-policy says (``autograder.credit``; by default ``points * passed / total``), clamped to
+policy says (``autograder.grading.credit``; by default ``points * passed / total``), clamped to
 ``[0, points]``, and nothing if its own visible asserts failed. Text the code wrote to stderr is
 shown as ordinary output, so a harmless warning does not zero a passing cell (nbgrader's rule).
 """
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import cgroups
-from autograder.credit import Credit
-from autograder.notebooks import CHECKS, DEMO_PREFIX, ROOT, TEMPLATES, hidden_checks_of
-from autograder.template_format import solution_targets as template_solution_targets
+from autograder.authoring.notebooks import CHECKS, DEMO_PREFIX, ROOT, TEMPLATES, hidden_checks_of, is_test_cell, nbgrader_meta
+from autograder.authoring.template_format import solution_targets as template_solution_targets
+from autograder.grading import cgroups
+from autograder.grading.credit import Credit
 
 TEST_PREFIX = "test_"
 HIDDEN_BLOCK = re.compile(r"\n?### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
@@ -41,15 +41,6 @@ DEMO_NOTE = "(a demo: not run while grading)\n"
 VERDICT, OK, FAIL = "Hidden checks, ", "  ok  ", "  FAIL"  # what score_test_cells writes under a test cell
 NOT_RUN = "Hidden checks not run: this task's visible test failed ({}), so it scores 0; make it pass first.\n"
 JUDGE_MEMORY = 3 * 2**30  # address space of a judge (its soft limit; the workers set their own)
-
-
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_test_cell(cell) -> bool:
-    meta = nbgrader_meta(cell)
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def is_written_answer(cell) -> bool:
@@ -89,12 +80,12 @@ def solution_targets(notebook: str) -> list[str]:
     return template_solution_targets(TEMPLATES / f"{notebook}.py")
 
 
-JUDGE_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from autograder.judge import main; sys.exit(main(sys.argv[1:]))"
+JUDGE_BOOT = "import sys; sys.path.insert(0, sys.argv.pop(1)); from autograder.grading.judge import main; sys.exit(main(sys.argv[1:]))"
 SANDBOX_FAILED = "the grading sandbox cannot start"  # a batch stops at the first log that says so
 
 
 class Judge:
-    """A judge process that grades one notebook after another (``python -m autograder.judge --serve``).
+    """A judge process that grades one notebook after another (``python -m autograder.grading.judge --serve``).
 
     Starting Python with pytest, hypothesis, NumPy and SciPy costs a second or two; one judge per
     nbgrader process pays it once per student instead of once per notebook. A notebook that runs
@@ -103,7 +94,7 @@ class Judge:
 
     Start-up that nothing planted can change: an isolated interpreter (``-I``: neither the working
     directory nor ``PYTHON*`` variables on its path; the course's root is put there explicitly),
-    started in its job slot's own directory (``autograder.sandbox.Slot``). Grading as root, the
+    started in its job slot's own directory (``autograder.grading.sandbox.Slot``). Grading as root, the
     judge runs as the slot's user (``setpriv``), reading the checks and writing only that directory;
     where that user could not start a sandbox (no unprivileged user namespaces: see ``preflight``)
     or where that user cannot read the course or Python, it stays root (``root_judge_reason``).
@@ -114,7 +105,7 @@ class Judge:
         self.slot = self.directory = self.group = None
 
     def _start(self) -> subprocess.Popen:
-        from autograder import judge, sandbox  # not at import: they load NumPy
+        from autograder.grading import judge, sandbox  # not at import: they load NumPy
 
         if self.slot is None:
             self.slot = sandbox.Slot()
@@ -177,14 +168,14 @@ class Judge:
         if results.get("fatal"):
             self.stop()
             if not fatal_ok:
-                from autograder.sandbox import SandboxUnavailable
+                from autograder.grading.sandbox import SandboxUnavailable
 
                 raise SandboxUnavailable(sandbox_trouble(results))
         return results
 
     def stop(self) -> None:
         if self.proc is not None:
-            from autograder.sandbox import end_process_group  # not at import: it loads NumPy
+            from autograder.grading.sandbox import end_process_group  # not at import: it loads NumPy
 
             try:
                 end_process_group(self.proc)
@@ -195,7 +186,7 @@ class Judge:
             self.group.remove()
             self.group = None
         if self.slot is not None:
-            from autograder.sandbox import release_slot_directory
+            from autograder.grading.sandbox import release_slot_directory
 
             release_slot_directory(self.slot)
             self.slot.release()
@@ -230,7 +221,7 @@ def root_judge_reason() -> str:
     """Why a root grader's judge must stay root ("" when it can run as its slot's user)."""
     if os.environ.get(JUDGE_AS_ROOT):
         return "its slot's user could not start a sandbox (no unprivileged user namespaces)"
-    from autograder.sandbox import others_can_read
+    from autograder.grading.sandbox import others_can_read
 
     unreadable = [str(p) for p in (ROOT, sys.base_prefix, sys.prefix, Path(sys.executable).parent)
                   if not others_can_read(Path(p))]
@@ -264,7 +255,7 @@ def preflight(report=print) -> None:
     ``SandboxUnavailable`` (with bwrap's reason and what to do) if it cannot. As root, a judge that
     cannot start sandboxes as its slot's user is tried as root (``JUDGE_AS_ROOT`` for the judges
     that follow, including those of nbgrader processes started afterwards)."""
-    from autograder.sandbox import SandboxUnavailable
+    from autograder.grading.sandbox import SandboxUnavailable
 
     results = _preflight_once()
     if results.get("fatal") or results.get("error"):
@@ -283,7 +274,7 @@ def preflight(report=print) -> None:
 
 
 def _preflight_once() -> dict:
-    from autograder.sandbox import SandboxUnavailable
+    from autograder.grading.sandbox import SandboxUnavailable
 
     judge = Judge()
     try:
@@ -308,7 +299,7 @@ def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout:
     request = {"notebook": notebook, "cells": notebook_cells(nb), "cell_timeout": cell_timeout,
                "test_timeout": test_timeout, "seed": seed}
     if release is not None and release.is_file():
-        from autograder.visible import trusted_imports
+        from autograder.grading.visible import trusted_imports
 
         request["imports"] = trusted_imports(release)
     if tasks is not None:

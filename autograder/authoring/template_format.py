@@ -3,7 +3,7 @@
 A template (``autograder/templates/NN_name.py``) is Python cut into cells by ``# %%`` header lines
 whose options are ``key=value`` words in any order (``points=2 id=x`` equals ``id=x points=2``);
 ``#| solution`` and ``#| provided`` lines inside a cell name library objects (see
-``autograder/notebooks.py``, which builds the notebooks). An ``answer`` cell is a written answer
+``autograder/authoring/notebooks.py``, which builds the notebooks). An ``answer`` cell is a written answer
 (Markdown) graded by hand: nbgrader's manually graded answer cell, worth its ``points=``. The notebook builder, the grader, the
 book's task tables and the book's tests all import this module, so they cannot disagree on what
 a template says.

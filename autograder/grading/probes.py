@@ -7,7 +7,7 @@ print them or patch them, and learns nothing by it (no check's inputs or expecte
 here; the judge passes the inputs and checks the files and results itself). Like any answer of the
 worker, what they report is the submission's to forge, and each check treats it so.
 
-``autograder.judge.Session.probes`` returns this module's public functions as a handle.
+``autograder.grading.judge.Session.probes`` returns this module's public functions as a handle.
 """
 
 import json, os, resource, signal, stat, time

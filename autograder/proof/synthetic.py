@@ -15,7 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.notebooks import ROOT
+from autograder.authoring.notebooks import ROOT
 
 CASES = ROOT / "autograder" / "selfcheck_cases"
 KEBAB = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")

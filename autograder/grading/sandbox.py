@@ -1,6 +1,6 @@
 """Start the worker that runs a submission's code, in a sandbox it cannot leave.
 
-The worker (``autograder.worker``) runs under bubblewrap (``bwrap``), in new PID, network, IPC and
+The worker (``autograder.grading.worker``) runs under bubblewrap (``bwrap``), in new PID, network, IPC and
 UTS namespaces:
 - it sees a read-only system (``/usr``, ``/etc``, the Python installation and its packages), the
   student edition of ``tinytorch``, a copy of the worker's two modules, and one writable scratch
@@ -9,13 +9,13 @@ UTS namespaces:
   solutions, gradebook and the other submissions are not in its file system at all;
 - it has no network (only its own loopback);
 - when the grader runs as root (CI, a grading server) every job slot has a user of its own
-  (``Slot.uid``): the judge of that slot runs as it (``autograder.grading``) and maps the worker
+  (``Slot.uid``): the judge of that slot runs as it (``autograder.grading.engine``) and maps the worker
   into a user namespace as the same user; a root judge (where the slot's user cannot read the
   course or Python, or has no user namespaces) starts it as that user with no capabilities. A
   grader that is not root maps the worker to its own user;
 - resource limits cap its memory, CPU time, file sizes and open files, and, when the slot's user
   is its own, its processes; as root, the slot's scratch is a tmpfs of fixed size and inode count,
-  and, where cgroups allow (``autograder.cgroups``), all of the slot's workers together share one
+  and, where cgroups allow (``autograder.grading.cgroups``), all of the slot's workers together share one
   memory and process limit; the worker's ``/tmp`` is a tmpfs of fixed size;
 - it dies with the judge that started it, and so does every process it started (they live in its
   PID namespace, which ends with it).
@@ -35,15 +35,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import cgroups
-from autograder.protocol import Peer, Policy
+from autograder.grading import cgroups
+from autograder.grading.protocol import Peer, Policy
 
 # slot N grades as uid BASE + N: users no one else on the machine has (a container whose user
 # namespace maps fewer uids, e.g. 65536, needs TINYTORCH_GRADING_UID_BASE inside its range)
 GRADING_UID_BASE = int(os.environ.get("TINYTORCH_GRADING_UID_BASE") or 1_900_000_000)
 SLOTS = 256
-GRADER_MODULES = ("protocol.py", "worker.py", "probes.py")
-HERE = Path(__file__).resolve().parent
+# the worker's own code, as paths under autograder/: copied into its sandbox in the same layout
+GRADER_MODULES = ("grading/protocol.py", "grading/worker.py", "grading/probes.py")
+PACKAGE = Path(__file__).resolve().parents[1]
 TMP_BYTES = 256 * 2**20  # the worker's /tmp
 
 
@@ -143,7 +144,7 @@ def cache_dir() -> Path:
 
 
 SLOT_BYTES, SLOT_INODES = 2**30, 50_000  # a root grader's per-slot scratch (a tmpfs)
-# all of a root grader's slot's workers together (its cgroup, ``autograder.cgroups``): one worker's
+# all of a root grader's slot's workers together (its cgroup, ``autograder.grading.cgroups``): one worker's
 # address space, plus the slot's tmpfs and /tmp, which are charged to the group as they fill, plus 1 GiB
 SLOT_MEMORY = Limits.memory_bytes + SLOT_BYTES + TMP_BYTES + 2**30
 
@@ -187,14 +188,17 @@ def prepared_tree(cache: Path, key: str, fill) -> Path:
 
 
 def grader_tree(cache: Path) -> Path:
-    """The worker's own code: ``autograder/protocol.py``, ``worker.py`` and the public ``probes.py``, nothing else."""
-    sources = {name: (HERE / name).read_bytes() for name in GRADER_MODULES}
-    key = "worker-" + hashlib.sha256(b"".join(sources.values())).hexdigest()[:16]
+    """The worker's own code (``GRADER_MODULES``: the protocol, the worker and the public probes),
+    nothing else, at the same paths under ``autograder/`` as in the course."""
+    sources = {name: (PACKAGE / name).read_bytes() for name in GRADER_MODULES}
+    digest = hashlib.sha256(b"".join(name.encode() + b"\0" + data for name, data in sources.items()))
+    key = "worker-" + digest.hexdigest()[:16]
 
     def fill(directory: Path) -> None:
-        (directory / "autograder").mkdir()
         for name, data in sources.items():
-            (directory / "autograder" / name).write_bytes(data)
+            target = directory / "autograder" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
 
     return prepared_tree(cache, key, fill)
 
@@ -262,7 +266,7 @@ def command(library: Path, grader: Path, scratch: Path) -> list[str]:
     if as_root:
         cmd += drop_privileges(sandbox_uid())
     # -P: the working directory (the submission's scratch) is not on sys.path; the environment is ours alone
-    return cmd + [worker_python(), "-P", "-s", "-m", "autograder.worker"]
+    return cmd + [worker_python(), "-P", "-s", "-m", "autograder.grading.worker"]
 
 
 def drop_privileges(uid: int) -> list[str]:
@@ -347,7 +351,7 @@ class Sandbox:
 class Scratch:
     """A worker's writable directory, shared with the judge: a check's files live here, and the
     worker and the judge reach them by the same path. Its root (``TINYTORCH_GRADING_SCRATCH``, set
-    per slot by ``autograder.grading``, else ``scratch`` in the grading directory) belongs to the
+    per slot by ``autograder.grading.engine``, else ``scratch`` in the grading directory) belongs to the
     grading user alone. The worker runs as the judge's own user (mapped), or, under a root judge,
     as the slot's user: then the scratch's directories belong to the slot's group (set-group-ID,
     so what the judge makes inside stays in it) and the judge's umask is 002: the worker may

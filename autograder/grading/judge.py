@@ -1,18 +1,18 @@
 """The trusted judge: decides a notebook's verdict without ever running a student's code itself.
 
-    python -m autograder.judge REQUEST.json RESULTS.json
-    python -m autograder.judge --serve      (one "REQUEST.json<TAB>RESULTS.json" line per notebook on
+    python -m autograder.grading.judge REQUEST.json RESULTS.json
+    python -m autograder.grading.judge --serve      (one "REQUEST.json<TAB>RESULTS.json" line per notebook on
                                              stdin; "done" on stdout when RESULTS.json is written)
 
 REQUEST.json holds the notebook's code cells in order (``id``, ``source``, ``kind``: ``code``,
 ``test`` with its ``task``, or ``demo``), the time limits, the instructor's ``imports`` for the
 visible tests (name -> import statement; by default those of the source notebook), the ``seed``
 of this student's random inputs and, optionally, the ``tasks`` to check. The judge starts a
-sandboxed worker (``autograder.sandbox``), has it run every code cell (not the demos, not the
+sandboxed worker (``autograder.grading.sandbox``), has it run every code cell (not the demos, not the
 tests), and keeps what each printed or raised. Then the visible test cells run here
-(``autograder.visible``): a task whose visible test failed scores zero, so its hidden checks are
+(``autograder.grading.visible``): a task whose visible test failed scores zero, so its hidden checks are
 skipped. The others' checks run here too, under pytest: both call the submission's functions,
-classes and objects through the data-only protocol (``autograder.protocol``), so what they assert,
+classes and objects through the data-only protocol (``autograder.grading.protocol``), so what they assert,
 and the values they compare with, never pass through code the student wrote.
 
 Every check has its own time limit. A check that times out, or whose call ended the worker (an
@@ -33,12 +33,12 @@ import sys
 import time
 from pathlib import Path
 
-from autograder.protocol import MAX_MESSAGE as MAX_ANSWER
-from autograder.protocol import AnswerTooLarge, CallTimeout, NotPlainData, PeerGone, ProtocolError
-from autograder.sandbox import Sandbox, SandboxUnavailable, Scratch, cache_dir, grader_tree, prepared_tree
-from autograder.visible import run_test_cell, trusted_imports
+from autograder.grading.protocol import MAX_MESSAGE as MAX_ANSWER
+from autograder.grading.protocol import AnswerTooLarge, CallTimeout, NotPlainData, PeerGone, ProtocolError
+from autograder.grading.sandbox import Sandbox, SandboxUnavailable, Scratch, cache_dir, grader_tree, prepared_tree
+from autograder.grading.visible import run_test_cell, trusted_imports
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHECKS = ROOT / "autograder" / "checks"
 MAX_MESSAGE = 600  # characters of a check's failure message
 QUOTED = re.compile(r"""'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)|\{[^}]*\}""")
@@ -57,11 +57,11 @@ class NotYourCode(BaseException):
 
 def student_library() -> Path:
     """The student edition of ``tinytorch`` (graded pieces stubbed), built once per library version."""
-    from autograder.publish import build_student_library
+    from autograder.authoring.publish import build_student_library
 
     digest = hashlib.sha256()
     sources = [*(ROOT / "tinytorch").rglob("*.py"), *(ROOT / "autograder" / "templates").glob("*.py"),
-               ROOT / "autograder" / "publish.py"]
+               ROOT / "autograder" / "authoring" / "publish.py"]
     for path in sorted(sources):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return prepared_tree(cache_dir(), "student-" + digest.hexdigest()[:16], build_student_library)
@@ -78,7 +78,7 @@ class References:
     """
 
     def __init__(self):
-        from autograder.publish import graded_pieces
+        from autograder.authoring.publish import graded_pieces
 
         self.pieces = {(p.notebook, p.name): p for p in graded_pieces() if not p.methods}
         self.grading: set[str] = set()  # tasks whose checks are running: no reference for them
@@ -213,7 +213,7 @@ class Session:
             raise LookupError(name) from None
 
     def probes(self):
-        """The public helpers of ``autograder.probes``, living in the worker, as a handle."""
+        """The public helpers of ``autograder.grading.probes``, living in the worker, as a handle."""
         return self._live_peer().request("probes")
 
     def close(self) -> None:
@@ -226,7 +226,7 @@ def solution_session(notebook: str) -> Session:
     """A worker that has run the code of the solution notebook ``source/mlops/<notebook>.ipynb``."""
     import nbformat
 
-    from autograder.grading import notebook_cells
+    from autograder.grading.engine import notebook_cells
 
     nb = nbformat.read(ROOT / "source" / "mlops" / f"{notebook}.ipynb", as_version=4)
     session = Session([c for c in notebook_cells(nb) if c["kind"] == "code"], cell_timeout=120)
@@ -446,7 +446,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    # Run as ``autograder.judge``, not ``__main__``: the checks' fixture reads SESSION from that module.
-    from autograder import judge as this_module
+    # Run as ``autograder.grading.judge``, not ``__main__``: the checks' fixture reads SESSION from that module.
+    from autograder.grading import judge as this_module
 
     sys.exit(this_module.main(sys.argv[1:]))

@@ -16,11 +16,11 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Float, Integer, Unicode
 
-from autograder.credit import POLICIES, Credit, credit_policy
-from autograder.deadlines import course_config
-from autograder.grading import all_hidden_checks, apply_results, is_written_answer, judge_notebook, nbgrader_meta
-from autograder.notebooks import ROOT
-from autograder.seeds import course_secret, student_seed
+from autograder.authoring.course import course_config
+from autograder.authoring.notebooks import ROOT
+from autograder.grading.credit import POLICIES, Credit, credit_policy
+from autograder.grading.engine import all_hidden_checks, apply_results, is_written_answer, judge_notebook, nbgrader_meta
+from autograder.grading.seeds import course_secret, student_seed
 
 
 def _course_root(preprocessor) -> Path:
@@ -34,7 +34,7 @@ def _course_root(preprocessor) -> Path:
 
 
 class JudgedExecute(NbGraderPreprocessor):
-    """Run and grade a submission in the judge (``autograder.grading``) instead of a kernel.
+    """Run and grade a submission in the judge (``autograder.grading.engine``) instead of a kernel.
 
     Takes the place of nbgrader's ``Execute``: the submission's cells (answers plus the
     instructor's read-only cells, already restored from the gradebook) run in a sandboxed worker,
@@ -44,10 +44,10 @@ class JudgedExecute(NbGraderPreprocessor):
     the worker costs that cell or task only. Past ``timeout`` for the whole notebook, the judge is
     stopped and every test cell scores zero, with the reason in its output.
 
-    ``credit`` and ``check_weights`` are the instructor's credit policy (``autograder.credit``),
+    ``credit`` and ``check_weights`` are the instructor's credit policy (``autograder.grading.credit``),
     checked when grading starts: a policy grading cannot apply stops it with the config line to fix.
 
-    ``secret`` makes each student's hidden-check inputs their own (``autograder.seeds``): set it
+    ``secret`` makes each student's hidden-check inputs their own (``autograder.grading.seeds``): set it
     once per term in ``nbgrader_config.py`` and keep it private (a regrade needs the same one).
     Left empty, grading makes a random one, keeps it in ``.grading_secret`` in the course
     directory, and says so in the log: inputs are never predictable, and regrades stay the same.

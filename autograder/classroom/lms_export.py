@@ -17,7 +17,7 @@
 
 Per-task points stay in the feedback pages and in the instructor's ``grades.csv``; the LMS gets one
 number per student, in the assignment it already has. File-name prefixes come from the collect
-reports. Every CSV goes through ``autograder.csv_safe``.
+reports. Every CSV goes through ``autograder.classroom.csv_safe``.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import csv_safe
-from autograder.collect import collected
-from autograder.course import ASSIGNMENT
-from autograder.grades import StudentGrades, class_grades
-from autograder.roster import CANVAS_COLUMNS, MOODLE_PARTICIPANT, RosterError, read_roster, read_table
+from autograder.authoring.course import ASSIGNMENT
+from autograder.classroom import csv_safe
+from autograder.classroom.collect import collected
+from autograder.classroom.grades import StudentGrades, class_grades
+from autograder.classroom.roster import CANVAS_COLUMNS, MOODLE_PARTICIPANT, RosterError, read_roster, read_table
 
 CANVAS_ASSIGNMENT = re.compile(r"^(?P<name>.+) \((?P<id>\d+)\)$")  # how Canvas names an assignment's column
 POINTS_POSSIBLE = "Points Possible"

@@ -15,7 +15,7 @@ results, in ``autograded/<student>/mlops/autograde.log`` (the course config keep
 
 Before grading, the due date of the course config (``c.Deadline.duedate``) and the students'
 extensions are written into the gradebook, so nbgrader computes lateness and the late penalty
-(``autograder.deadlines``). ``only=[student]`` regrades one student (always, as ``--force``), and
+(``autograder.classroom.deadlines``). ``only=[student]`` regrades one student (always, as ``--force``), and
 keeps the log of the grading it replaces as ``autograde.previous.log``.
 
 The batch ends with a summary (``summary``): graded, failed, late, tampered and missing notebooks,
@@ -36,17 +36,17 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.collect import REPORT as COLLECT_REPORT
-from autograder.collect import missing_notebooks
-from autograder.course import ASSIGNMENT, ROOT, gradebook_url, nbgrader_env
-from autograder.deadlines import apply_duedate, apply_extensions, configured_duedate, span
-from autograder.grading import SANDBOX_FAILED, preflight
-from autograder.preprocessors import configured_credit
+from autograder.authoring.course import ASSIGNMENT, ROOT, gradebook_url, nbgrader_env
+from autograder.classroom.collect import REPORT as COLLECT_REPORT
+from autograder.classroom.collect import missing_notebooks
+from autograder.classroom.deadlines import apply_duedate, apply_extensions, configured_duedate, span
+from autograder.grading.engine import SANDBOX_FAILED, preflight
+from autograder.grading.preprocessors import configured_credit
 
 LOCK_WAIT_SECONDS = 60
 LOG_NAME = "autograde.log"
 PREVIOUS_LOG_NAME = "autograde.previous.log"
-TAMPERING = Path("reports") / "tampering.jsonl"  # written by autograder.preprocessors.ReportTampering
+TAMPERING = Path("reports") / "tampering.jsonl"  # written by autograder.grading.preprocessors.ReportTampering
 SKIPPED = "Skipping existing assignment"  # what nbgrader logs when the autograded copy is up to date
 
 
@@ -81,7 +81,7 @@ def changed_since_graded(root: Path, student: str) -> bool:
 
 def grade_student(root: Path, student: str, force: bool = False, extra: tuple[str, ...] = ()) -> Outcome:
     db_url = f"{gradebook_url(root)}?timeout={LOCK_WAIT_SECONDS}"
-    command = [sys.executable, "-m", "autograder.nbgrader_app", "autograde", ASSIGNMENT, "--student", student,
+    command = [sys.executable, "-m", "autograder.grading.nbgrader_app", "autograde", ASSIGNMENT, "--student", student,
                f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db_url}", *extra]
     if force:
         command.append("--force")
@@ -145,7 +145,7 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             if SANDBOX_FAILED in outcome.log:  # never a 0 for the machine's failure: stop the batch
-                from autograder.sandbox import SandboxUnavailable
+                from autograder.grading.sandbox import SandboxUnavailable
 
                 pool.shutdown(cancel_futures=True)
                 raise SandboxUnavailable(f"grading stopped at {outcome.student}:\n{outcome.log[-4000:]}")

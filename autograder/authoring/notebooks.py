@@ -23,7 +23,7 @@ For a class, ``#| solution module:Class methods=a,b`` limits the task to the lis
 
 Cell ids are derived from the template (``id=``), never random, so rebuilding a notebook gives the
 same file and nbgrader's gradebook keeps matching cells after a rebuild. The format itself is read
-by ``autograder/template_format.py``, shared with the grader and the book.
+by ``autograder/authoring/template_format.py``, shared with the grader and the book.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from typing import NamedTuple
 
 import nbformat
 
-from autograder.template_format import DIRECTIVE, TemplateError, parse_template, cell_points
+from autograder.authoring.template_format import DIRECTIVE, TemplateError, parse_template, cell_points
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "autograder" / "templates"
 CHECKS = ROOT / "autograder" / "checks"
 ASSIGNMENT = "mlops"
@@ -56,6 +56,15 @@ class HiddenCheck(NamedTuple):
     name: str  # the check function
     task: str  # the task its @pytest.mark.task marker names
     requirement: str  # its docstring's first line: what the statement says it enforces
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_test_cell(cell) -> bool:
+    meta = nbgrader_meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def hidden_checks_of(notebook: str) -> list[HiddenCheck]:

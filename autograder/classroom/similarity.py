@@ -31,9 +31,9 @@ from pathlib import Path
 import nbformat
 from copydetect import CodeFingerprint, compare_files
 
-from autograder import csv_safe
-from autograder.course import ASSIGNMENT, ROOT
-from autograder.grading import nbgrader_meta
+from autograder.authoring.course import ASSIGNMENT, ROOT
+from autograder.classroom import csv_safe
+from autograder.grading.engine import nbgrader_meta
 
 K = 25          # copydetect's default noise threshold: matches shorter than this are ignored
 WINDOW = 1      # winnowing window; 1 keeps every fingerprint (answers are short)

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import dateutil.parser
 from nbgrader.api import Gradebook
 
-from autograder.course import gradebook_url
+from autograder.authoring.course import gradebook_url
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_COLUMNS = ["Identifier", "Full name", "Email address"]

@@ -39,11 +39,10 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
 from traitlets import Float, Unicode
-from traitlets.config import Config, Configurable
-from traitlets.config.loader import PyFileConfigLoader
+from traitlets.config import Configurable
 
-from autograder.course import ASSIGNMENT, ROOT, gradebook_url
-from autograder.roster import RosterError, read_table
+from autograder.authoring.course import ASSIGNMENT, ROOT, course_config, gradebook_url
+from autograder.classroom.roster import RosterError, read_table
 
 DAY = 24 * 3600
 
@@ -70,11 +69,6 @@ class LatePenalty(LateSubmissionPlugin):
         if days > self.max_days:
             return score
         return score * min(1.0, days * self.percent_per_day / 100)
-
-
-def course_config(root: Path = ROOT) -> Config:
-    """The traitlets config that ``nbgrader_config.py`` in ``root`` sets (loading it as nbgrader does)."""
-    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
 
 
 def configured_duedate(root: Path = ROOT) -> datetime | None:

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading import Judge, nbgrader_meta, notebook_cells, preflight
-from autograder.notebooks import ROOT, SOURCE, templates
+from autograder.authoring.notebooks import ROOT, SOURCE, templates
+from autograder.grading.engine import Judge, nbgrader_meta, notebook_cells, preflight
 
 WORK = ROOT / "build" / "mutation"
 EQUIVALENTS = Path(__file__).with_name("mutation_equivalents.toml")
@@ -140,7 +140,7 @@ def make(answers: Answers, mutant: Mutant) -> str | None:
     from cosmic_ray.mutating import mutate_code
     from cosmic_ray.plugins import get_operator
 
-    from autograder.mutation_operators import OPERATORS
+    from autograder.proof.mutation_operators import OPERATORS
 
     operator = OPERATORS.get(mutant.operator) or get_operator(mutant.operator)
     mutated = mutate_code(answers.module, operator(**mutant.operator_args), mutant.occurrence)
@@ -158,7 +158,7 @@ def extra_work_items(module_path: Path):
     from cosmic_ray.ast import ast_nodes, get_ast_from_path
     from cosmic_ray.work_item import MutationSpec, WorkItem
 
-    from autograder.mutation_operators import OPERATORS
+    from autograder.proof.mutation_operators import OPERATORS
 
     tree = get_ast_from_path(module_path)
     for name, operator in OPERATORS.items():

@@ -13,7 +13,7 @@ submission above must leave an answered one for manual grading, and nbgrader mus
 as released 0. Each submission's line gives its automatic points out of the automatic total, and
 the points of written answers still to grade by hand (not counted as lost).
 
-The synthetic cases (``autograder/selfcheck_cases/*.toml``, loaded by ``autograder.synthetic``)
+The synthetic cases (``autograder/selfcheck_cases/*.toml``, loaded by ``autograder.proof.synthetic``)
 are graded by the judge alone, one task each, as ``JudgedExecute`` grades them (an nbgrader run
 per case would take minutes). A ``full`` case must score full points with every check passing; a
 ``fail`` case must fail its named check with its message, lose points under ``proportional``
@@ -32,13 +32,13 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course, notebooks
-from autograder.batch import autograde_class
-from autograder.credit import Credit, CreditError, check_function
-from autograder.grading import (VERDICT, all_hidden_checks, apply_results, is_written_answer, judge_notebook,
+from autograder.authoring import course, notebooks
+from autograder.classroom.batch import autograde_class
+from autograder.grading.credit import Credit, CreditError, check_function
+from autograder.grading.engine import (VERDICT, all_hidden_checks, apply_results, is_written_answer, judge_notebook,
                                 nbgrader_meta, preflight, solution_targets, written_verdict)
-from autograder.preprocessors import configured_credit
-from autograder.synthetic import Case, CaseError, load_cases
+from autograder.grading.preprocessors import configured_credit
+from autograder.proof.synthetic import Case, CaseError, load_cases
 
 SOLUTION_REGION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\n(?P<body>.*?)^[ \t]*### END SOLUTION\n?",
                              re.MULTILINE | re.DOTALL)

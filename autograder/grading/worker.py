@@ -1,9 +1,9 @@
 """The sandboxed worker: runs one submission's cells and answers the judge's calls with data.
 
-    python -m autograder.worker        (stdin and stdout are the connection to the judge)
+    python -m autograder.grading.worker        (stdin and stdout are the connection to the judge)
 
-Started by ``autograder.sandbox`` inside the sandbox, with a copy of this module and of
-``autograder.protocol`` and the student edition of ``tinytorch``: nothing of the checks, the
+Started by ``autograder.grading.sandbox`` inside the sandbox, with a copy of this module and of
+``autograder.grading.protocol`` and the student edition of ``tinytorch``: nothing of the checks, the
 solutions or the gradebook is there to read. Whatever the submission does here (patch a module,
 print, exit, loop) changes only what it answers; the verdict is the judge's.
 """
@@ -17,7 +17,7 @@ import sys
 import traceback
 import types
 
-from autograder.protocol import Peer, Policy, Remote
+from autograder.grading.protocol import Peer, Policy, Remote
 
 STUDENT_MODULE = "student"
 MAX_OUTPUT = 20_000  # characters of a cell's printed output sent back
@@ -83,7 +83,7 @@ class Worker(Peer):
     def answers(self, references):
         """What the student edition's stubs run when no answer was exported: the notebook's own
         function of that name if it wrote one (as the student's exported answer would be), else
-        the judge's reference (see ``autograder.judge.References``)."""
+        the judge's reference (see ``autograder.grading.judge.References``)."""
 
         def provide(notebook: str, name: str):
             own = self.module.__dict__.get(name)
@@ -101,9 +101,9 @@ class Worker(Peer):
         return provide
 
     def probes(self) -> types.SimpleNamespace:
-        """The public helpers of ``autograder.probes`` (fault injection, recorders, child
+        """The public helpers of ``autograder.grading.probes`` (fault injection, recorders, child
         processes), for the judge to call here, where the submission runs."""
-        from autograder import probes
+        from autograder.grading import probes
 
         return types.SimpleNamespace(**{k: v for k, v in vars(probes).items()
                                         if not k.startswith("_") and callable(v) and getattr(v, "__module__", "") == probes.__name__})

@@ -19,7 +19,7 @@ read. Of several copies, the one with the highest number (Canvas submission id, 
 Submission times: Canvas's download holds none (only a LATE flag in the name); Moodle's grading
 worksheet has them. ``--timestamps FILE`` (the worksheet, or a CSV with ``student,submitted``)
 writes each student's time into ``submitted/<student>/mlops/timestamp.txt``, nbgrader's own form,
-from which nbgrader computes lateness against the due date (``autograder.deadlines``).
+from which nbgrader computes lateness against the due date (``autograder.classroom.deadlines``).
 
 Every file in the download gets a fate, recorded in ``reports/collect.csv`` and kept in
 ``reports/collected/<zip name>.csv`` (file, student, notebook, status, reason, and the LMS's name
@@ -35,7 +35,7 @@ prefix, LATE flag and submission time):
     not-a-notebook     not an .ipynb file
     unreadable         an .ipynb that is not a notebook (e.g. truncated JSON)
     skipped            an entry of the zip not extracted (a nested archive, a ``..`` or absolute
-                       path, a link, too large: ``autograder.lms_archive``)
+                       path, a link, too large: ``autograder.classroom.lms_archive``)
     error              nbgrader did not copy a file it was given (its log says why)
 
 Resubmissions never lose work: per student and per notebook, the newest file across downloads is
@@ -49,7 +49,7 @@ Nothing is lost: nbgrader keeps the archive and every extracted file under
 ``downloaded/mlops/archive/<zip name>/`` and ``downloaded/mlops/extracted/<zip name>/``, and a
 replaced notebook is moved to ``downloaded/mlops/replaced/<time>/<student>/``.
 
-nbgrader does the extracting and copying; ``autograder.lms_collector.LMSCollector`` is the
+nbgrader does the extracting and copying; ``autograder.classroom.lms_collector.LMSCollector`` is the
 collector plugin that tells it which file is whose, using ``classify`` below.
 """
 
@@ -65,12 +65,14 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course, csv_safe
-from autograder.course import ASSIGNMENT, ROOT
-from autograder.deadlines import apply_duedate, configured_duedate
-from autograder.lms_archive import read_skipped, skipped_path
-from autograder.notebooks import templates
-from autograder.roster import RosterError, submission_times
+from autograder.authoring import course
+
+from autograder.authoring.course import ASSIGNMENT, ROOT
+from autograder.authoring.notebooks import templates
+from autograder.classroom import csv_safe
+from autograder.classroom.deadlines import apply_duedate, configured_duedate
+from autograder.classroom.lms_archive import read_skipped, skipped_path
+from autograder.classroom.roster import RosterError, submission_times
 
 REPORT = Path("reports") / "collect.csv"
 ARCHIVE_REPORTS = Path("reports") / "collected"  # one report per archive, kept: the export reads their names
@@ -244,8 +246,8 @@ def collect(archive: Path, root: Path = ROOT, lms: str = "auto", timestamps: Pat
     shutil.rmtree(extracted, ignore_errors=True)  # re-extracted from the kept zip
     skipped_path(extracted).unlink(missing_ok=True)
     (root / REPORT).unlink(missing_ok=True)
-    course.nbgrader("zip_collect", ASSIGNMENT, "--extractor=autograder.lms_collector.SafeExtractor",
-                    "--collector=autograder.lms_collector.LMSCollector", f"--LMSCollector.lms={lms}",
+    course.nbgrader("zip_collect", ASSIGNMENT, "--extractor=autograder.classroom.lms_collector.SafeExtractor",
+                    "--collector=autograder.classroom.lms_collector.LMSCollector", f"--LMSCollector.lms={lms}",
                     f"--ZipCollectApp.archive_directory=archive/{archive.stem}",
                     f"--ZipCollectApp.extracted_directory=extracted/{archive.stem}", *options, root=root, quiet=True)
     duedate = configured_duedate()

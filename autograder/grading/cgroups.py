@@ -1,6 +1,6 @@
 """A cgroup per job slot: the memory and processes of all the slot's workers together are capped.
 
-Per-process limits (``autograder.sandbox.Limits``) cannot stop a submission that forks many large
+Per-process limits (``autograder.grading.sandbox.Limits``) cannot stop a submission that forks many large
 processes; a cgroup can. A root grader makes, for each job slot, a group with two children:
 
 - ``judge``: the slot's judge (put there by the root grader before it runs any code), no limits;

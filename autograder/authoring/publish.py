@@ -37,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.notebooks import (
+from autograder.authoring.notebooks import (
     ASSIGNMENT, CONFIG, DIRECTIVE, ROOT, SOURCE, build_all, parse_template, repository_url, templates,
     write_notebook,
 )
@@ -49,7 +49,7 @@ RELEASE = ROOT / "assignments" / ASSIGNMENT
 NOTEBOOK_PACKAGES = ["prometheus-client"]
 """Packages the release notebooks import beside the library's own dependencies."""
 STUDENT_README = Path(__file__).resolve().parent / "student_readme.md"
-PROBES = Path(__file__).resolve().parent / "probes.py"
+PROBES = Path(__file__).resolve().parents[1] / "grading" / "probes.py"
 LIBRARY_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "answers", "tinytorch-answers", "*.egg-info")
 STUDENT_GITIGNORE = """\
 __pycache__/
@@ -205,7 +205,7 @@ def publish(out: Path, reveal: Iterable[str] = (), repo_url: str | None = None) 
     reveal = sorted(set(reveal))
     _check_notebooks(set(reveal))
     if repo_url is not None and point_course_at(repo_url):
-        from autograder import course  # nbgrader: only when the notebooks must be released again
+        from autograder.authoring import course  # nbgrader: only when the notebooks must be released again
 
         build_all()
         course.release(quiet=True)
@@ -221,7 +221,7 @@ def publish(out: Path, reveal: Iterable[str] = (), repo_url: str | None = None) 
         shutil.copy2(notebook, release / notebook.name)
     build_student_library(out, reveal)
     # public by design: the helpers the hidden checks run inside the sandbox, where a submission can
-    # read them anyway (autograder/probes.py says why nothing in them is secret)
+    # read them anyway (autograder/grading/probes.py says why nothing in them is secret)
     shutil.copy2(PROBES, out / "tinytorch" / "grading_probes.py")
     for name in reveal:
         write_notebook(solution_notebook(SOURCE / f"{name}.ipynb"), out / "solutions" / f"{name}.ipynb")

@@ -1,8 +1,8 @@
 """Grades from the gradebook: one row per student, one column per task, lateness and totals.
 
 The totals follow nbgrader's own export: ``score`` is the raw score minus nbgrader's late penalty
-(``autograder.deadlines``), never below zero. ``grades.csv`` is the instructor's copy;
-``autograder.lms_export`` turns the same rows into files Canvas and Moodle import.
+(``autograder.classroom.deadlines``), never below zero. ``grades.csv`` is the instructor's copy;
+``autograder.classroom.lms_export`` turns the same rows into files Canvas and Moodle import.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder import csv_safe
-from autograder.collect import collected
-from autograder.course import ASSIGNMENT, gradebook_url
+from autograder.authoring.course import ASSIGNMENT, gradebook_url
+from autograder.classroom import csv_safe
+from autograder.classroom.collect import collected
 
 
 @dataclass

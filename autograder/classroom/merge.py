@@ -8,7 +8,7 @@ that student's submission from that folder's gradebook into the course's gradebo
 student's folders. Afterwards the course directory is as if ``python -m autograder autograde`` had
 graded the class on one machine: ``feedback``, ``export --roster`` and formgrader work on it.
 
-    python -m autograder.merge RESULTS_DIR STUDENTS_TXT       (from the course directory)
+    python -m autograder.classroom.merge RESULTS_DIR STUDENTS_TXT       (from the course directory)
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.course import ASSIGNMENT, ROOT, gradebook_url
-from autograder.deadlines import apply_duedate, configured_duedate
+from autograder.authoring.course import ASSIGNMENT, ROOT, gradebook_url
+from autograder.classroom.deadlines import apply_duedate, configured_duedate
 
 STUDENT_FIELDS = ("first_name", "last_name", "email", "lms_user_id")
 SUBMISSION_FIELDS = ("timestamp", "extension")
@@ -153,7 +153,7 @@ def merge(results_dir: Path, students_file: Path, root: Path = ROOT) -> Merged:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.merge", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m autograder.classroom.merge", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("results", type=Path, help="the results/ folder copied from the class volume")
     parser.add_argument("students", type=Path, help="the students.txt the Job was run with")
