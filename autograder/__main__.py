@@ -43,7 +43,6 @@ from pathlib import Path
 import nbformat
 
 from autograder.authoring import course, notebooks
-
 from autograder.grading.engine import judge_notebook, preflight
 from autograder.proof import selfcheck
 
@@ -125,8 +124,8 @@ def cmd_check(args) -> int:
 
 def cmd_autograde(args) -> int:
     from autograder.classroom.batch import BatchError, autograde_class
-    from autograder.grading.credit import CreditError
     from autograder.classroom.roster import RosterError, names_into_gradebook, read_roster
+    from autograder.grading.credit import CreditError
 
     try:
         for path in args.roster:

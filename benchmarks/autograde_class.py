@@ -42,7 +42,6 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 import nbformat  # noqa: E402
 
 from autograder.authoring import course  # noqa: E402
-
 from autograder.authoring.notebooks import DEMO_PREFIX  # noqa: E402
 from autograder.classroom.batch import autograde_class  # noqa: E402
 from autograder.grading.cgroups import V2_MOUNTS, own_path  # noqa: E402

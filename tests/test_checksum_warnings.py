@@ -13,7 +13,6 @@ import nbformat
 import pytest
 
 from autograder.authoring import course
-
 from autograder.grading.engine import nbgrader_meta
 from autograder.proof import selfcheck
 

@@ -18,7 +18,6 @@ import pytest
 from nbgrader.utils import parse_utc
 
 from autograder.authoring import course
-
 from autograder.proof import selfcheck
 from nbgrader.api import Gradebook
 

@@ -7,7 +7,6 @@ import pytest
 from traitlets.config import Config
 
 from autograder.authoring import course, notebooks
-
 from autograder.grading.credit import Credit, CreditError, credit_policy
 from autograder.grading.engine import all_hidden_checks, score_test_cells, written_verdict
 from autograder.grading.preprocessors import JudgedExecute, configured_credit

@@ -16,7 +16,6 @@ from nbgrader.server_extensions.formgrader.formgrader import FormgradeExtension
 from traitlets.config import Config
 
 from autograder.authoring import course
-
 from autograder.classroom.batch import autograde_class
 from autograder.grading.engine import is_written_answer, nbgrader_meta
 from autograder.grading.feedback_html import SanitizeOutputs, markdown2html

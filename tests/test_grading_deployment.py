@@ -22,9 +22,7 @@ import pytest
 import yaml
 
 from autograder.authoring import course
-
 from autograder.classroom import merge
-
 from autograder.classroom.grades import class_grades
 from autograder.proof import selfcheck
 

@@ -6,7 +6,6 @@ import pytest
 from nbgrader.utils import compute_checksum
 
 from autograder.authoring import course
-
 from autograder.grading.engine import is_written_answer
 from autograder.proof import selfcheck
 from tinytorch import submission

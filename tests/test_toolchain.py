@@ -7,7 +7,6 @@ import nbformat
 import pytest
 
 from autograder.authoring import notebooks
-
 from autograder.grading.engine import judge_notebook, notebook_cells, score_test_cells
 from autograder.grading.judge import NotYourCode, Session, StudentCode
 from autograder.proof import selfcheck
@@ -89,8 +88,8 @@ def test_template_mistakes_name_file_and_line(tmp_path, text, message):
 def test_every_reader_of_a_template_sees_the_same_tasks_whatever_the_option_order(tmp_path, monkeypatch):
     """The builder, the grader and the book read templates through one parser: ``points=2 id=x``
     is ``id=x points=2`` for all of them (the book's table once showed no points for it)."""
-    from autograder.grading.engine import solution_targets
     from autograder.authoring.template_format import Task, read_tasks
+    from autograder.grading.engine import solution_targets
 
     target = "tinytorch.core.mlops.pipeline.canary:canary_decision"
     path = write(tmp_path, f"""\

@@ -66,7 +66,6 @@ from pathlib import Path
 import nbformat
 
 from autograder.authoring import course
-
 from autograder.authoring.course import ASSIGNMENT, ROOT
 from autograder.authoring.notebooks import templates
 from autograder.classroom import csv_safe
