@@ -17,8 +17,8 @@ from nbgrader.preprocessors import (  # noqa: E402
     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
-from autograder.deadlines import LatePenalty, ShowDeadline  # noqa: E402
-from autograder.preprocessors import (  # noqa: E402
+from autograder.classroom.deadlines import LatePenalty, ShowDeadline  # noqa: E402
+from autograder.grading.preprocessors import (  # noqa: E402
     JudgedExecute, LimitOutputSize, ReportTampering, RestoreWrittenAnswers,
 )
 
@@ -50,7 +50,7 @@ c.Autograde.sanitize_preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 
 # Execution and scores: no kernel runs the submission. JudgedExecute runs its cells in a sandboxed
-# worker and its hidden checks in a judge process (autograder/judge.py): a minute per cell, 30 s per
+# worker and its hidden checks in a judge process (autograder/grading/judge.py): a minute per cell, 30 s per
 # check, ten minutes per notebook; a loop, crash or tampering costs only the cell or task it is in.
 c.Autograde.autograde_preprocessors = [
     JudgedExecute,
@@ -66,7 +66,7 @@ c.JudgedExecute.cell_timeout = 60
 c.JudgedExecute.test_timeout = 30
 c.JudgedExecute.timeout = 600
 
-# Credit policy (autograder/credit.py): how a test cell's points follow from its task's hidden
+# Credit policy (autograder/grading/credit.py): how a test cell's points follow from its task's hidden
 # checks. "proportional": points x passed / total checks; "all_or_nothing": full points only when
 # every check passes; "weights": points x passed weight / total weight, with
 # c.JudgedExecute.check_weights = {"check_function_name": weight, ...} (unlisted checks weigh 1).
@@ -76,7 +76,7 @@ c.JudgedExecute.check_weights = {}
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 40
 
-# Due date and late policy (autograder/deadlines.py). nbgrader computes each submission's lateness
+# Due date and late policy (autograder/classroom/deadlines.py). nbgrader computes each submission's lateness
 # from the time `collect` writes into submitted/<student>/mlops/timestamp.txt; the export shows it.
 c.Deadline.duedate = ""  # e.g. "2027-03-05 23:59:00 Europe/London"; empty: nothing is late
 c.AssignLatePenalties.plugin_class = LatePenalty
@@ -88,9 +88,9 @@ c.LMSCollector.timezone = "UTC"  # the zone your LMS shows submission times in (
 # Feedback shows each check's name and message, never the hidden tests' source.
 c.GenerateFeedback.preprocessors = [GetGrades, ShowDeadline, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 # What a student wrote (Markdown, HTML and SVG outputs) is shown without active content, in the
-# feedback and in formgrader (autograder/feedback_html.py: bleach, nbconvert's SanitizeHTML).
-c.HTMLExporter.filters = {"markdown2html": "autograder.feedback_html.markdown2html"}
-c.HTMLExporter.preprocessors = ["autograder.feedback_html.SanitizeOutputs"]
+# feedback and in formgrader (autograder/grading/feedback_html.py: bleach, nbconvert's SanitizeHTML).
+c.HTMLExporter.filters = {"markdown2html": "autograder.grading.feedback_html.markdown2html"}
+c.HTMLExporter.preprocessors = ["autograder.grading.feedback_html.SanitizeOutputs"]
 # The feedback page (autograder/feedback_template/): task names in its summary, long lines
 # wrapped, formulas as MathML (no MathJax from a CDN). Formgrader keeps its own page.
 FORMGRADER = os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader")

@@ -42,8 +42,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import course, notebooks, selfcheck
-from autograder.grading import judge_notebook, preflight
+from autograder.authoring import course, notebooks
+from autograder.grading.engine import judge_notebook, preflight
+from autograder.proof import selfcheck
 
 
 def cmd_build(args) -> int:
@@ -122,9 +123,9 @@ def cmd_check(args) -> int:
 
 
 def cmd_autograde(args) -> int:
-    from autograder.batch import BatchError, autograde_class
-    from autograder.credit import CreditError
-    from autograder.roster import RosterError, names_into_gradebook, read_roster
+    from autograder.classroom.batch import BatchError, autograde_class
+    from autograder.classroom.roster import RosterError, names_into_gradebook, read_roster
+    from autograder.grading.credit import CreditError
 
     try:
         for path in args.roster:
@@ -142,9 +143,9 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from autograder.grades import export_csv
-    from autograder.lms_export import export_lms
-    from autograder.roster import RosterError, names_into_gradebook, read_roster
+    from autograder.classroom.grades import export_csv
+    from autograder.classroom.lms_export import export_lms
+    from autograder.classroom.roster import RosterError, names_into_gradebook, read_roster
 
     try:
         rosters = [read_roster(path) for path in args.roster]
@@ -171,7 +172,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from autograder.collect import REPORT, CollectError, collect, exit_status, missing_notebooks, table
+    from autograder.classroom.collect import REPORT, CollectError, collect, exit_status, missing_notebooks, table
 
     try:
         fates = collect(Path(args.archive), lms=args.lms, timestamps=args.timestamps)
@@ -187,7 +188,7 @@ def cmd_collect(args) -> int:
 
 
 def cmd_similarity(args) -> int:
-    from autograder.similarity import THRESHOLD, check_class
+    from autograder.classroom.similarity import THRESHOLD, check_class
 
     out = Path(args.out) if args.out else course.ROOT / "reports" / "similarity"
     pairs = check_class(course.ROOT, out, threshold=args.threshold or THRESHOLD)
@@ -202,13 +203,13 @@ def cmd_selfcheck(args) -> int:
 
 
 def cmd_mutation(args) -> int:
-    from autograder import mutation
+    from autograder.proof import mutation
 
     return mutation.run(args.notebook or mutation.notebook_names(), quick=args.quick, jobs=args.jobs, record=args.record)
 
 
 def cmd_publish(args) -> int:
-    from autograder.publish import publish
+    from autograder.authoring.publish import publish
 
     try:
         before = notebooks.repository_url()
@@ -249,7 +250,7 @@ def main(argv=None) -> int:
     check.add_argument("name", help="notebook name, e.g. 01_registry")
     check.add_argument("--task", help="only this task's checks")
     check.add_argument("--notebook", help="grade this .ipynb instead of the solution")
-    from autograder.collect import __doc__ as collect_doc
+    from autograder.classroom.collect import __doc__ as collect_doc
 
     collect_parser = sub.add_parser("collect", help="import a Canvas or Moodle zip of submissions into submitted/",
                                     description=collect_doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -280,7 +281,7 @@ def main(argv=None) -> int:
                         help="the Canvas roster's assignment column to fill, when it has several")
     export.add_argument("--lms-dir", default="grades", help="where the LMS files go (default: grades/)")
     args = parser.parse_args(argv)
-    from autograder.sandbox import SandboxUnavailable
+    from autograder.grading.sandbox import SandboxUnavailable
 
     try:
         return globals()[f"cmd_{args.command}"](args)

@@ -4,7 +4,7 @@ nbgrader's stock ``Execute``, round after round: CPU per student, wall times, ev
 The same synthetic submissions (half full solutions, half with some tasks left as released) are
 written into a scratch course once; each phase works on a fresh copy of it. Every round runs three
 phases in an order that rotates from round to round, so a neighbour's load falls on all of them:
-- sequential: ``autograder.batch.autograde_class`` one student at a time (judge, sandbox, hidden checks);
+- sequential: ``autograder.classroom.batch.autograde_class`` one student at a time (judge, sandbox, hidden checks);
 - parallel: the same with ``--jobs`` students at once; target: its wall time <= 0.6x the same
   round's sequential wall time, and every score equal to the sequential run's, cell by cell;
 - stock: each student's notebooks run by nbgrader's stock ``Execute`` preprocessor, one after the
@@ -41,10 +41,11 @@ os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get(
 
 import nbformat  # noqa: E402
 
-from autograder import course, selfcheck  # noqa: E402
-from autograder.batch import autograde_class  # noqa: E402
-from autograder.cgroups import V2_MOUNTS, own_path  # noqa: E402
-from autograder.notebooks import DEMO_PREFIX  # noqa: E402
+from autograder.authoring import course  # noqa: E402
+from autograder.authoring.notebooks import DEMO_PREFIX  # noqa: E402
+from autograder.classroom.batch import autograde_class  # noqa: E402
+from autograder.grading.cgroups import V2_MOUNTS, own_path  # noqa: E402
+from autograder.proof import selfcheck
 
 PARALLEL_TARGET = 0.6  # --jobs wall / sequential wall
 STOCK_TARGET = 1.0  # grading CPU per student / stock Execute CPU per student

@@ -12,8 +12,9 @@ import re
 import nbformat
 import pytest
 
-from autograder import course, selfcheck
-from autograder.grading import nbgrader_meta
+from autograder.authoring import course
+from autograder.grading.engine import nbgrader_meta
+from autograder.proof import selfcheck
 
 pytestmark = pytest.mark.slow
 

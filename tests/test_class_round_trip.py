@@ -17,15 +17,17 @@ import nbformat
 import pytest
 from nbgrader.utils import parse_utc
 
-from autograder import course, selfcheck
+from autograder.authoring import course
+from autograder.proof import selfcheck
 from nbgrader.api import Gradebook
 
-from autograder.batch import LOG_NAME, PREVIOUS_LOG_NAME, autograde_class
-from autograder.collect import collect, missing_notebooks
-from autograder.deadlines import LatePenalty, apply_duedate, course_config
-from autograder.grades import export_csv
-from autograder.lms_export import export_lms
-from autograder.roster import RosterError, names_into_gradebook, read_roster
+from autograder.authoring.course import course_config
+from autograder.classroom.batch import LOG_NAME, PREVIOUS_LOG_NAME, autograde_class
+from autograder.classroom.collect import collect, missing_notebooks
+from autograder.classroom.deadlines import LatePenalty, apply_duedate
+from autograder.classroom.grades import export_csv
+from autograder.classroom.lms_export import export_lms
+from autograder.classroom.roster import RosterError, names_into_gradebook, read_roster
 
 NOTEBOOK = "01_registry"
 SECOND = "02_serving"  # only student 101 submits it

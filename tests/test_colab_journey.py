@@ -23,8 +23,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.notebooks import SOURCE
-from autograder.publish import publish
+from autograder.authoring.notebooks import SOURCE
+from autograder.authoring.publish import publish
 from tinytorch.export import ANSWERS_ENV, ANSWERS_FOLDER
 from tinytorch.submission import SKIP_ENV, meta
 

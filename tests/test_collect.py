@@ -13,8 +13,9 @@ import nbformat
 import pytest
 
 from autograder import __main__ as cli
-from autograder import course, csv_safe
-from autograder.collect import REPORT, CollectError, classify, collect, exit_status, missing_notebooks, place, table
+from autograder.authoring import course
+from autograder.classroom import csv_safe
+from autograder.classroom.collect import REPORT, CollectError, classify, collect, exit_status, missing_notebooks, place, table
 
 NOTEBOOKS = ["01_registry", "02_serving"]
 

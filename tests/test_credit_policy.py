@@ -1,4 +1,4 @@
-"""The instructor's credit policy (autograder/credit.py) and the self-check's case files (autograder/synthetic.py)."""
+"""The instructor's credit policy (autograder/grading/credit.py) and the self-check's case files (autograder/proof/synthetic.py)."""
 
 import textwrap
 
@@ -6,11 +6,12 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from autograder import course, notebooks, selfcheck
-from autograder.credit import Credit, CreditError, credit_policy
-from autograder.grading import all_hidden_checks, score_test_cells, written_verdict
-from autograder.preprocessors import JudgedExecute, configured_credit
-from autograder.synthetic import CaseError, load_cases
+from autograder.authoring import course, notebooks
+from autograder.grading.credit import Credit, CreditError, credit_policy
+from autograder.grading.engine import all_hidden_checks, score_test_cells, written_verdict
+from autograder.grading.preprocessors import JudgedExecute, configured_credit
+from autograder.proof import selfcheck
+from autograder.proof.synthetic import CaseError, load_cases
 
 CHECKS = {"01_x": {"test_a": "area", "test_b": "area", "test_c": "area", "test_d": "volume"}}
 

@@ -16,8 +16,8 @@ import pytest
 from test_colab_journey import answered
 from test_publish import REGISTRY_ANSWERS, run_student
 
-from autograder.notebooks import library_source
-from autograder.publish import publish
+from autograder.authoring.notebooks import library_source
+from autograder.authoring.publish import publish
 from tinytorch import export
 from tinytorch.core.mlops.continuous.gate import GateResult
 from tinytorch.core.mlops.pipeline.traffic import TrafficGenerator

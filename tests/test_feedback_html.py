@@ -15,10 +15,11 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.server_extensions.formgrader.formgrader import FormgradeExtension
 from traitlets.config import Config
 
-from autograder import course, selfcheck
-from autograder.batch import autograde_class
-from autograder.feedback_html import SanitizeOutputs, markdown2html
-from autograder.grading import is_written_answer, nbgrader_meta
+from autograder.authoring import course
+from autograder.classroom.batch import autograde_class
+from autograder.grading.engine import is_written_answer, nbgrader_meta
+from autograder.grading.feedback_html import SanitizeOutputs, markdown2html
+from autograder.proof import selfcheck
 
 NOTEBOOK = "01_registry"
 STUDENT = "hacker"
@@ -182,7 +183,7 @@ def test_a_written_answer_graded_by_hand_counts_in_the_export_and_the_feedback(g
     the gradebook the other tests read.)"""
     from nbgrader.api import Gradebook
 
-    from autograder.grades import class_grades
+    from autograder.classroom.grades import class_grades
 
     root, _, _ = graded
     assert course.to_grade_by_hand(root, STUDENT) == {NOTEBOOK: {"systems_thinking": 2.0}}

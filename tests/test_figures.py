@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.notebooks import SOURCE
+from autograder.authoring.notebooks import SOURCE
 from tinytorch.submission import SKIP_ENV
 
 pytestmark = pytest.mark.slow

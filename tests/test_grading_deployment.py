@@ -21,8 +21,10 @@ import nbformat
 import pytest
 import yaml
 
-from autograder import course, merge, selfcheck
-from autograder.grades import class_grades
+from autograder.authoring import course
+from autograder.classroom import merge
+from autograder.classroom.grades import class_grades
+from autograder.proof import selfcheck
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADING = ROOT / "deployments" / "grading"
@@ -282,7 +284,7 @@ def test_export_feedback_and_formgrader_work_on_the_merged_course(cluster_run):
     run([sys.executable, "-m", "autograder", "export", "--out", "grades.csv"], instructor)
     rows = (instructor / "grades.csv").read_text().splitlines()
     assert len(rows) == 1 + len(STUDENTS)
-    run([sys.executable, "-m", "autograder.nbgrader_app", "export", f"--CourseDirectory.root={instructor}"], ROOT)
+    run([sys.executable, "-m", "autograder.grading.nbgrader_app", "export", f"--CourseDirectory.root={instructor}"], ROOT)
     for student in STUDENTS:  # formgrader opens these: each graded notebook beside its gradebook entry
         for name in course.notebooks(instructor / "assignments" / course.ASSIGNMENT):
             assert (instructor / "autograded" / student / course.ASSIGNMENT / f"{name}.ipynb").is_file()

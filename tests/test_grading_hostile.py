@@ -22,10 +22,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import course, judge, selfcheck
-from autograder.batch import autograde_class
-from autograder.grading import NOT_RUN, VERDICT, nbgrader_meta, written_verdict
-from autograder.seeds import SECRET_FILE
+from autograder.authoring import course
+from autograder.authoring.notebooks import is_test_cell
+from autograder.classroom.batch import autograde_class
+from autograder.grading import judge
+from autograder.grading.engine import NOT_RUN, VERDICT, nbgrader_meta, written_verdict
+from autograder.proof import selfcheck
+from autograder.grading.seeds import SECRET_FILE
 
 NOTEBOOK = "01_registry"
 FAST = ("--JudgedExecute.cell_timeout=20", "--JudgedExecute.test_timeout=10", "--JudgedExecute.timeout=300")
@@ -236,8 +239,8 @@ def test_the_worker_has_no_network(graded):
 # must keep full marks; the attackers' own grades are theirs to lose.
 
 from autograder import __main__ as cli  # noqa: E402
-from autograder.grading import JUDGE_AS_ROOT  # noqa: E402
-from autograder.sandbox import SandboxUnavailable  # noqa: E402
+from autograder.grading.engine import JUDGE_AS_ROOT  # noqa: E402
+from autograder.grading.sandbox import SandboxUnavailable  # noqa: E402
 
 PLANTED_MARKER = "planted-code-ran"
 PLANT = ("import os, pathlib\n"
@@ -245,7 +248,8 @@ PLANT = ("import os, pathlib\n"
          "    pkg = pathlib.Path(base, 'autograder')\n"
          "    try:\n"
          "        pkg.mkdir(exist_ok=True)\n"
-         "        for name in ['__init__.py', 'worker.py', 'protocol.py']:\n"
+         "        for name in ['__init__.py', 'grading/__init__.py', 'grading/worker.py', 'grading/protocol/__init__.py']:\n"
+         "            (pkg / name).parent.mkdir(parents=True, exist_ok=True)\n"
          "            (pkg / name).write_text('import os; os._exit(9)\\n')\n"
          "        pathlib.Path(base, 'sitecustomize.py').write_text('import os; os._exit(9)\\n')\n"
          "    except OSError:\n"
@@ -433,7 +437,7 @@ PLAIN_ATTACKS = {  # name -> (code appended to the last answer cell, tasks it co
                       "        message = memoryview(b'%010d' % (64 << 20) + b'x' * (64 << 20))\n"
                       "        while message:\n            message = message[os.write(worker.wfd, message):]\n"
                       "    return _honest_hash(data)", [], 1),
-    "prints-probe-source": ("import inspect, autograder.probes\nprint(inspect.getsource(autograder.probes))", [], 0),
+    "prints-probe-source": ("import inspect, autograder.grading.probes\nprint(inspect.getsource(autograder.grading.probes))", [], 0),
 }
 # The worker reports every visible test as passed and every answer equals anything: nothing.
 PATCHED_WORKER = ("import sys\n"
@@ -494,7 +498,7 @@ def test_an_oversized_answer_fails_its_check_and_grading_goes_on(graded):
 def test_a_failed_visible_test_says_the_hidden_checks_did_not_run(graded):
     root, _, _, _ = graded
     nb = nbformat.read(root / "autograded" / "patches-worker-execute" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
-    test_cells = [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade")]  # not the written answer
+    test_cells = [c for c in nb.cells if is_test_cell(c)]  # not the written answers: graded by hand
     for cell in test_cells:
         text = "".join(o.get("text", "") for o in cell.get("outputs", []))
         assert NOT_RUN.split("(")[0] in text, f"{nbgrader_meta(cell)['grade_id']}: {text[:300]}"
@@ -504,7 +508,7 @@ def test_the_probes_printed_are_the_public_ones(graded):
     root, _, _, _ = graded
     nb = nbformat.read(root / "autograded" / "prints-probe-source" / course.ASSIGNMENT / f"{NOTEBOOK}.ipynb", 4)
     printed = json.dumps([c.get("outputs", []) for c in nb.cells])
-    assert "def allocate_at_once" in printed, "the probes the worker has are the public autograder.probes"
+    assert "def allocate_at_once" in printed, "the probes the worker has are the public autograder.grading.probes"
     assert "def test_" not in printed and "student." not in printed
 
 
@@ -516,8 +520,8 @@ def test_the_probes_printed_are_the_public_ones(graded):
 import threading  # noqa: E402
 import time  # noqa: E402
 
-from autograder import cgroups  # noqa: E402
-from autograder.sandbox import grading_key  # noqa: E402
+from autograder.grading import cgroups  # noqa: E402
+from autograder.grading.sandbox import grading_key  # noqa: E402
 
 SLOT_MEMORY = 2 * 2**30
 FORK_MEMORY = ("import os, time\n_kids = []\nfor _ in range(8):\n    pid = os.fork()\n    if pid == 0:\n"

@@ -3,8 +3,8 @@
 import pytest
 from cosmic_ray.mutating import mutate_code
 
-from autograder import mutation
-from autograder.mutation_operators import OPERATORS
+from autograder.proof import mutation
+from autograder.proof.mutation_operators import OPERATORS
 
 
 @pytest.mark.parametrize("name", sorted(OPERATORS))

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from autograder.protocol import (MAX_MESSAGE, AnswerTooLarge, Handle, NotPlainData, Peer, Policy, Remote, take)
+from autograder.grading.protocol import (MAX_MESSAGE, AnswerTooLarge, Handle, NotPlainData, Peer, Policy, Remote, take)
 
 
 class Worker(Peer):

@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.notebooks import ROOT, SOURCE, library_source, repository_url
-from autograder.publish import (
+from autograder.authoring.notebooks import ROOT, SOURCE, library_source, repository_url
+from autograder.authoring.publish import (
     PYTHON, REPOSITORY_URL, check_repository_url, fill_repository, graded_pieces, point_course_at, publish,
 )
 
@@ -93,7 +93,7 @@ def test_the_tree_holds_the_student_files_only(tree):
     leftovers = [p for p in tree.rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc" or p.name == "answers"]
     assert not leftovers, f"bytecode or exported answers in the student edition: {leftovers}"
     assert (tree / "tinytorch" / "datasets" / "digits.csv.gz").stat().st_size > 10_000, "the dataset ships"
-    probes = ROOT / "autograder" / "probes.py"
+    probes = ROOT / "autograder" / "grading" / "probes.py"
     assert (tree / "tinytorch" / "grading_probes.py").read_text() == probes.read_text(), \
         "the helpers the checks run in the sandbox are public: the student edition ships them"
 
@@ -255,7 +255,7 @@ def test_launch_buttons_and_colab_lead_to_the_student_repository(tree):
 def test_no_page_or_readme_writes_a_repository_url_of_its_own(tree):
     """The student repository is named in _config.yml only: the book's pages, the README template
     and the templates write ``{{REPOSITORY_URL}}``, filled in from it."""
-    sources = [*(ROOT / "book").rglob("*.md"), *(ROOT / "book").rglob("*.ipynb"), ROOT / "autograder" / "student_readme.md",
+    sources = [*(ROOT / "book").rglob("*.md"), *(ROOT / "book").rglob("*.ipynb"), ROOT / "autograder" / "authoring" / "student_readme.md",
                *(ROOT / "source" / "templates").glob("*.py")]
     written = {str(path.relative_to(ROOT)): REPOSITORY_URL.findall(path.read_text()) for path in sources}
     written = {path: urls for path, urls in written.items() if any("github.com" in u for u in urls)}

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from autograder.deadlines import DAY, LatePenalty, read_extensions
-from autograder.roster import Person, RosterError, first_and_last, read_roster, submission_times
+from autograder.classroom.deadlines import DAY, LatePenalty, read_extensions
+from autograder.classroom.roster import Person, RosterError, first_and_last, read_roster, submission_times
 
 CANVAS = ("\ufeffStudent,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (17)\n"
           "    Points Possible,,,,,10\n"

@@ -5,9 +5,9 @@ import nbformat
 import pytest
 
 from autograder import __main__ as cli
-from autograder import course
-from autograder.grading import nbgrader_meta
-from autograder.similarity import REFERENCE, check_class
+from autograder.authoring import course
+from autograder.classroom.similarity import REFERENCE, check_class
+from autograder.grading.engine import nbgrader_meta
 
 NOTEBOOK, TASK = "01_registry", "compare_metrics"
 COPIED = """

@@ -10,8 +10,8 @@ import ast
 import nbformat
 import pytest
 
-from autograder.grading import nbgrader_meta
-from autograder.notebooks import CHECKS, CHECKS_HEADING, ROOT, check_requirements, templates
+from autograder.authoring.notebooks import CHECKS, CHECKS_HEADING, ROOT, check_requirements, templates
+from autograder.grading.engine import nbgrader_meta
 
 NOTEBOOKS = [path.stem for path in templates()]
 

@@ -17,8 +17,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.notebooks import SOURCE
-from autograder.publish import graded_pieces, publish
+from autograder.authoring.notebooks import SOURCE
+from autograder.authoring.publish import graded_pieces, publish
 from tinytorch.export import ANSWERS_FOLDER
 from tinytorch.submission import SKIP_ENV
 

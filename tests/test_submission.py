@@ -5,8 +5,9 @@ import nbformat
 import pytest
 from nbgrader.utils import compute_checksum
 
-from autograder import course, selfcheck
-from autograder.grading import is_written_answer
+from autograder.authoring import course
+from autograder.grading.engine import is_written_answer
+from autograder.proof import selfcheck
 from tinytorch import submission
 from tinytorch.submission import checksum, course_name, validate
 

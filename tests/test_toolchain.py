@@ -6,9 +6,10 @@ import textwrap
 import nbformat
 import pytest
 
-from autograder import notebooks, selfcheck
-from autograder.grading import judge_notebook, notebook_cells, score_test_cells
-from autograder.judge import NotYourCode, Session, StudentCode
+from autograder.authoring import notebooks
+from autograder.grading.engine import judge_notebook, notebook_cells, score_test_cells
+from autograder.grading.judge import NotYourCode, Session, StudentCode
+from autograder.proof import selfcheck
 
 
 def write(tmp_path, text, name="01_demo.py"):
@@ -48,7 +49,7 @@ def test_template_cells_become_nbgrader_cells(tmp_path):
 
 
 def test_an_answer_cell_is_a_markdown_cell_graded_by_hand(tmp_path):
-    from autograder.template_format import Task, read_tasks
+    from autograder.authoring.template_format import Task, read_tasks
 
     path = write(tmp_path, """\
         # %% [markdown]
@@ -87,8 +88,8 @@ def test_template_mistakes_name_file_and_line(tmp_path, text, message):
 def test_every_reader_of_a_template_sees_the_same_tasks_whatever_the_option_order(tmp_path, monkeypatch):
     """The builder, the grader and the book read templates through one parser: ``points=2 id=x``
     is ``id=x points=2`` for all of them (the book's table once showed no points for it)."""
-    from autograder.grading import solution_targets
-    from autograder.template_format import Task, read_tasks
+    from autograder.authoring.template_format import Task, read_tasks
+    from autograder.grading.engine import solution_targets
 
     target = "tinytorch.core.mlops.pipeline.canary:canary_decision"
     path = write(tmp_path, f"""\
@@ -101,7 +102,7 @@ def test_every_reader_of_a_template_sees_the_same_tasks_whatever_the_option_orde
     assert read_tasks(path) == [Task("decide", target, 2.0)]
     test_cell = notebooks.build_notebook(path).cells[1]
     assert test_cell.metadata["nbgrader"]["points"] == 2.0
-    monkeypatch.setattr("autograder.grading.TEMPLATES", tmp_path)
+    monkeypatch.setattr("autograder.grading.engine.TEMPLATES", tmp_path)
     assert solution_targets(path.stem) == [target]
 
 
@@ -248,7 +249,7 @@ def test_checks_grade_the_notebook_code_not_the_library():
 
 def test_selfcheck_holds_nbgrader_to_grading_written_answers_by_hand():
     """An answered written answer must be left for manual grading; an unanswered one scores 0."""
-    from autograder.selfcheck import written_answer_problems
+    from autograder.proof.selfcheck import written_answer_problems
 
     def notebook(text):
         meta = {"grade": True, "solution": True, "locked": False, "points": 2.0, "grade_id": "why", "schema_version": 3}

@@ -36,7 +36,7 @@ import nbformat
 OUT_DIR = Path("submission")
 SKIP_ENV = "TINYTORCH_SUBMISSION_CHECK"  # set while the check runs a notebook: its last cell must not recurse
 UNANSWERED = "raise NotImplementedError()"
-DEMO_PREFIX = "demo_"  # a demo cell's grade id starts so (autograder.notebooks, not in the student edition)
+DEMO_PREFIX = "demo_"  # a demo cell's grade id starts so (autograder.authoring.notebooks, not in the student edition)
 COURSE_NAME = re.compile(r"(?<![0-9A-Za-z])(\d\d_[a-z_]+?)(?:$|[ (\-]|_?\d)")
 
 

@@ -1,8 +1,8 @@
 """Shared fixtures of the hidden checks.
 
 ``student`` is one submission's code, running in a sandboxed worker: its functions, classes and
-objects are handles, and calling them asks the worker (``autograder.protocol``). Under the judge
-(``autograder.judge``) it is the submission being graded. Run directly
+objects are handles, and calling them asks the worker (``autograder.grading.protocol``). Under the judge
+(``autograder.grading.judge``) it is the submission being graded. Run directly
 (``pytest autograder/checks/test_01_registry.py``, or ``python -m autograder check 01_registry``),
 the checks grade the solution notebook in ``source/mlops/``, each file its own. Each check carries
 ``@pytest.mark.task("id")``, the id of the notebook cell it grades.
@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from autograder import judge
+from autograder.grading import judge
 
 # The same submission gets the same grade every time, whoever was graded before it, and keeps no
 # database of earlier failures (which would carry one student's failing example into the next
 # student's checks). Autograding gives each student's checks their own examples: hypothesis draws
 # them from the seed the judge was given (``judge.SEED``, from the student id and the course secret,
-# see ``autograder.preprocessors.JudgedExecute.secret``) and the check's name, so the inputs one
+# see ``autograder.grading.preprocessors.JudgedExecute.secret``) and the check's name, so the inputs one
 # feedback shows do not repeat for another student or another term. Without a seed (``check``,
 # ``selfcheck``, ``mutation``) every run draws the same examples (derandomize). Settings are made
 # when the checks are imported, once per judge process: a judge grades seeded or unseeded only.
@@ -112,7 +112,7 @@ def scratch(student):
 
 @pytest.fixture
 def probe(student):
-    """The public helpers of ``autograder.probes``, living in the submission's worker, as a handle:
+    """The public helpers of ``autograder.grading.probes``, living in the submission's worker, as a handle:
     for what can only be observed where the code runs (fault injection, recorders, child
     processes). What they return is the submission's to forge, like any of its answers."""
     return judge.SESSION.probes()

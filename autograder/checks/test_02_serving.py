@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from autograder.judge import abstract
-from autograder.protocol import take
+from autograder.grading.judge import abstract
+from autograder.grading.protocol import take
 
 FEW = settings(max_examples=30, deadline=None)
 NUMERIC = ["FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"]

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.multitest import multipletests
 
-from autograder.judge import abstract
+from autograder.grading.judge import abstract
 
 SETTINGS = settings(max_examples=40, deadline=None, report_multiple_bugs=False)  # one clear message
 

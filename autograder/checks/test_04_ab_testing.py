@@ -14,7 +14,7 @@ from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportions_ztest
 
-from autograder.judge import abstract
+from autograder.grading.judge import abstract
 
 # Few examples, no shrinking and no example database: fast, and the first failure's message is
 # what the student reads.

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
-from autograder.protocol import by_reference
+from autograder.grading.protocol import by_reference
 
 FEW = settings(max_examples=40, deadline=None, database=None, derandomize=True,
                phases=(Phase.explicit, Phase.generate), report_multiple_bugs=False)

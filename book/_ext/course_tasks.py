@@ -1,7 +1,7 @@
 """Sphinx directive ``course-tasks``: a module's graded tasks and points, read from its template.
 
 The table is built at every book build from ``autograder/templates/NN_name.py``, read by the
-course's one template reader (``autograder/template_format.py``: each task's solution target and
+course's one template reader (``autograder/authoring/template_format.py``: each task's solution target and
 test points), and from the first paragraph of each library object's docstring, so the book
 cannot disagree with the notebook.
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the book is built from the repository root; make sure it imports
     sys.path.insert(0, str(ROOT))
 
-from autograder.template_format import TemplateError, read_tasks  # noqa: E402
+from autograder.authoring.template_format import TemplateError, read_tasks  # noqa: E402
 
 INLINE_CODE = re.compile(r"``?([^`]+)``?")
 

@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the book is built from the repository root; make sure it imports
     sys.path.insert(0, str(ROOT))
 
-from autograder.notebooks import repository_url  # noqa: E402
-from autograder.publish import fill_repository  # noqa: E402
+from autograder.authoring.notebooks import repository_url  # noqa: E402
+from autograder.authoring.publish import fill_repository  # noqa: E402
 
 
 def fill(app, docname, source):

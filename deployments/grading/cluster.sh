@@ -12,7 +12,7 @@
 #   run        the Job, one pod per student, then `wait`
 #   wait       until the Job completes, or any pod fails (then it says whose, and how to see why)
 #   collect    results/ back into reports/cluster/, merged into gradebook.db, autograded/, feedback/
-#              and reports/tampering.jsonl (python -m autograder.merge)
+#              and reports/tampering.jsonl (python -m autograder.classroom.merge)
 #   down       delete the Job and the transfer pod (the class volume stays)
 #   render-job N   print the Job as `run` applies it for N students
 #
@@ -127,7 +127,7 @@ collect() {
     transfer_pod
     rm -rf "$LOCAL/results"
     k exec "$TRANSFER" -- tar -C /class -cf - results | tar -C "$LOCAL" -xf -
-    "${PYTHON:-python}" -m autograder.merge "$LOCAL/results" "$STUDENTS"
+    "${PYTHON:-python}" -m autograder.classroom.merge "$LOCAL/results" "$STUDENTS"
 }
 
 down() {
