@@ -289,6 +289,11 @@ _JUDGE = Judge()
 atexit.register(_JUDGE.stop)
 
 
+def end_submission() -> None:
+    """The submission being graded is finished: nothing the judge kept for it is left for the next."""
+    _JUDGE.stop()
+
+
 def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout: float = 30,
                    timeout: float = 600, tasks: list[str] | None = None, release: Path | None = None,
                    seed: int | None = None) -> dict:
