@@ -88,9 +88,12 @@ class Judge:
     """A judge process that grades one notebook after another (``python -m autograder.grading.judge --serve``).
 
     Starting Python with pytest, hypothesis, NumPy and SciPy costs a second or two; one judge per
-    nbgrader process pays it once per student instead of once per notebook. A notebook that runs
-    past its time limit, or a judge that dies, costs that notebook: the process (and the workers
-    it started, which die with it) is killed and the next notebook gets a new one.
+    grading process (a batch's job slot: ``autograder.classroom.batch``) pays it once for every
+    student of that slot. The judge forks a process per submission, which ends with it
+    (``end_submission``, or a notebook of another student), so nothing of one student's grading
+    is left for the next. A notebook that runs past its time limit, or a judge that dies, costs
+    that notebook: the process (and the workers it started, which die with it) is killed and the
+    next notebook gets a new one.
 
     Start-up that nothing planted can change: an isolated interpreter (``-I``: neither the working
     directory nor ``PYTHON*`` variables on its path; the course's root is put there explicitly),
@@ -103,6 +106,7 @@ class Judge:
     def __init__(self):
         self.proc: subprocess.Popen | None = None
         self.slot = self.directory = self.group = None
+        self.submission: str | None = None  # whose notebooks the judge is grading
 
     def _start(self) -> subprocess.Popen:
         from autograder.grading import judge, sandbox  # not at import: they load NumPy
@@ -141,11 +145,15 @@ class Judge:
             raise error
         return proc
 
-    def grade(self, request: dict, timeout: float, fatal_ok: bool = False) -> dict:
-        """The judge's results for ``request``; ``SandboxUnavailable`` if no sandbox could start
+    def grade(self, request: dict, timeout: float, fatal_ok: bool = False, submission: str | None = None) -> dict:
+        """The judge's results for ``request``, a notebook of ``submission`` (the one before is
+        ended first if it was another's); ``SandboxUnavailable`` if no sandbox could start
         (unless ``fatal_ok``: then the results say why, under ``fatal``)."""
+        if submission != self.submission:
+            self.end_submission()
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
+        self.submission = submission
         request_path, results_path = self.directory / "request.json", self.directory / "results.json"
         results_path.unlink(missing_ok=True)
         _write_new(request_path, json.dumps(request).encode())
@@ -173,7 +181,23 @@ class Judge:
                 raise SandboxUnavailable(sandbox_trouble(results))
         return results
 
+    def end_submission(self) -> None:
+        """Tell the judge the submission is finished: the process that graded it, and its
+        sandboxes, end (a judge that does not say so within a minute is stopped)."""
+        self.submission = None
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.proc.stdin.write("end\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return self.stop()
+        ready, _, _ = select.select([self.proc.stdout], [], [], END_SECONDS)
+        if not ready or self.proc.stdout.readline().strip() != "ended":
+            self.stop()
+
     def stop(self) -> None:
+        self.submission = None
         if self.proc is not None:
             from autograder.grading.sandbox import end_process_group  # not at import: it loads NumPy
 
@@ -214,6 +238,7 @@ def _read_regular(path) -> str | None:
 
 JUDGE_AS_ROOT = "TINYTORCH_JUDGE_AS_ROOT"  # set by preflight when only a root judge can start sandboxes
 STARTUP_SECONDS = 120
+END_SECONDS = 60
 JUDGE_NOT_STARTED = "the judge process did not start"
 
 
@@ -291,16 +316,16 @@ atexit.register(_JUDGE.stop)
 
 def end_submission() -> None:
     """The submission being graded is finished: nothing the judge kept for it is left for the next."""
-    _JUDGE.stop()
+    _JUDGE.end_submission()
 
 
 def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout: float = 30,
                    timeout: float = 600, tasks: list[str] | None = None, release: Path | None = None,
-                   seed: int | None = None) -> dict:
-    """Have the judge grade ``nb`` as the notebook ``notebook`` (only ``tasks``, if given); its
-    results, or why there are none. The visible tests take their imports from ``release``, the
-    course's own release notebook (without it, the judge reads the source notebook's); ``seed``
-    draws this student's inputs."""
+                   seed: int | None = None, submission: str | None = None) -> dict:
+    """Have the judge grade ``nb`` as the notebook ``notebook`` (only ``tasks``, if given) of
+    ``submission`` (a student's id); its results, or why there are none. The visible tests take
+    their imports from ``release``, the course's own release notebook (without it, the judge reads
+    the source notebook's); ``seed`` draws this student's inputs."""
     request = {"notebook": notebook, "cells": notebook_cells(nb), "cell_timeout": cell_timeout,
                "test_timeout": test_timeout, "seed": seed}
     if release is not None and release.is_file():
@@ -309,7 +334,7 @@ def judge_notebook(nb, notebook: str, *, cell_timeout: float = 60, test_timeout:
         request["imports"] = trusted_imports(release)
     if tasks is not None:
         request["tasks"] = tasks
-    return _JUDGE.grade(request, timeout)
+    return _JUDGE.grade(request, timeout, submission=submission)
 
 
 def apply_results(nb, results: dict, credit: Credit = Credit()) -> dict[str, float]:

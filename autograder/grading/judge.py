@@ -2,14 +2,15 @@
 
     python -m autograder.grading.judge REQUEST.json RESULTS.json
     python -m autograder.grading.judge --serve      (one "REQUEST.json<TAB>RESULTS.json" line per notebook on
-                                             stdin; "done" on stdout when RESULTS.json is written)
+                                             stdin; "done" on stdout when RESULTS.json is written;
+                                             "end" after a submission's last notebook: "ended")
 
 REQUEST.json holds the notebook's code cells in order (``id``, ``source``, ``kind``: ``code``,
 ``test`` with its ``task``, or ``demo``), the time limits, the instructor's ``imports`` for the
 visible tests (name -> import statement; by default those of the source notebook), the ``seed``
-of this student's random inputs and, optionally, the ``tasks`` to check. The judge starts a
-sandboxed worker (``autograder.grading.sandbox``), has it run every code cell (not the demos, not the
-tests), and keeps what each printed or raised. Then the visible test cells run here
+of this student's random inputs and, optionally, the ``tasks`` to check. The judge forks a
+sandboxed worker from the submission's template (``autograder.grading.sandbox``), has it run every
+code cell (not the demos, not the tests), and keeps what each printed or raised. Then the visible test cells run here
 (``autograder.grading.visible``): a task whose visible test failed scores zero, so its hidden checks are
 skipped. The others' checks run here too, under pytest: both call the submission's functions,
 classes and objects through the data-only protocol (``autograder.grading.protocol``), so what they assert,
@@ -24,18 +25,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import io
 import json
+import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from autograder.grading.protocol import MAX_MESSAGE as MAX_ANSWER
-from autograder.grading.protocol import AnswerTooLarge, CallTimeout, NotPlainData, PeerGone, ProtocolError
-from autograder.grading.sandbox import Sandbox, SandboxUnavailable, Scratch, cache_dir, grader_tree, prepared_tree
+from autograder.grading.protocol import AnswerTooLarge, CallTimeout, NotPlainData, Peer, PeerGone, Policy, ProtocolError
+from autograder.grading.sandbox import ForkedWorker, SandboxUnavailable, Scratch, Template, cache_dir, grader_tree, prepared_tree
 from autograder.grading.visible import run_test_cell, trusted_imports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,21 +103,34 @@ class _Reference:
         return getattr(importlib.import_module(self.piece.module), self.piece.name)(*args, **kwargs)
 
 
-class Session:
-    """One submission's worker, restarted (with the notebook's code run again) when it is lost."""
+def new_template() -> Template:
+    """A worker template (not started) for one submission: the student edition, the worker's code."""
+    return Template(student_library(), grader_tree(cache_dir()))
 
-    def __init__(self, cells: list[dict], cell_timeout: float, scratch: Scratch | None = None):
+
+class Session:
+    """One notebook's worker, forked from ``template`` (the submission's: a template of its own
+    if None), restarted (with the notebook's code run again) when it is lost."""
+
+    def __init__(self, cells: list[dict], cell_timeout: float, template: Template | None = None):
         self.cells, self.cell_timeout = cells, cell_timeout
-        self.own_scratch = scratch is None
-        self.scratch = scratch or Scratch()
-        self.sandbox = Sandbox(student_library(), grader_tree(cache_dir()), self.scratch.path)
+        self.own_template = template is None
+        self.template = template or new_template()
+        if not self.template.running:
+            try:
+                self.template.start()
+            except PeerGone as error:  # no student code has run in it: the machine's failure
+                said = getattr(error, "said", "") or "(nothing)"
+                raise SandboxUnavailable(f"a new sandbox did not start ({error}); bwrap said: {said}") from None
+        self.scratch = Scratch(parent=self.template.scratch)
+        self.worker = ForkedWorker(self.template, self.scratch.path)
         self.references = References()
         self.broken = True
         self.skip: set[str] = set()  # cells that ended or hung the worker: not run again
 
     def run(self, cell: dict) -> dict:
         """Run one cell in the worker within its time limit; its outputs, or why it has none."""
-        peer = self.sandbox.peer
+        peer = self.worker.peer
         peer.deadline = time.monotonic() + self.cell_timeout
         try:
             result = peer.request("exec", cell={"id": cell["id"], "source": cell["source"]})
@@ -157,19 +172,22 @@ class Session:
                     return self.revive(upto, replay)
 
     def _fresh_worker(self) -> None:
-        """A new worker, ready for the notebook's code. No student code has run in it yet, so a
-        worker that cannot start twice in a row is the machine's failure: ``SandboxUnavailable``
-        stops the grading instead of scoring the student 0. (The first retry waits out the
-        processes of the previous worker, which may take a moment to be reaped.)"""
+        """A new worker, ready for the notebook's code. A retry forks it from a new template,
+        in a new sandbox where no student code has run (a process the submission left behind
+        may be killing the workers of the old one), so a worker that cannot start twice in a
+        row is the machine's failure: ``SandboxUnavailable`` stops the grading instead of
+        scoring the student 0. (The first retry waits out the processes of the previous
+        worker, which may take a moment to be reaped.)"""
         for attempt in range(3):
-            self.sandbox.restart()
             self.broken = False
             try:
-                self.sandbox.peer.request("provide_answers", provider=self.references)
+                self.worker.restart(fresh_template=attempt > 0)  # a retry never trusts the template
+                self.worker.peer.request("provide_answers", provider=self.references)
                 return
             except (PeerGone, ProtocolError) as error:
                 if attempt == 2:
-                    raise SandboxUnavailable(f"a fresh sandbox ended before running any code ({error})") from None
+                    said = f"; bwrap said: {error.said}" if getattr(error, "said", "") else ""
+                    raise SandboxUnavailable(f"a fresh sandbox ended before running any code ({error}){said}") from None
                 time.sleep(1 + attempt)
 
     def visible_test(self, cell: dict, imports: dict[str, str]) -> dict:
@@ -195,7 +213,7 @@ class Session:
         """The connection to a worker that has run the notebook (a fresh one if it was lost)."""
         if self.broken:
             self.revive()
-        return self.sandbox.peer
+        return self.worker.peer
 
     def lookup(self, name: str):
         try:
@@ -217,8 +235,10 @@ class Session:
         return self._live_peer().request("probes")
 
     def close(self) -> None:
-        self.sandbox.stop()
-        if self.own_scratch:
+        self.worker.stop()
+        if self.own_template:
+            self.template.stop()
+        else:
             self.scratch.remove()
 
 
@@ -282,8 +302,8 @@ class Verdicts:
     def pytest_runtest_call(self, item):
         if self.session is not None:
             self.session.references.grading = {_task_of(item)}
-            if self.session.sandbox.peer is not None:
-                self.session.sandbox.peer.deadline = time.monotonic() + self.test_timeout
+            if self.session.worker.peer is not None:
+                self.session.worker.peer.deadline = time.monotonic() + self.test_timeout
         signal.signal(signal.SIGALRM, _alarm)  # the judge's own code must not hang either
         signal.setitimer(signal.ITIMER_REAL, self.test_timeout + 5)
 
@@ -291,8 +311,8 @@ class Verdicts:
         signal.setitimer(signal.ITIMER_REAL, 0)
         if self.session is not None:
             self.session.references.grading = set()
-            if self.session.sandbox.peer is not None:
-                self.session.sandbox.peer.deadline = None
+            if self.session.worker.peer is not None:
+                self.session.worker.peer.deadline = None
 
     def pytest_runtest_makereport(self, item, call):
         if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
@@ -362,10 +382,36 @@ def run_checks(session: Session | None, checks: Path, tasks: set[str] | None, te
 
     SESSION = session
     plugin = Verdicts(session, tasks, test_timeout)
+    unused = [option for name in UNUSED_PLUGINS for option in ("-p", f"no:{name}")]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        pytest.main([str(checks), "-q", "-p", "no:cacheprovider", "--assert=plain", "--rootdir", str(checks.parent),
+        pytest.main([str(checks), "-q", *unused, "--assert=plain", "--rootdir", str(checks.parent),
                      "-W", "ignore"], plugins=[plugin])
     return plugin.records
+
+
+# pytest plugins a verdict never reads. ``unraisableexception`` and ``threadexception`` alone
+# cost 0.15 s per notebook: a full garbage collection of the judge's heap at the end of a session.
+UNUSED_PLUGINS = ("cacheprovider", "unraisableexception", "threadexception", "doctest", "junitxml", "pastebin",
+                  "legacypath", "faulthandler", "stepwise", "logging", "setuponly", "setupplan")
+
+
+_TEMPLATE: Template | None = None  # the worker template of the submission this judge is grading
+
+
+def submission_template() -> Template:
+    """The worker template of the submission being graded, made at its first notebook."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        _TEMPLATE = new_template()
+    return _TEMPLATE
+
+
+def end_submission() -> None:
+    """Stop the submission's template, and every process its workers left running."""
+    global _TEMPLATE
+    if _TEMPLATE is not None:
+        _TEMPLATE.stop()
+        _TEMPLATE = None
 
 
 def judge(request: dict) -> dict:
@@ -373,7 +419,7 @@ def judge(request: dict) -> dict:
     started = time.perf_counter()
     cells = request["cells"]
     SEED = request.get("seed") if type(request.get("seed")) is int else None
-    session = Session(cells, float(request.get("cell_timeout", 60)))
+    session = Session(cells, float(request.get("cell_timeout", 60)), submission_template())
     try:
         outputs = session.run_notebook()
         imports = request.get("imports")
@@ -400,24 +446,26 @@ PREFLIGHT_CELL = {"id": "preflight", "source": "print(6 * 7)"}
 
 
 def preflight() -> dict:
-    """Start one sandbox and run one cell in it: ``{}`` if it printed what it should, else
-    ``{"fatal": why}`` with what bwrap (or the worker) wrote to stderr."""
-    scratch = Scratch()
-    sandbox = Sandbox(student_library(), grader_tree(cache_dir()), scratch.path)
+    """Start one template, fork a worker from it and run one cell there: ``{}`` if it printed
+    what it should, else ``{"fatal": why}`` with what bwrap (or the template) wrote to stderr."""
+    template = new_template()
     try:
         try:
-            sandbox.start(stderr=subprocess.PIPE)
-            sandbox.peer.deadline = time.monotonic() + 60
-            result = sandbox.peer.request("exec", cell=PREFLIGHT_CELL)
+            template.start()
+            _, connection = template.fork(Scratch(parent=template.scratch).path)
+            with connection:
+                peer = Peer(connection.fileno(), connection.fileno(), Policy(public_only=True, setattr=False))
+                peer.deadline = time.monotonic() + 60
+                result = peer.request("exec", cell=PREFLIGHT_CELL)
             if isinstance(result, dict) and result.get("stdout") == "42\n":
                 return {}
             why = f"the sandbox ran `print(6 * 7)` and answered {str(result)[:300]}"
         except (PeerGone, ProtocolError, CallTimeout, OSError, SandboxUnavailable) as error:
             why = f"{type(error).__name__}: {error}"
-        return {"fatal": why, "stderr": sandbox.stop()[-3000:].strip()}
+            said = getattr(error, "said", "")
+        return {"fatal": why, "stderr": said or template.stop()[-3000:].strip()}
     finally:
-        sandbox.stop()
-        scratch.remove()
+        template.stop()
 
 
 def answer(request: dict) -> dict:
@@ -431,17 +479,73 @@ def answer(request: dict) -> dict:
         return {"fatal": str(error), "stderr": ""}
 
 
+END = "end"  # the line that ends a submission
+
+
+def answer_file(line: str) -> None:
+    request_path, results_path = line.rstrip("\n").split("\t")
+    Path(results_path).write_text(json.dumps(answer(json.loads(Path(request_path).read_text()))))
+
+
+def serve() -> None:
+    """Answer one request per line of stdin (``REQUEST.json<TAB>RESULTS.json``, answered
+    ``done``) until it ends. A submission's requests are served by a process forked for it,
+    from this one, which has done its imports once: nothing of one submission's grading (its
+    template, the checks' modules and state, hypothesis's) is there for the next. ``end`` ends
+    the submission (answered ``ended``); a request of a process that died unanswered is
+    answered ``lost``."""
+    warm_up()
+    print("ready", flush=True)
+    for line in iter(sys.stdin.readline, ""):
+        if line.strip() == END:
+            print("ended", flush=True)
+            continue
+        pid = os.fork()
+        if pid == 0:
+            os._exit(serve_submission(line))
+        _, status = os.waitpid(pid, 0)
+        if status:
+            print("lost", flush=True)
+
+
+def serve_submission(line: str) -> int:
+    """Answer ``line`` and the requests after it, up to ``end`` (or the end of stdin)."""
+    try:
+        while line and line.strip() != END:
+            answer_file(line)
+            print("done", flush=True)
+            line = sys.stdin.readline()
+        if line:
+            print("ended", flush=True)
+        return 0
+    except BaseException:  # noqa: BLE001 - the parent answers "lost" for this request
+        return 1
+    finally:
+        end_submission()
+
+
+def warm_up() -> None:
+    """Import, once per judge, what every submission's grading imports (about a second of CPU)."""
+    import _pytest.config
+    import hypothesis  # noqa: F401
+    import nbformat  # noqa: F401
+    import pytest  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    for name in _pytest.config.default_plugins:
+        importlib.import_module(name if "." in name else f"_pytest.{name}")
+    References()
+
+
 def main(argv: list[str]) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)  # 2-3 s of grammar building nothing here needs
-    if argv[:1] != ["--serve"]:
-        request_path, results_path = argv[:2]
-        Path(results_path).write_text(json.dumps(answer(json.loads(Path(request_path).read_text()))))
+    if argv[:1] == ["--serve"]:
+        serve()
         return 0
-    print("ready", flush=True)
-    for line in sys.stdin:
-        request_path, results_path = line.rstrip("\n").split("\t")
-        Path(results_path).write_text(json.dumps(answer(json.loads(Path(request_path).read_text()))))
-        print("done", flush=True)
+    try:
+        answer_file("\t".join(argv[:2]))
+    finally:
+        end_submission()
     return 0
 
 

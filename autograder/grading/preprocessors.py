@@ -74,7 +74,7 @@ class JudgedExecute(NbGraderPreprocessor):
         secret = self.secret or course_secret(root, self.log)
         results = judge_notebook(nb, notebook, cell_timeout=self.cell_timeout, test_timeout=self.test_timeout,
                                  timeout=self.timeout, release=root / "assignments" / info["assignment"] / f"{notebook}.ipynb",
-                                 seed=student_seed(secret, info["student"], notebook))
+                                 seed=student_seed(secret, info["student"], notebook), submission=info["student"])
         if results.get("error"):
             self.log.warning("Grading %s: %s", notebook, results["error"])
         scores = apply_results(nb, results, self.policy)

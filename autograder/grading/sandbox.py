@@ -19,15 +19,22 @@ UTS namespaces:
   memory and process limit; the worker's ``/tmp`` is a tmpfs of fixed size;
 - it dies with the judge that started it, and so does every process it started (they live in its
   PID namespace, which ends with it).
+
+The process bubblewrap starts is a template (``Template``): it imports what the notebooks import
+once, and forks a fresh worker per notebook (``ForkedWorker``). A template serves one submission,
+and ends with it.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import resource
+import select
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -36,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.grading import cgroups
-from autograder.grading.protocol import Peer, Policy
+from autograder.grading.protocol import Peer, PeerGone, Policy
 
 # slot N grades as uid BASE + N: users no one else on the machine has (a container whose user
 # namespace maps fewer uids, e.g. 65536, needs TINYTORCH_GRADING_UID_BASE inside its range)
@@ -324,40 +331,141 @@ def end_process_group(proc: subprocess.Popen) -> str:
     return said.decode(errors="replace") if isinstance(said, bytes) else said
 
 
-class Sandbox:
-    """One worker process and the judge's end of its connection; ``restart`` gives a fresh one."""
+class TemplateLost(PeerGone):
+    """The template did not answer in time, or is gone: start a fresh one. ``said``: what bwrap
+    or the template wrote to stderr, when it did not start."""
 
-    def __init__(self, library: Path, grader: Path, scratch: Path, limits: Limits = Limits()):
-        """``scratch``: the worker's writable directory; it outlives restarts, and several
-        sandboxes may share one."""
-        self.library, self.grader, self.scratch, self.limits = library, grader, scratch, limits
+    said = ""
+
+
+class Template:
+    """One sandbox, holding the worker template of one submission (``autograder.grading.worker``):
+    it has imported what the notebooks import, and ``fork`` gives a fresh worker from it.
+
+    The workers of a template share its sandbox: its ``/tmp``, its process namespace and its
+    ``scratch`` (each works in a directory of its own inside). So one template serves one
+    submission only; ``stop`` ends it and everything its workers left running."""
+
+    CONTROL_SECONDS = 20  # a fork or a kill takes milliseconds: a template silent this long is lost
+
+    def __init__(self, library: Path, grader: Path, limits: Limits = Limits()):
+        self.library, self.grader, self.limits = library, grader, limits
+        self.scratch: Scratch | None = None
         self.proc: subprocess.Popen | None = None
-        self.peer: Peer | None = None
+        self.control: socket.socket | None = None
 
-    def start(self, stderr=subprocess.DEVNULL) -> Peer:
-        self.proc = subprocess.Popen(command(self.library, self.grader, self.scratch), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=stderr, preexec_fn=_limit(self.limits))
-        self.peer = Peer(self.proc.stdout.fileno(), self.proc.stdin.fileno(), Policy(public_only=True, setattr=False))
-        return self.peer
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, seconds: float = 120) -> None:
+        """A new sandbox with a template that has done its imports; ``TemplateLost``, with what
+        bwrap said, if it is not ready within ``seconds``."""
+        self.stop()
+        self.scratch = Scratch(prefix="submission-")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:  # stderr: bwrap's reason if it fails (the template silences it once ready)
+            self.proc = subprocess.Popen(command(self.library, self.grader, self.scratch.path), stdin=theirs,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_limit(self.limits))
+        self.control = ours
+        try:
+            self._answer(seconds)
+        except TemplateLost as error:
+            lost = TemplateLost(str(error))
+            lost.said = self.stop()[-3000:].strip()
+            raise lost from None
+
+    def fork(self, directory: Path) -> tuple[int, socket.socket]:
+        """A fresh worker in ``directory`` (inside ``scratch``): its pid in the sandbox and the
+        judge's end of its connection."""
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self._send({"op": "fork", "directory": str(directory)}, theirs.fileno())
+        try:
+            return int(self._answer(self.CONTROL_SECONDS)["pid"]), ours
+        except (KeyError, TypeError, ValueError):
+            ours.close()
+            raise TemplateLost("the template answered a fork without a pid") from None
+        except BaseException:
+            ours.close()
+            raise
+
+    def kill(self, pid: int) -> None:
+        """End the worker ``pid`` and every process of its session."""
+        self._send({"op": "kill", "pid": pid})
+        self._answer(self.CONTROL_SECONDS)
+
+    def _send(self, message: dict, fd: int | None = None) -> None:
+        if not self.running:
+            raise TemplateLost("the template has ended")
+        try:
+            socket.send_fds(self.control, [json.dumps(message).encode()], [] if fd is None else [fd])
+        except OSError as error:
+            raise TemplateLost(f"the template has ended ({error})") from None
+
+    def _answer(self, seconds: float) -> dict:
+        if not select.select([self.control], [], [], seconds)[0]:
+            raise TemplateLost(f"the template did not answer within {seconds:g} s")
+        try:
+            answer = json.loads(self.control.recv(65536) or b"null")
+        except (OSError, ValueError) as error:
+            raise TemplateLost(f"the template's answer was unreadable ({error})") from None
+        if not isinstance(answer, dict) or "error" in answer:
+            raise TemplateLost(f"the template has ended or failed ({str(answer)[:200]})")
+        return answer
 
     def stop(self) -> str:
-        """End the worker; what it (or bwrap) wrote to stderr, when ``start`` was asked to keep it."""
+        """End the sandbox and every process in it; what bwrap or the template wrote to stderr."""
         said = ""
         if self.proc is not None:
             said = end_process_group(self.proc)
-            self.proc = self.peer = None
+            self.proc = None
+        if self.control is not None:
+            self.control.close()
+            self.control = None
+        if self.scratch is not None:
+            self.scratch.remove()
+            self.scratch = None
         return said
 
-    def restart(self) -> Peer:
-        self.stop()
-        return self.start()
 
-    def __enter__(self) -> "Sandbox":
-        self.start()
-        return self
+class ForkedWorker:
+    """One worker forked from ``template`` to work in ``directory``, and the judge's end of its
+    connection (``peer``); ``restart`` gives a fresh one."""
 
-    def __exit__(self, *exc_info) -> None:
+    def __init__(self, template: Template, directory: Path):
+        self.template, self.directory = template, directory
+        self.pid: int | None = None
+        self.connection: socket.socket | None = None
+        self.peer: Peer | None = None
+
+    def start(self, fresh_template: bool = False) -> Peer:
+        """A new worker; from a new template if ``fresh_template`` or if the template is lost
+        (a process a submission left behind may have stopped or killed it)."""
+        if fresh_template or not self.template.running:
+            self.template.start()
+        try:
+            self.pid, self.connection = self.template.fork(self.directory)
+        except TemplateLost:
+            self.template.start()
+            self.pid, self.connection = self.template.fork(self.directory)
+        self.peer = Peer(self.connection.fileno(), self.connection.fileno(), Policy(public_only=True, setattr=False))
+        return self.peer
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            try:
+                self.template.kill(self.pid)
+            except TemplateLost:
+                self.template.stop()  # the next start makes a new one
+            self.pid = None
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = self.peer = None
+
+    def restart(self, fresh_template: bool = False) -> Peer:
         self.stop()
+        return self.start(fresh_template)
 
 
 class Scratch:
@@ -371,11 +479,15 @@ class Scratch:
 
     ROOT = Path(os.environ["TINYTORCH_GRADING_SCRATCH"]) if os.environ.get("TINYTORCH_GRADING_SCRATCH") else None
 
-    def __init__(self):
+    def __init__(self, parent: "Scratch | None" = None, prefix: str = "worker-"):
+        """A new directory in the scratch root, or in ``parent`` (a template's, its workers' own)."""
         self.group = sandbox_uid() if os.geteuid() == 0 else None
         os.umask(0o002 if self.group is not None else 0o022)
-        root = private_directory(self.ROOT) if self.ROOT else private_directory(grading_dir() / "scratch")
-        self.path = self._share(Path(tempfile.mkdtemp(prefix="worker-", dir=root)))
+        if parent is not None:
+            root = parent.path
+        else:
+            root = private_directory(self.ROOT) if self.ROOT else private_directory(grading_dir() / "scratch")
+        self.path = self._share(Path(tempfile.mkdtemp(prefix=prefix, dir=root)))
         (self.path / "tmp").mkdir()
         self._share(self.path / "tmp")
 

@@ -1,18 +1,27 @@
 """The sandboxed worker: runs one submission's cells and answers the judge's calls with data.
 
-    python -m autograder.grading.worker        (stdin and stdout are the connection to the judge)
+    python -m autograder.grading.worker        (stdin: a control socket from the judge)
 
 Started by ``autograder.grading.sandbox`` inside the sandbox, with a copy of this module and of
 ``autograder.grading.protocol`` and the student edition of ``tinytorch``: nothing of the checks, the
 solutions or the gradebook is there to read. Whatever the submission does here (patch a module,
 print, exit, loop) changes only what it answers; the verdict is the judge's.
+
+The process bubblewrap starts is a template, not a worker: it imports what every notebook imports
+(NumPy, SciPy, matplotlib, the student edition: about half a second a notebook) once, before any
+student code runs, and then forks a fresh worker for each notebook (and for each restart after a
+check was lost) when the judge asks (``serve_template``). Each worker has its own directory, its
+own session and a fresh random state; the template never runs student code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
+import json
 import os
+import socket
 import sys
 import traceback
 import types
@@ -123,16 +132,114 @@ class Worker(Peer):
         return {"stdout": out.text(), "stderr": err.text(), "error": error}
 
 
-def main() -> None:
-    """Keep the connection on private descriptors; what the submission prints goes nowhere."""
-    rfd, wfd = os.dup(0), os.dup(1)
+# Imported by the template once for all its workers: what the notebooks' cells import.
+PRELOADED = ("numpy", "matplotlib.pyplot", "IPython.core.inputtransformer2", "nbformat", "tinytorch.export",
+             "tinytorch.submission", "tinytorch.core.data", "tinytorch.core.layers", "tinytorch.core.training",
+             "tinytorch.core.serialization", "tinytorch.core.compression", "tinytorch.core.kernels",
+             "tinytorch.core.mlops", "tinytorch.core.mlops.serving.loadtest", "tinytorch.core.mlops.pipeline.report",
+             "tinytorch.core.mlops.pipeline.scenario")
+PR_SET_DUMPABLE = 4
+
+
+def _quiet() -> None:
+    """What the submission prints goes nowhere (its cells' output is captured per cell)."""
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
+    os.close(null)
     sys.stdout = sys.stderr = io.TextIOWrapper(io.FileIO(1, "w", closefd=False))
-    worker = Worker(rfd, wfd)
-    with contextlib.suppress(Exception):
-        worker.serve_forever()
+
+
+def _dumpable(value: int) -> None:
+    """Whether processes of the same user may trace this one or read its memory and descriptors
+    (``prctl(PR_SET_DUMPABLE)``): the template is not, so a process a submission left behind
+    cannot tamper with the workers it forks later."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, value, 0, 0, 0)
+
+
+def serve_template(control: socket.socket) -> None:
+    """Fork a fresh worker per request of the judge: ``{"op": "fork", "directory": D}`` with the
+    worker's end of its connection attached (SCM_RIGHTS) answers ``{"pid": N}``; ``{"op": "kill",
+    "pid": N}`` ends that worker and every process of its session."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # 1 s of grammar building at nbformat's import, unused
+    for name in PRELOADED:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    _dumpable(0)
+    _quiet()
+    control.send(b'{"ready": true}')
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, 65536, 1)
+        except OSError:
+            return
+        if not data:
+            return
+        request = json.loads(data)
+        _reap()
+        if request.get("op") == "fork" and len(fds) == 1:
+            pid = os.fork()
+            if pid == 0:
+                _worker(control, fds[0], str(request["directory"]))
+            os.close(fds[0])
+            control.send(json.dumps({"pid": pid}).encode())
+        elif request.get("op") == "kill":
+            _end(int(request["pid"]))
+            control.send(b'{"ended": true}')
+        else:
+            for fd in fds:
+                os.close(fd)
+            control.send(b'{"error": "unknown request"}')
+
+
+def _worker(control: socket.socket, fd: int, directory: str) -> None:
+    """The forked child: a worker of its own session, in its own directory, on its own connection."""
+    try:
+        control.close()
+        os.setsid()
+        os.chdir(directory)
+        os.environ.update(HOME=directory, TMPDIR=f"{directory}/tmp", TINYTORCH_ANSWERS=f"{directory}/answers")
+        import tempfile
+
+        import numpy
+
+        tempfile.tempdir = None  # the template's, if it computed one
+        numpy.random.seed()  # the template's state would repeat in every worker
+        _dumpable(1)  # the submission's own processes may inspect each other, as anywhere
+        worker = Worker(fd, fd)
+        with contextlib.suppress(Exception):
+            worker.serve_forever()
+    finally:
+        os._exit(0)
+
+
+def _end(pid: int) -> None:
+    """Kill a worker's whole session and reap the worker."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, 9)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, 9)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _reap() -> None:
+    """Collect workers that ended on their own."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def main() -> None:
+    """Stdin is the control socket; keep it on a private descriptor."""
+    control = socket.socket(fileno=os.dup(0))
+    serve_template(control)
 
 
 if __name__ == "__main__":
