@@ -237,7 +237,7 @@ class Session:
     def close(self) -> None:
         self.worker.stop()
         if self.own_template:
-            self.template.stop()
+            self.template.close()
         else:
             self.scratch.remove()
 
@@ -410,7 +410,7 @@ def end_submission() -> None:
     """Stop the submission's template, and every process its workers left running."""
     global _TEMPLATE
     if _TEMPLATE is not None:
-        _TEMPLATE.stop()
+        _TEMPLATE.close()
         _TEMPLATE = None
 
 
@@ -465,7 +465,7 @@ def preflight() -> dict:
             said = getattr(error, "said", "")
         return {"fatal": why, "stderr": said or template.stop()[-3000:].strip()}
     finally:
-        template.stop()
+        template.close()
 
 
 def answer(request: dict) -> dict:

@@ -344,7 +344,8 @@ class Template:
 
     The workers of a template share its sandbox: its ``/tmp``, its process namespace and its
     ``scratch`` (each works in a directory of its own inside). So one template serves one
-    submission only; ``stop`` ends it and everything its workers left running."""
+    submission only; ``stop`` ends it and everything its workers left running, and ``close``
+    removes its scratch too. A restarted template keeps the scratch (its workers' directories)."""
 
     CONTROL_SECONDS = 20  # a fork or a kill takes milliseconds: a template silent this long is lost
 
@@ -362,7 +363,8 @@ class Template:
         """A new sandbox with a template that has done its imports; ``TemplateLost``, with what
         bwrap said, if it is not ready within ``seconds``."""
         self.stop()
-        self.scratch = Scratch(prefix="submission-")
+        if self.scratch is None:
+            self.scratch = Scratch(prefix="submission-")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:  # stderr: bwrap's reason if it fails (the template silences it once ready)
             self.proc = subprocess.Popen(command(self.library, self.grader, self.scratch.path), stdin=theirs,
@@ -423,10 +425,14 @@ class Template:
         if self.control is not None:
             self.control.close()
             self.control = None
+        return said
+
+    def close(self) -> None:
+        """``stop``, and remove the scratch."""
+        self.stop()
         if self.scratch is not None:
             self.scratch.remove()
             self.scratch = None
-        return said
 
 
 class ForkedWorker:

@@ -198,6 +198,7 @@ def _worker(control: socket.socket, fd: int, directory: str) -> None:
     """The forked child: a worker of its own session, in its own directory, on its own connection."""
     try:
         control.close()
+        os.set_inheritable(fd, False)  # a program the submission starts does not hold the connection open
         os.setsid()
         os.chdir(directory)
         os.environ.update(HOME=directory, TMPDIR=f"{directory}/tmp", TINYTORCH_ANSWERS=f"{directory}/answers")

@@ -53,18 +53,24 @@ class Framing:
         del self._buffer[:done]
         while done < n:
             self._wait()
-            if view is not None and n - done >= 65536:  # a big body: no copy through the buffer
-                got = os.readv(self.rfd, [view[done:]])
-            else:
-                chunk = os.read(self.rfd, 65536 if view is not None else min(n - done, 2**20))
-                got = min(len(chunk), n - done)
-                if view is not None:
-                    view[done:done + got] = chunk[:got]
-                self._buffer += chunk[got:]
-                got = got or len(chunk)
+            try:
+                got = self._read_some(view, done, n)
+            except ConnectionResetError:  # a socket whose other end died with data unread
+                got = 0
             if not got:
                 raise PeerGone("the other end closed the connection")
             done += got
+
+    def _read_some(self, view: memoryview | None, done: int, n: int) -> int:
+        """One read of what is left of ``view`` (from ``done`` to ``n``); the bytes it got."""
+        if view is not None and n - done >= 65536:  # a big body: no copy through the buffer
+            return os.readv(self.rfd, [view[done:]])
+        chunk = os.read(self.rfd, 65536 if view is not None else min(n - done, 2**20))
+        got = min(len(chunk), n - done)
+        if view is not None:
+            view[done:done + got] = chunk[:got]
+        self._buffer += chunk[got:]
+        return got or len(chunk)
 
     def receive(self) -> dict:
         header = bytearray(HEADER)

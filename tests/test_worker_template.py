@@ -1,0 +1,144 @@
+"""Workers forked from one submission's template: each starts clean, and nothing a submission
+leaves behind (a process, a stopped template) costs a later notebook its grading or reaches the
+next submission."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autograder.grading import engine, sandbox
+from autograder.grading.judge import Session, StudentCode, new_template
+
+MARKER = "tinytorch-template-test-left-behind"
+# A process that outlives its cell (its own session, a double fork) and kills every process
+# started after it, as a submission could to stop its later workers.
+KILLER = f"""
+import os, sys
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, "-c", '''
+import os, time
+me = os.getpid()
+end = time.time() + 120
+while time.time() < end:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) > me:
+            try:
+                os.kill(int(entry), 9)
+            except OSError:
+                pass
+    time.sleep(0.001)
+''', "{MARKER}"])
+    os._exit(0)
+"""
+
+
+def cells(*sources):
+    return [{"id": f"c{i}", "source": s, "kind": "code"} for i, s in enumerate(sources)]
+
+
+def left_behind() -> list[str]:
+    return subprocess.run(["pgrep", "-f", MARKER], capture_output=True, text=True).stdout.split()
+
+
+@pytest.fixture
+def template():
+    made = new_template()
+    made.start()
+    yield made
+    made.close()
+
+
+def test_workers_of_one_template_share_no_state(template):
+    first = Session(cells("import numpy\nnumpy.planted = 1\ndraw = float(numpy.random.random())"), 30, template)
+    second = Session(cells("import numpy\nplanted = hasattr(numpy, 'planted')\ndraw = float(numpy.random.random())"),
+                     30, template)
+    try:
+        first.run_notebook()
+        second.run_notebook()
+        assert StudentCode(second).planted is False, "a module change of one worker reached the next"
+        assert StudentCode(first).draw != StudentCode(second).draw, "two workers drew the same random numbers"
+        assert first.scratch.path != second.scratch.path
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_worker_cannot_read_its_templates_memory(template):
+    session = Session(cells("import os\ntry:\n    open(f'/proc/{os.getppid()}/mem', 'rb').read(1)\n    result = 'read'\n"
+                            "except OSError as error:\n    result = type(error).__name__"), 30, template)
+    try:
+        session.run_notebook()
+        assert StudentCode(session).result == "PermissionError"
+    finally:
+        session.close()
+
+
+def test_a_process_left_behind_cannot_stop_the_next_notebooks_worker(template):
+    first = Session(cells(KILLER), 30, template)
+    try:
+        first.run_notebook()
+        time.sleep(0.5)
+        assert left_behind(), "the killer did not start: this test tests nothing"
+    finally:
+        first.close()
+    second = Session(cells("answer = 6 * 7"), 30, template)
+    try:
+        outputs = second.run_notebook()
+        assert outputs["c0"]["error"] is None and StudentCode(second).answer == 42
+    finally:
+        second.close()
+    template.stop()
+    assert not left_behind(), "a process of the submission outlived its template"
+
+
+def test_a_stopped_template_is_replaced(template, monkeypatch):
+    monkeypatch.setattr(sandbox.Template, "CONTROL_SECONDS", 2)
+    first = Session(cells("import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)"), 30, template)
+    try:
+        first.run_notebook()
+    finally:
+        first.close()
+    second = Session(cells("answer = 6 * 7"), 30, template)
+    try:
+        second.run_notebook()
+        assert StudentCode(second).answer == 42
+    finally:
+        second.close()
+
+
+def test_the_judge_ends_a_submission_before_the_next_ones_notebook():
+    """One judge grades two students: what the first left running is gone before the second is graded."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', "
+                                          f"'import time; time.sleep(120)', '{MARKER}'], start_new_session=True)")]
+    try:
+        first = engine.judge_notebook(nb, "01_registry", submission="first")
+        assert not first.get("error"), first
+        assert left_behind(), "the first submission's process did not start: this test tests nothing"
+        nb.cells = [nbformat.v4.new_code_cell("print(6 * 7)")]
+        second = engine.judge_notebook(nb, "01_registry", submission="second")
+        assert next(iter(second["cells"].values()))["stdout"] == "42\n"
+        assert not left_behind(), "the first submission's process ran while the second was graded"
+    finally:
+        engine.end_submission()
+    assert engine._JUDGE.proc is not None and engine._JUDGE.proc.poll() is None, "the judge should stay warm"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux's")
+def test_a_template_that_cannot_start_says_why(monkeypatch, tmp_path):
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    made = new_template()
+    with pytest.raises(sandbox.TemplateLost) as lost:
+        made.start()
+    assert "No permissions to create new namespace" in lost.value.said
+    made.close()
