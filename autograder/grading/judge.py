@@ -525,16 +525,32 @@ def serve_submission(line: str) -> int:
 
 
 def warm_up() -> None:
-    """Import, once per judge, what every submission's grading imports (about a second of CPU)."""
+    """Import, once per judge, what every submission's grading imports: pytest and its plugins,
+    and every module a check imports (hypothesis, SciPy, statsmodels, the library...), about two
+    seconds of CPU. The checks' own modules are imported by each submission's process: their
+    hypothesis settings follow that submission's seed (``checks/conftest.py``)."""
     import _pytest.config
-    import hypothesis  # noqa: F401
-    import nbformat  # noqa: F401
-    import pytest  # noqa: F401
-    import scipy.stats  # noqa: F401
 
-    for name in _pytest.config.default_plugins:
-        importlib.import_module(name if "." in name else f"_pytest.{name}")
+    for name in [*(n if "." in n else f"_pytest.{n}" for n in _pytest.config.default_plugins), *imported_by_checks()]:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     References()
+
+
+def imported_by_checks() -> list[str]:
+    """The modules the checks import, at the top or inside a function (not the checks themselves)."""
+    import ast
+
+    names = set()
+    for path in CHECKS.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+                names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    own = {path.stem for path in CHECKS.glob("*.py")}
+    return sorted(name for name in names if name.split(".")[0] not in own and not name.startswith("autograder.checks"))
 
 
 def main(argv: list[str]) -> int:
