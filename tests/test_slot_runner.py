@@ -127,7 +127,8 @@ def test_a_runner_reads_the_config_the_per_student_command_read(tmp_path, monkey
     """Every nbgrader_config.py ``nbgrader autograde`` loads (the working directory's and the course
     root's), with the command line's settings on top; the student comes with each request."""
     root = course.scratch_course(tmp_path, only=[NOTEBOOK])
-    (root / "nbgrader_config.py").write_text("c = get_config()\nc.JudgedExecute.test_timeout = 7\nc.LimitOutput.max_lines = 9\n")
+    (root / "nbgrader_config.py").write_text("c = get_config()\nc.JudgedExecute.test_timeout = 7\n"
+                                             "c.LimitOutput.max_lines = 9\n")
     settings = runner_settings(root, ("--JudgedExecute.cell_timeout=20", "--LimitOutput.max_lines=11"))
     monkeypatch.chdir(course.ROOT)  # where the batch starts its runners, as it started the command
 

@@ -3,17 +3,18 @@ student after another in-process, with nbgrader's own ``NbGraderAPI.autograde``.
 
 Started per slot by ``autograder.classroom.batch`` as
 
-    python -m autograder.classroom.slot_runner --CourseDirectory.root=R --CourseDirectory.db_url=U [--Class.trait=value ...]
+    python -m autograder.classroom.slot_runner --CourseDirectory.root=R --CourseDirectory.db_url=U [--A.b=v ...]
 
-with the settings the per-student ``nbgrader autograde`` command line used to carry; the config
-is what that command read: every ``nbgrader_config.py`` nbgrader looks for (Jupyter's config
-directories, the working directory, the course root), then those settings on top. It reads one
-JSON request a line on stdin, ``{"student": S, "force": bool}``, and answers each with one JSON
-line on stdout: ``ok`` (nbgrader's exit status would have been 0), ``log`` (what that command
-printed: nbgrader's log lines, warnings, tracebacks), ``seconds``, ``skipped`` (the autograded
-copy was up to date) and ``pid``. Its own stdout and stderr go to the file the batch gave as its
-stderr, emptied before each student, so anything a library prints lands in that student's log
-and never in the answers; if the runner dies mid-student, the batch reads what it holds.
+with the settings (``--Class.trait=value``) an ``nbgrader autograde --student S`` command line
+would carry, and the config that command would read: every ``nbgrader_config.py`` nbgrader looks
+for (Jupyter's config directories, the working directory, the course root), those settings on
+top. It reads one JSON request a line on stdin, ``{"student": S, "force": bool}``, and answers
+each with one JSON line on stdout: ``ok`` (that command would have exited 0), ``log`` (what it
+would have printed: nbgrader's log lines, warnings, tracebacks), ``seconds``, ``skipped`` (the
+autograded copy was up to date) and ``pid``. Its own stdout and stderr go to the file the batch
+gave as its stderr, emptied before each student, so whatever a library prints lands in that
+student's log and never among the answers; if the runner dies mid-student, the batch reads what
+that file holds.
 
 After each student ``engine.end_submission()`` runs, so the slot's one judge process
 (``engine._JUDGE``) keeps nothing of a student for the next.
@@ -148,11 +149,14 @@ class SlotRunner:
         from autograder.authoring.course import ROOT, nbgrader_env
 
         self.printed = tempfile.TemporaryFile()
-        return subprocess.Popen([sys.executable, "-m", "autograder.classroom.slot_runner", *self.settings], cwd=ROOT, env=nbgrader_env(), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=self.printed, text=True)
+        return subprocess.Popen([sys.executable, "-m", "autograder.classroom.slot_runner", *self.settings], cwd=ROOT,
+                                env=nbgrader_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.printed,
+                                text=True)
 
     def grade(self, student: str, force: bool) -> dict:
         """The runner's answer for ``student`` (see the module docstring)."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self.close()  # it ended between two students: nobody's grading was lost
         if self.proc is None:
             self.proc = self._start()
         started = time.perf_counter()
@@ -170,9 +174,10 @@ class SlotRunner:
         pid, status = self.proc.pid, self.proc.wait()
         said = os.pread(self.printed.fileno(), os.fstat(self.printed.fileno()).st_size, 0).decode(errors="replace")
         self.close()
-        how = f"was killed by signal {-status} ({signal.Signals(-status).name})" if status < 0 else f"exited with status {status}"
-        said += (f"\nThe grading process of this job slot (pid {pid}) {how} while grading {student}: "
-                 f"{student} is not graded (regrade: autograde --student {student}); the next students go to a new process.\n")
+        how = (f"was killed by signal {-status} ({signal.Signals(-status).name})" if status < 0
+               else f"exited with status {status}")
+        said += (f"\nThe grading process of this job slot (pid {pid}) {how} while grading {student}: {student} "
+                 f"is not graded (regrade: autograde --student {student}); the next students go to a new process.\n")
         return {"ok": False, "log": said, "seconds": seconds, "skipped": False, "pid": pid}
 
     def close(self) -> None:
