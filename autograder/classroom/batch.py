@@ -1,10 +1,15 @@
 """Autograde a whole class, N students at a time, into one gradebook.
 
-Each student is graded by its own ``nbgrader autograde --student S`` process, so a crash, a hang
-or a kernel death stays inside that student's process. The processes share nbgrader's SQLite
-gradebook; it is switched to write-ahead logging (readers never block the writer) and every
-connection waits up to a minute for the write lock instead of failing with "database is locked".
-SQLite serialises the writes, so the gradebook stays consistent.
+Each of the ``jobs`` slots is a thread with its own grading process
+(``autograder.classroom.slot_runner``), started once: it imports nbgrader once and autogrades the
+students the thread takes from the shared queue one after another, in-process, with the settings
+the ``nbgrader autograde --student S`` command line had; its one judge process keeps nothing of a
+student for the next. No student code runs in it (that is the judge's sandbox), so what can end it
+is the machine (killed, out of memory): the student it was grading is then reported failed, with
+the reason at the end of their log, and the slot goes on with a new process. The slots share
+nbgrader's SQLite gradebook; it is switched to write-ahead logging (readers never block the
+writer) and every connection waits up to a minute for the write lock instead of failing with
+"database is locked". SQLite serialises the writes, so the gradebook stays consistent.
 
 Resumable: nbgrader skips a submission whose autograded copy is newer than the submission, so
 re-running after an interruption grades only what is left (``force=True`` regrades everything);
@@ -26,20 +31,20 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import sqlite3
-import subprocess
-import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from autograder.authoring.course import ASSIGNMENT, ROOT, gradebook_url, nbgrader_env
+from autograder.authoring.course import ASSIGNMENT, ROOT, gradebook_url
 from autograder.classroom.collect import REPORT as COLLECT_REPORT
 from autograder.classroom.collect import missing_notebooks
 from autograder.classroom.deadlines import apply_duedate, apply_extensions, configured_duedate, span
+from autograder.classroom.slot_runner import SlotRunner, check_settings
 from autograder.grading.engine import SANDBOX_FAILED, preflight
 from autograder.grading.preprocessors import configured_credit
 
@@ -47,7 +52,6 @@ LOCK_WAIT_SECONDS = 60
 LOG_NAME = "autograde.log"
 PREVIOUS_LOG_NAME = "autograde.previous.log"
 TAMPERING = Path("reports") / "tampering.jsonl"  # written by autograder.grading.preprocessors.ReportTampering
-SKIPPED = "Skipping existing assignment"  # what nbgrader logs when the autograded copy is up to date
 
 
 @dataclass
@@ -57,6 +61,7 @@ class Outcome:
     seconds: float
     log: str
     skipped: bool = False
+    runner: int | None = None  # the pid of the slot's process that graded it
 
 
 def enable_wal(root: Path) -> None:
@@ -79,21 +84,20 @@ def changed_since_graded(root: Path, student: str) -> bool:
     return any(path.stat().st_mtime > graded for path in (root / "submitted" / student / ASSIGNMENT).iterdir())
 
 
-def grade_student(root: Path, student: str, force: bool = False, extra: tuple[str, ...] = ()) -> Outcome:
+def runner_settings(root: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    """What each slot's nbgrader runs with: the course directory, its gradebook (waiting for the
+    write lock), and the caller's ``--Class.trait=value`` settings."""
     db_url = f"{gradebook_url(root)}?timeout={LOCK_WAIT_SECONDS}"
-    command = [sys.executable, "-m", "autograder.grading.nbgrader_app", "autograde", ASSIGNMENT, "--student", student,
-               f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db_url}", *extra]
-    if force:
-        command.append("--force")
+    return [f"--CourseDirectory.root={root}", f"--CourseDirectory.db_url={db_url}", *extra]
+
+
+def grade_student(runner: SlotRunner, root: Path, student: str, force: bool = False) -> Outcome:
     results = root / "autograded" / student / ASSIGNMENT
     previous = (results / LOG_NAME).read_text() if force and (results / LOG_NAME).exists() else None
-    started = time.perf_counter()
-    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          env=nbgrader_env())
-    log = proc.stdout + proc.stderr
-    outcome = Outcome(student, proc.returncode == 0, time.perf_counter() - started, log, skipped=SKIPPED in log)
+    answer = runner.grade(student, force)
+    outcome = Outcome(student, answer["ok"], answer["seconds"], answer["log"], answer["skipped"], answer["pid"])
     if not outcome.skipped and results.is_dir():
-        (results / LOG_NAME).write_text(log)
+        (results / LOG_NAME).write_text(outcome.log)
         if previous is not None:
             (results / PREVIOUS_LOG_NAME).write_text(previous)
     return outcome
@@ -116,7 +120,9 @@ class BatchError(ValueError):
 
 def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = False,
                     extra: tuple[str, ...] = (), report=print, only: list[str] | None = None) -> list[Outcome]:
-    """Grade every student in ``root/submitted`` (or ``only`` these, regraded), ``jobs`` at a time."""
+    """Grade every student in ``root/submitted`` (or ``only`` these, regraded), ``jobs`` at a time;
+    ``extra``: nbgrader settings (``--Class.trait=value``) for this batch."""
+    check_settings(extra)
     names = students(root)
     if not (root / "gradebook.db").exists():
         raise FileNotFoundError(f"{root / 'gradebook.db'} does not exist: release the assignment first "
@@ -139,18 +145,43 @@ def autograde_class(root: Path = ROOT, jobs: int | None = None, force: bool = Fa
     jobs = jobs or os.cpu_count() or 1
     outcomes = []
     started, wall = time.perf_counter(), time.time()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_student, root, name, force or changed_since_graded(root, name), extra)
-                   for name in names]
-        for done, future in enumerate(as_completed(futures), start=1):
-            outcome = future.result()
+    pending, finished, stop = queue.SimpleQueue(), queue.SimpleQueue(), threading.Event()
+    for name in names:
+        pending.put(name)
+
+    def slot() -> None:
+        """One job slot: its runner grades students off the shared queue until none is left."""
+        runner = SlotRunner(runner_settings(root, extra))
+        try:
+            while not stop.is_set():
+                try:
+                    name = pending.get_nowait()
+                except queue.Empty:
+                    return
+                finished.put(grade_student(runner, root, name, force or changed_since_graded(root, name)))
+        except BaseException as error:  # the batch re-raises it, rather than wait for a student forever
+            finished.put(error)
+        finally:
+            runner.close()
+
+    slots = [threading.Thread(target=slot, name=f"slot-{n}") for n in range(min(jobs, len(names)))]
+    for thread in slots:
+        thread.start()
+    try:
+        for done in range(1, len(names) + 1):
+            outcome = finished.get()
+            if isinstance(outcome, BaseException):
+                raise outcome
             if SANDBOX_FAILED in outcome.log:  # never a 0 for the machine's failure: stop the batch
                 from autograder.grading.sandbox import SandboxUnavailable
 
-                pool.shutdown(cancel_futures=True)
                 raise SandboxUnavailable(f"grading stopped at {outcome.student}:\n{outcome.log[-4000:]}")
             outcomes.append(outcome)
             report(f"[{done}/{len(names)}] {outcome.student}: {describe(outcome, root)}")
+    finally:
+        stop.set()  # the slots finish the students they are grading, and take no more
+        for thread in slots:
+            thread.join()
     outcomes.sort(key=lambda o: o.student)
     report(summary(root, outcomes, jobs, time.perf_counter() - started, since=wall))
     return outcomes
