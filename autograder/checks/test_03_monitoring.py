@@ -351,7 +351,7 @@ table_rows = st.integers(2, 8).flatmap(lambda k: st.tuples(
 
 @pytest.mark.task("chi_square_test")
 def test_chi_square_matches_scipy(student):
-    """chi_square_test's statistic and p-value equal scipy.stats.chi2_contingency on random tables of 2 to 8 categories (Yates' correction for 2)."""
+    """chi_square_test's statistic and p-value equal scipy.stats.chi2_contingency on random tables of 2 to 8 categories (Yates' correction for 2) and on one of 300."""
     student.chi_square_test  # a clear failure if the notebook does not define it
 
     @SETTINGS
@@ -369,6 +369,12 @@ def test_chi_square_matches_scipy(student):
             f"chi_square_test({r}, {c}) p-value {p_value}, SciPy {expected_p}: dof = categories kept - 1")
 
     check()
+    r, c = [1 + i * 7 % 13 for i in range(300)], [1 + i * 5 % 11 for i in range(300)]
+    statistic, p_value = student.chi_square_test(r, c)
+    expected_statistic, expected_p = _scipy_chi2(r, c)
+    assert statistic == pytest.approx(expected_statistic, rel=1e-9) and abs(p_value - expected_p) <= 1e-6, (
+        f"on two samples of 300 categories: ({statistic}, {p_value}), SciPy ({expected_statistic}, {expected_p}); "
+        "compare lengths with != (`is not` compares objects, and two equal lengths above 256 are different objects)")
 
 
 @pytest.mark.task("chi_square_test")
