@@ -13,13 +13,13 @@ if ROOT not in sys.path:  # the grading hooks live in ./autograder
 import nbgrader  # noqa: E402
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds, GetGrades,
+    AssignLatePenalties, ClearHiddenTests, ClearOutput, DeduplicateIds, GetGrades,
     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
 from autograder.classroom.deadlines import LatePenalty, ShowDeadline  # noqa: E402
 from autograder.grading.preprocessors import (  # noqa: E402
-    JudgedExecute, LimitOutputSize, ReportTampering, RestoreWrittenAnswers,
+    CheckCellMetadata, JudgedExecute, LimitOutputSize, ReportTampering, RestoreWrittenAnswers,
 )
 
 c = get_config()  # noqa: F821 - provided by nbgrader

@@ -69,8 +69,10 @@ def notebook_cells(nb) -> list[dict]:
     return cells
 
 
+@functools.cache
 def all_hidden_checks() -> dict[str, dict[str, str]]:
-    """notebook -> {check function: the task it grades}, for every notebook that has checks."""
+    """notebook -> {check function: the task it grades}, for every notebook that has checks
+    (read once per process: every notebook's ``JudgedExecute`` asks)."""
     notebooks = (path.stem.removeprefix(TEST_PREFIX) for path in sorted(CHECKS.glob(f"{TEST_PREFIX}*.py")))
     return {notebook: {check.name: check.task for check in hidden_checks_of(notebook)} for notebook in notebooks}
 
@@ -103,7 +105,9 @@ class Judge:
     or where that user cannot read the course or Python, it stays root (``root_judge_reason``).
     """
 
-    def __init__(self):
+    def __init__(self, warm: bool = True):
+        """``warm``: the judge imports what grading needs before it is ready (not for a preflight)."""
+        self.warm = warm
         self.proc: subprocess.Popen | None = None
         self.slot = self.directory = self.group = None
         self.submission: str | None = None  # whose notebooks the judge is grading
@@ -120,7 +124,7 @@ class Judge:
         env = dict(os.environ, MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", HOME=str(self.directory),
                    TMPDIR=str(self.directory), TINYTORCH_GRADING_SCRATCH=str(self.directory / "scratch"),
                    TINYTORCH_GRADING_CACHE=str(cache))
-        command = [sys.executable, "-I", "-B", "-c", JUDGE_BOOT, str(ROOT), "--serve"]
+        command = [sys.executable, "-I", "-B", "-c", JUDGE_BOOT, str(ROOT), "--serve", *([] if self.warm else ["--cold"])]
         join_judge_group = None
         if as_root:
             env.update(TINYTORCH_SANDBOX_UID=str(self.slot.uid), TINYTORCH_SANDBOX_OWN_UID="1")
@@ -301,7 +305,7 @@ def preflight(report=print) -> None:
 def _preflight_once() -> dict:
     from autograder.grading.sandbox import SandboxUnavailable
 
-    judge = Judge()
+    judge = Judge(warm=False)
     try:
         return judge.grade({"preflight": True}, timeout=120, fatal_ok=True)
     except SandboxUnavailable as error:  # the judge itself did not start
@@ -343,23 +347,38 @@ def apply_results(nb, results: dict, credit: Credit = Credit()) -> dict[str, flo
     outputs = results.get("cells") or {}
     for cell, entry in zip((c for c in nb.cells if c.cell_type == "code"), notebook_cells(nb)):
         if entry["kind"] == "demo":
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=DEMO_NOTE)]
+            cell.outputs = [stream_output(DEMO_NOTE)]
         elif entry["id"] in outputs:
             cell.outputs = _outputs(outputs[entry["id"]])
         else:
             reason = results.get("error") or "this cell was not run"
-            cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue=reason, traceback=[f"NotRun: {reason}"])]
+            cell.outputs = [error_output("NotRun", evalue=reason, traceback=[f"NotRun: {reason}"])]
     return score_test_cells(nb, results, credit)
+
+
+# Outputs made here are checked once, with the whole notebook, when nbgrader writes it;
+# nbformat.v4.new_output checks each against the schema too (300 times a student).
+def stream_output(text: str) -> nbformat.NotebookNode:
+    return nbformat.from_dict({"output_type": "stream", "name": "stdout", "text": text})
+
+
+def error_output(ename: str, evalue: str, traceback: list[str]) -> nbformat.NotebookNode:
+    return nbformat.from_dict({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": traceback})
+
+
+def result_output(text: str) -> nbformat.NotebookNode:
+    return nbformat.from_dict({"output_type": "execute_result", "data": {"text/plain": text}, "metadata": {},
+                               "execution_count": None})
 
 
 def _outputs(result: dict) -> list:
     out = []
     for name in ("stdout", "stderr"):  # stderr shown as stdout: nbgrader zeroes a cell with stderr
         if result.get(name):
-            out.append(nbformat.v4.new_output("stream", name="stdout", text=result[name]))
+            out.append(stream_output(result[name]))
     error = result.get("error")
     if error:
-        out.append(nbformat.v4.new_output("error", ename=error["ename"], evalue=error["evalue"],
+        out.append(error_output(error["ename"], evalue=error["evalue"],
                                           traceback=error["traceback"]))
     return out
 
@@ -382,7 +401,7 @@ def score_test_cells(nb, results: dict, credit: Credit = Credit()) -> dict[str, 
         errors = [o for o in outputs if o.output_type == "error"]
         if errors:
             scores[task_of(cell)] = 0.0
-            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=NOT_RUN.format(errors[0].ename)))
+            outputs.append(stream_output(NOT_RUN.format(errors[0].ename)))
             cell.outputs = outputs
             continue
         entry = _verdict((results.get("tasks") or {}).get(task_of(cell)))
@@ -394,8 +413,8 @@ def score_test_cells(nb, results: dict, credit: Credit = Credit()) -> dict[str, 
             lines = [f"{VERDICT}{how}"]
             lines += [f"{OK if c['passed'] else FAIL} {c['doc']}" + ("" if c["passed"] else f"\n       {c['message']}")
                       for c in entry["checks"]]
-        outputs.append(nbformat.v4.new_output("stream", name="stdout", text="\n".join(lines) + "\n"))
-        outputs.append(nbformat.v4.new_output("execute_result", data={"text/plain": repr(score)}, execution_count=None))
+        outputs.append(stream_output("\n".join(lines) + "\n"))
+        outputs.append(result_output(repr(score)))
         cell.outputs = outputs
         scores[task_of(cell)] = score
     return scores

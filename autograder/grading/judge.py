@@ -1,9 +1,10 @@
 """The trusted judge: decides a notebook's verdict without ever running a student's code itself.
 
     python -m autograder.grading.judge REQUEST.json RESULTS.json
-    python -m autograder.grading.judge --serve      (one "REQUEST.json<TAB>RESULTS.json" line per notebook on
-                                             stdin; "done" on stdout when RESULTS.json is written;
-                                             "end" after a submission's last notebook: "ended")
+    python -m autograder.grading.judge --serve [--cold]
+        one "REQUEST.json<TAB>RESULTS.json" line per notebook on stdin; "done" on stdout when
+        RESULTS.json is written; "end" after a submission's last notebook: "ended"
+        (--cold: no imports ahead of the first request, for a preflight)
 
 REQUEST.json holds the notebook's code cells in order (``id``, ``source``, ``kind``: ``code``,
 ``test`` with its ``task``, or ``demo``), the time limits, the instructor's ``imports`` for the
@@ -487,14 +488,15 @@ def answer_file(line: str) -> None:
     Path(results_path).write_text(json.dumps(answer(json.loads(Path(request_path).read_text()))))
 
 
-def serve() -> None:
+def serve(warm: bool = True) -> None:
     """Answer one request per line of stdin (``REQUEST.json<TAB>RESULTS.json``, answered
     ``done``) until it ends. A submission's requests are served by a process forked for it,
     from this one, which has done its imports once: nothing of one submission's grading (its
     template, the checks' modules and state, hypothesis's) is there for the next. ``end`` ends
     the submission (answered ``ended``); a request of a process that died unanswered is
-    answered ``lost``."""
-    warm_up()
+    answered ``lost``. ``warm``: import what grading needs first (a preflight's judge does not)."""
+    if warm:
+        warm_up()
     print("ready", flush=True)
     for line in iter(sys.stdin.readline, ""):
         if line.strip() == END:
@@ -556,7 +558,7 @@ def imported_by_checks() -> list[str]:
 def main(argv: list[str]) -> int:
     sys.modules.setdefault("rfc3987_syntax", None)  # 2-3 s of grammar building nothing here needs
     if argv[:1] == ["--serve"]:
-        serve()
+        serve(warm="--cold" not in argv)
         return 0
     try:
         answer_file("\t".join(argv[:2]))
