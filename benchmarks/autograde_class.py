@@ -45,6 +45,7 @@ from autograder.authoring import course  # noqa: E402
 from autograder.authoring.notebooks import DEMO_PREFIX  # noqa: E402
 from autograder.classroom.batch import autograde_class  # noqa: E402
 from autograder.grading.cgroups import V2_MOUNTS, own_path  # noqa: E402
+from autograder.grading.seeds import SECRET_FILE  # noqa: E402
 from autograder.proof import selfcheck
 
 PARALLEL_TARGET = 0.6  # --jobs wall / sequential wall
@@ -151,6 +152,9 @@ class TreeCPU:
 def prepare(where: Path, only: list[str], students: int) -> Path:
     """A scratch course: the release of ``only`` and a synthetic class's submissions, not yet graded."""
     root = course.scratch_course(where, only)
+    # one course secret for every phase and round: the hidden checks draw the same inputs each time
+    (root / SECRET_FILE).write_text("autograde-class-benchmark\n")
+    (root / SECRET_FILE).chmod(0o600)
     released = course.notebooks(course.release(root, quiet=True))
     source = course.notebooks(root / "source" / course.ASSIGNMENT)
     for student, books in class_of(students, source, released).items():

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from autograder.checks import reference_models
 from autograder.grading import judge
 
 # The same submission gets the same grade every time, whoever was graded before it, and keeps no
@@ -81,10 +82,7 @@ def seeded(request):
 @pytest.fixture(scope="module")
 def trained():
     """A small digits classifier (one hidden layer of 16, two epochs, seed 0)."""
-    from tinytorch.core.training import train_digits_classifier
-
-    model, _ = train_digits_classifier(hidden=(16,), epochs=2, seed=0)
-    return model
+    return reference_models.digits_classifier()
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
+from autograder.checks import reference_models
+
 FEW = settings(max_examples=40, deadline=None, database=None, derandomize=True)
 ACCURACY = st.one_of(st.none(), st.floats(0, 1))
 # Random comparisons stay this far from their boundary, where `a < b - t` and `b - a > t` (equal
@@ -299,15 +301,4 @@ def test_random_outcomes_agree_with_the_reference(student):
 @pytest.fixture(scope="module")
 def gate_models():
     """A champion, a challenger trained on 70 % wrong labels, a golden set and recent rows."""
-    from tinytorch.core.data import load_digits
-    from tinytorch.core.training import train_digits_classifier
-
-    data = load_digits()
-    champion, _ = train_digits_classifier(hidden=(32,), epochs=15, seed=0, data=data)
-    X, y = data.train
-    rng = np.random.default_rng(0)
-    wrong = np.where(rng.random(len(y)) < 0.7, (y + rng.integers(1, 10, len(y))) % 10, y)
-    corrupted_data = type(data)(train=(X, wrong), val=data.val, test=data.test,
-                                num_classes=data.num_classes, input_shape=data.input_shape)
-    corrupted, _ = train_digits_classifier(hidden=(32,), epochs=15, seed=0, patience=None, data=corrupted_data)
-    return champion, corrupted, data.val, data.test
+    return reference_models.gate_models()

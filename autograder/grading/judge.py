@@ -104,9 +104,9 @@ class _Reference:
         return getattr(importlib.import_module(self.piece.module), self.piece.name)(*args, **kwargs)
 
 
-def new_template() -> Template:
+def new_template(preload: bool = True) -> Template:
     """A worker template (not started) for one submission: the student edition, the worker's code."""
-    return Template(student_library(), grader_tree(cache_dir()))
+    return Template(student_library(), grader_tree(cache_dir()), preload=preload)
 
 
 class Session:
@@ -449,7 +449,7 @@ PREFLIGHT_CELL = {"id": "preflight", "source": "print(6 * 7)"}
 def preflight() -> dict:
     """Start one template, fork a worker from it and run one cell there: ``{}`` if it printed
     what it should, else ``{"fatal": why}`` with what bwrap (or the template) wrote to stderr."""
-    template = new_template()
+    template = new_template(preload=False)
     try:
         try:
             template.start()
@@ -528,14 +528,20 @@ def serve_submission(line: str) -> int:
 
 def warm_up() -> None:
     """Import, once per judge, what every submission's grading imports: pytest and its plugins,
-    and every module a check imports (hypothesis, SciPy, statsmodels, the library...), about two
-    seconds of CPU. The checks' own modules are imported by each submission's process: their
-    hypothesis settings follow that submission's seed (``checks/conftest.py``)."""
+    and every module a check imports (hypothesis, SciPy, statsmodels, the library...), and build
+    what such a module lists in ``BUILT_ONCE`` (``checks/reference_models.py``: the models the
+    checks train): about two seconds of CPU. The
+    checks' own modules are imported by each submission's process: their hypothesis settings
+    follow that submission's seed (``checks/conftest.py``)."""
     import _pytest.config
 
     for name in [*(n if "." in n else f"_pytest.{n}" for n in _pytest.config.default_plugins), *imported_by_checks()]:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for build in getattr(module, "BUILT_ONCE", ()):  # what a module of the checks builds the same every time
+            build()
     References()
 
 
@@ -551,8 +557,9 @@ def imported_by_checks() -> list[str]:
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module)
                 names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    own = {path.stem for path in CHECKS.glob("*.py")}
-    return sorted(name for name in names if name.split(".")[0] not in own and not name.startswith("autograder.checks"))
+    checks = {path.stem for path in CHECKS.glob("*.py") if path.stem.startswith("test_") or path.stem == "conftest"}
+    return sorted(name for name in names if name.split(".")[0] not in checks
+                  and not any(name.startswith(f"autograder.checks.{check}") for check in checks))
 
 
 def main(argv: list[str]) -> int:

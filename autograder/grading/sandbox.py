@@ -256,7 +256,7 @@ def sandbox_uid() -> int | None:
     return _OWN_SLOT.uid
 
 
-def command(library: Path, grader: Path, scratch: Path) -> list[str]:
+def command(library: Path, grader: Path, scratch: Path, preload: bool = True) -> list[str]:
     as_root = os.geteuid() == 0
     cmd = [_bwrap(), "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
            "--unshare-uts", "--unshare-cgroup-try"]
@@ -285,7 +285,7 @@ def command(library: Path, grader: Path, scratch: Path) -> list[str]:
     if as_root:
         cmd += drop_privileges(sandbox_uid())
     # -P: the working directory (the submission's scratch) is not on sys.path; the environment is ours alone
-    return cmd + [worker_python(), "-P", "-s", "-m", "autograder.grading.worker"]
+    return cmd + [worker_python(), "-P", "-s", "-m", "autograder.grading.worker", *([] if preload else ["--no-preload"])]
 
 
 def drop_privileges(uid: int) -> list[str]:
@@ -349,8 +349,9 @@ class Template:
 
     CONTROL_SECONDS = 20  # a fork or a kill takes milliseconds: a template silent this long is lost
 
-    def __init__(self, library: Path, grader: Path, limits: Limits = Limits()):
-        self.library, self.grader, self.limits = library, grader, limits
+    def __init__(self, library: Path, grader: Path, limits: Limits = Limits(), preload: bool = True):
+        """``preload``: import what the notebooks import before the first fork (a preflight's does not)."""
+        self.library, self.grader, self.limits, self.preload = library, grader, limits, preload
         self.scratch: Scratch | None = None
         self.proc: subprocess.Popen | None = None
         self.control: socket.socket | None = None
@@ -367,7 +368,7 @@ class Template:
             self.scratch = Scratch(prefix="submission-")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         with theirs:  # stderr: bwrap's reason if it fails (the template silences it once ready)
-            self.proc = subprocess.Popen(command(self.library, self.grader, self.scratch.path), stdin=theirs,
+            self.proc = subprocess.Popen(command(self.library, self.grader, self.scratch.path, self.preload), stdin=theirs,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_limit(self.limits))
         self.control = ours
         try:

@@ -1,6 +1,6 @@
 """The sandboxed worker: runs one submission's cells and answers the judge's calls with data.
 
-    python -m autograder.grading.worker        (stdin: a control socket from the judge)
+    python -m autograder.grading.worker [--no-preload]     (stdin: a control socket from the judge)
 
 Started by ``autograder.grading.sandbox`` inside the sandbox, with a copy of this module and of
 ``autograder.grading.protocol`` and the student edition of ``tinytorch``: nothing of the checks, the
@@ -160,11 +160,11 @@ def _dumpable(value: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, value, 0, 0, 0)
 
 
-def serve_template(control: socket.socket) -> None:
+def serve_template(control: socket.socket, preload: bool = True) -> None:
     """Fork a fresh worker per request of the judge: ``{"op": "fork", "directory": D}`` with the
     worker's end of its connection attached (SCM_RIGHTS) answers ``{"pid": N}``; ``{"op": "kill",
     "pid": N}`` ends that worker and every process of its session."""
-    for name in PRELOADED:
+    for name in PRELOADED if preload else ():
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     _dumpable(0)
@@ -240,7 +240,7 @@ def _reap() -> None:
 def main() -> None:
     """Stdin is the control socket; keep it on a private descriptor."""
     control = socket.socket(fileno=os.dup(0))
-    serve_template(control)
+    serve_template(control, preload="--no-preload" not in sys.argv)
 
 
 if __name__ == "__main__":
