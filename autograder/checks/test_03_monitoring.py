@@ -198,7 +198,7 @@ def test_ks_pvalue_symmetric_and_decreasing(student, probe):
     @given(st.integers(1, 5000), st.integers(1, 5000))
     def check(n, m):
         grid = np.linspace(0.0, 1.0, 21)
-        values = probe.call_each(student.ks_pvalue, [[float(d), n, m] for d in grid])
+        values = probe.call_each(student.ks_pvalue, [[float(d)] for d in grid], n, m)
         assert all(a >= b - 1e-12 for a, b in zip(values, values[1:])), f"p must not increase with D (sizes {n}, {m}): {values}"
         assert student.ks_pvalue(0.2, n, m) == pytest.approx(student.ks_pvalue(0.2, m, n), rel=1e-12), \
             "swapping the sample sizes must not change p: use n_e = n*m/(n+m)"

@@ -116,8 +116,8 @@ COVERAGE_NOTE = ("; with coverage < 1 each variant still starts where the weight
 def assign_many(student, probe):
     """``assign_many(seed, ids, split[, coverage])``: the student's assign_variant for every id,
     called inside the worker in one request (thousands of calls, one round trip)."""
-    return lambda seed, ids, split, *coverage: probe.call_each(student.assign_variant,
-                                                               [[seed, unit, split, *coverage] for unit in ids])
+    return lambda seed, ids, split, *coverage: probe.call_each(student.assign_variant, [[seed, unit] for unit in ids],
+                                                               split, *coverage)
 
 
 @pytest.mark.task("assign_variant")

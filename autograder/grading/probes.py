@@ -162,7 +162,8 @@ def descriptors_left_open(write, target, data):
     return sorted(path for fd, path in open_now().items() if before.get(fd) != path)
 
 
-def call_each(function, calls):
-    """``[function(*arguments) for arguments in calls]``, in one request: a check that calls a
-    function thousands of times pays one round trip, not thousands."""
-    return [function(*arguments) for arguments in calls]
+def call_each(function, calls, *shared):
+    """``[function(*arguments, *shared) for arguments in calls]``, in one request: a check that
+    calls a function thousands of times pays one round trip, not thousands (and the arguments
+    every call shares cross once)."""
+    return [function(*arguments, *shared) for arguments in calls]

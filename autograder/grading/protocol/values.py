@@ -43,6 +43,8 @@ class Values:
     def encode(self, value, depth: int = 0):
         if depth > 64:
             raise ProtocolError("a value nested more than 64 levels deep cannot be sent")
+        if type(value) in _SCALARS:  # most values: as they are, without the look for a base type
+            return value
         value = _plain_base(value)
         if value is None or type(value) in (bool, str, int):
             return value
@@ -215,6 +217,9 @@ def _is_model(obj) -> bool:
     except ImportError:
         return False
     return isinstance(obj, Module)
+
+
+_SCALARS = (str, int, bool, type(None))
 
 
 class _NamedTuple:
