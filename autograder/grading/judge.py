@@ -25,6 +25,7 @@ fresh worker that has run the notebook's code again (without its test cells).
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import importlib
 import io
@@ -497,6 +498,7 @@ def serve(warm: bool = True) -> None:
     answered ``lost``. ``warm``: import what grading needs first (a preflight's judge does not)."""
     if warm:
         warm_up()
+    gc.freeze()  # what the parent holds is never collected: the forks' collections skip it (and its pages stay shared)
     print("ready", flush=True)
     for line in iter(sys.stdin.readline, ""):
         if line.strip() == END:

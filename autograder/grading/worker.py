@@ -17,6 +17,7 @@ own session and a fresh random state; the template never runs student code.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import io
 import json
@@ -167,6 +168,7 @@ def serve_template(control: socket.socket, preload: bool = True) -> None:
     for name in PRELOADED if preload else ():
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    gc.freeze()  # the workers' collections skip what the template imported (and its pages stay shared)
     _dumpable(0)
     _quiet()
     control.send(b'{"ready": true}')
