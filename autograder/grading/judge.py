@@ -391,10 +391,12 @@ def run_checks(session: Session | None, checks: Path, tasks: set[str] | None, te
     return plugin.records
 
 
-# pytest plugins a verdict never reads. ``unraisableexception`` and ``threadexception`` alone
-# cost 0.15 s per notebook: a full garbage collection of the judge's heap at the end of a session.
+# pytest plugins a verdict never reads (the checks use none of their fixtures: ``tmp_path`` is the
+# checks' own). ``unraisableexception`` and ``threadexception`` alone cost 0.15 s per notebook: a
+# full garbage collection of the judge's heap at the end of a session.
 UNUSED_PLUGINS = ("cacheprovider", "unraisableexception", "threadexception", "doctest", "junitxml", "pastebin",
-                  "legacypath", "faulthandler", "stepwise", "logging", "setuponly", "setupplan")
+                  "legacypath", "faulthandler", "stepwise", "logging", "setuponly", "setupplan", "unittest",
+                  "monkeypatch", "recwarn", "debugging", "subtests", "tmpdir")
 
 
 _TEMPLATE: Template | None = None  # the worker template of the submission this judge is grading
