@@ -14,7 +14,8 @@ from autograder.grading.judge import Session, StudentCode, new_template
 
 MARKER = "tinytorch-template-test-left-behind"
 # A process that outlives its cell (its own session, a double fork) and kills every process
-# started after it, as a submission could to stop its later workers.
+# started after it, as a submission could to stop its later workers. It spins without a pause, so
+# a new worker dies before it answers (it lives until its template is stopped).
 KILLER = f"""
 import os, sys
 if os.fork() == 0:
@@ -31,7 +32,6 @@ while time.time() < end:
                 os.kill(int(entry), 9)
             except OSError:
                 pass
-    time.sleep(0.001)
 ''', "{MARKER}"])
     os._exit(0)
 """
