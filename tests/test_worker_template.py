@@ -142,3 +142,11 @@ def test_a_template_that_cannot_start_says_why(monkeypatch, tmp_path):
         made.start()
     assert "No permissions to create new namespace" in lost.value.said
     made.close()
+
+
+def test_a_preflight_whose_cell_answers_wrong_says_what_it_answered(monkeypatch):
+    from autograder.grading import judge
+
+    monkeypatch.setattr(judge, "PREFLIGHT_CELL", {"id": "preflight", "source": "print(6 * 6)"})
+    results = judge.preflight()
+    assert "answered" in results["fatal"] and "36" in results["fatal"], results

@@ -453,6 +453,7 @@ def preflight() -> dict:
     """Start one template, fork a worker from it and run one cell there: ``{}`` if it printed
     what it should, else ``{"fatal": why}`` with what bwrap (or the template) wrote to stderr."""
     template = new_template(preload=False)
+    said = ""  # bwrap's words when the template did not start (else the template's stderr, read below)
     try:
         try:
             template.start()

@@ -46,7 +46,7 @@ class Values:
         if type(value) in _SCALARS:  # most values: as they are, without the look for a base type
             return value
         value = _plain_base(value)
-        if value is None or type(value) in (bool, str, int):
+        if type(value) in _SCALARS:  # a subclass's value, as its base type
             return value
         if type(value) is float:
             return value if math.isfinite(value) else {"$": "float", "v": repr(value)}
