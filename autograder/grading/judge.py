@@ -49,6 +49,7 @@ QUOTED = re.compile(r"""'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)|\{[^}]*\}""")
 NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?!\w)")
 SESSION: "Session | None" = None  # the submission under judgement, read by the checks' fixture
 SEED: int | None = None  # this student's random inputs (None: the same fixed inputs for everyone)
+STARTUP_SECONDS = 60  # a fresh worker answers its first request in milliseconds
 LOST = (CallTimeout, PeerGone, ProtocolError)  # the worker can no longer be trusted to answer in order
 
 
@@ -184,9 +185,11 @@ class Session:
             self.broken = False
             try:
                 self.worker.restart(fresh_template=attempt > 0)  # a retry never trusts the template
+                self.worker.peer.deadline = time.monotonic() + STARTUP_SECONDS  # a stopped worker never answers
                 self.worker.peer.request("provide_answers", provider=self.references)
+                self.worker.peer.deadline = None
                 return
-            except (PeerGone, ProtocolError) as error:
+            except (PeerGone, ProtocolError, CallTimeout) as error:
                 if attempt == 2:
                     said = f"; bwrap said: {error.said}" if getattr(error, "said", "") else ""
                     raise SandboxUnavailable(f"a fresh sandbox ended before running any code ({error}){said}") from None
