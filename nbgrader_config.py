@@ -62,6 +62,9 @@ c.Autograde.autograde_preprocessors = [
     AssignLatePenalties,
     CheckCellMetadata,
 ]
+# nbconvert validates the whole notebook against its schema after every preprocessor (about 20 a
+# notebook); once, after the last one, catches the same invalid notebook before it is written.
+c.Exporter.optimistic_validation = True
 c.JudgedExecute.cell_timeout = 60
 c.JudgedExecute.test_timeout = 30
 c.JudgedExecute.timeout = 600
