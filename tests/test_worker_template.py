@@ -2,6 +2,7 @@
 leaves behind (a process, a stopped template) costs a later notebook its grading or reaches the
 next submission."""
 
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,25 @@ def test_a_worker_cannot_read_its_templates_memory(template):
         assert StudentCode(session).result == "PermissionError"
     finally:
         session.close()
+
+
+def test_a_template_loads_the_font_list_built_once_for_the_machine(tmp_path, monkeypatch):
+    """The judge's font list (marked here) is the one the template's matplotlib uses: it does not scan the fonts again."""
+    [built] = sandbox.font_cache(sandbox.cache_dir()).glob("fontlist-*.json")
+    listing = json.loads(built.read_text())
+    listing["tinytorch_marker"] = "judge-built"
+    (tmp_path / built.name).write_text(json.dumps(listing))
+    monkeypatch.setattr(sandbox, "font_cache", lambda cache: tmp_path)
+    made = new_template()
+    made.start()
+    session = Session(cells("import matplotlib.font_manager as fm\nmarker = getattr(fm.fontManager, 'tinytorch_marker', None)"),
+                      30, made)
+    try:
+        session.run_notebook()
+        assert StudentCode(session).marker == "judge-built"
+    finally:
+        session.close()
+        made.close()
 
 
 def test_a_process_left_behind_cannot_stop_the_next_notebooks_worker(template):
