@@ -121,9 +121,11 @@ class Judge:
         cache = sandbox.cache_dir()
         judge.student_library(), sandbox.grader_tree(cache)  # built here: a judge cannot write the cache
         as_root = os.geteuid() == 0
+        # One BLAS thread, as in the workers: the checks' matrices are small, and OpenBLAS's idle
+        # threads spin after each product (about 5 % of a grading's CPU, taken from the other slots).
         env = dict(os.environ, MPLBACKEND="Agg", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", HOME=str(self.directory),
                    TMPDIR=str(self.directory), TINYTORCH_GRADING_SCRATCH=str(self.directory / "scratch"),
-                   TINYTORCH_GRADING_CACHE=str(cache))
+                   TINYTORCH_GRADING_CACHE=str(cache), **dict.fromkeys(sandbox.ONE_THREAD, "1"))
         command = [sys.executable, "-I", "-B", "-c", JUDGE_BOOT, str(ROOT), "--serve", *([] if self.warm else ["--cold"])]
         join_judge_group = None
         if as_root:

@@ -222,6 +222,7 @@ def grader_tree(cache: Path) -> Path:
     return prepared_tree(cache, key, fill)
 
 
+ONE_THREAD = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")  # variables that set BLAS's threads
 FONT_DIRECTORIES = ("/usr/share/fonts", "/usr/local/share/fonts")
 
 
@@ -297,8 +298,8 @@ def command(library: Path, grader: Path, scratch: Path, preload: bool = True) ->
     # in the scratch (as in a notebook, where both are under /tmp); /tmp stays for what hard-codes it
     env = {"HOME": str(scratch), "TMPDIR": f"{scratch}/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin",
            "PYTHONPATH": "/opt/student:/opt/grader", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-           "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{scratch}/.matplotlib", "TINYTORCH_ANSWERS": f"{scratch}/answers", "OPENBLAS_NUM_THREADS": "1",
-           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "LANG": "C.UTF-8"}
+           "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{scratch}/.matplotlib", "TINYTORCH_ANSWERS": f"{scratch}/answers", "LANG": "C.UTF-8",
+           **dict.fromkeys(ONE_THREAD, "1")}
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # some CPUs need these for correct results
         if name in os.environ:
             env[name] = os.environ[name]
