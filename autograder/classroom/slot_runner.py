@@ -125,9 +125,12 @@ def serve(settings: list[str]) -> None:
     answers = os.fdopen(os.dup(1), "w")  # not inherited: a child process never holds the answers open
     os.dup2(2, 1)  # whatever prints goes to the slot's log file, never into the answers
     fcntl.fcntl(2, fcntl.F_SETFL, fcntl.fcntl(2, fcntl.F_GETFL) | os.O_APPEND)  # emptied, it fills from the start
-    from nbgrader.apps.api import NbGraderAPI
+    from autograder.grading.heap import loaded_once
 
-    api = NbGraderAPI(config=nbgrader_config(settings), log=_grading_log())
+    with loaded_once():
+        from nbgrader.apps.api import NbGraderAPI
+
+        api = NbGraderAPI(config=nbgrader_config(settings), log=_grading_log())
     for line in sys.stdin:
         request = json.loads(line)
         answers.write(json.dumps(grade(api, request["student"], bool(request["force"]))) + "\n")

@@ -25,7 +25,6 @@ fresh worker that has run the notebook's code again (without its test cells).
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import importlib
 import io
@@ -37,6 +36,7 @@ import sys
 import time
 from pathlib import Path
 
+from autograder.grading.heap import loaded_once
 from autograder.grading.protocol import MAX_MESSAGE as MAX_ANSWER
 from autograder.grading.protocol import AnswerTooLarge, CallTimeout, NotPlainData, Peer, PeerGone, Policy, ProtocolError
 from autograder.grading.sandbox import ForkedWorker, SandboxUnavailable, Scratch, Template, cache_dir, grader_tree, prepared_tree
@@ -502,9 +502,9 @@ def serve(warm: bool = True) -> None:
     template, the checks' modules and state, hypothesis's) is there for the next. ``end`` ends
     the submission (answered ``ended``); a request of a process that died unanswered is
     answered ``lost``. ``warm``: import what grading needs first (a preflight's judge does not)."""
-    if warm:
-        warm_up()
-    gc.freeze()  # what the parent holds is never collected: the forks' collections skip it (and its pages stay shared)
+    with loaded_once():  # what the parent holds is never collected: the forks' collections skip it
+        if warm:
+            warm_up()
     print("ready", flush=True)
     for line in iter(sys.stdin.readline, ""):
         if line.strip() == END:

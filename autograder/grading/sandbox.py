@@ -52,7 +52,7 @@ SLOTS = 256
 # the worker's own code, as paths under autograder/: copied into its sandbox in the same layout
 GRADER_MODULES = ("grading/protocol/__init__.py", "grading/protocol/errors.py", "grading/protocol/framing.py",
                   "grading/protocol/handles.py", "grading/protocol/values.py", "grading/protocol/policy.py",
-                  "grading/protocol/peer.py", "grading/worker.py", "grading/probes.py")
+                  "grading/protocol/peer.py", "grading/heap.py", "grading/worker.py", "grading/probes.py")
 PACKAGE = Path(__file__).resolve().parents[1]
 TMP_BYTES = 256 * 2**20  # the worker's /tmp
 

@@ -17,7 +17,6 @@ own session and a fresh random state; the template never runs student code.
 from __future__ import annotations
 
 import contextlib
-import gc
 import importlib
 import io
 import json
@@ -27,6 +26,7 @@ import sys
 import traceback
 import types
 
+from autograder.grading.heap import loaded_once
 from autograder.grading.protocol import Peer, Policy, Remote
 
 STUDENT_MODULE = "student"
@@ -165,10 +165,10 @@ def serve_template(control: socket.socket, preload: bool = True) -> None:
     """Fork a fresh worker per request of the judge: ``{"op": "fork", "directory": D}`` with the
     worker's end of its connection attached (SCM_RIGHTS) answers ``{"pid": N}``; ``{"op": "kill",
     "pid": N}`` ends that worker and every process of its session."""
-    for name in PRELOADED if preload else ():
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)
-    gc.freeze()  # the workers' collections skip what the template imported (and its pages stay shared)
+    with loaded_once():  # the workers' collections skip what the template imported (and its pages stay shared)
+        for name in PRELOADED if preload else ():
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
     _dumpable(0)
     _quiet()
     control.send(b'{"ready": true}')
