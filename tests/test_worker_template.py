@@ -2,6 +2,7 @@
 leaves behind (a process, a stopped template) costs a later notebook its grading or reaches the
 next submission."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -79,6 +80,20 @@ def test_a_worker_cannot_read_its_templates_memory(template):
         session.close()
 
 
+@contextlib.contextmanager
+def ran_in_a_new_template(source):
+    """The names ``source`` left in a worker of a template started for it."""
+    made = new_template()
+    made.start()
+    session = Session(cells(source), 30, made)
+    try:
+        session.run_notebook()
+        yield StudentCode(session)
+    finally:
+        session.close()
+        made.close()
+
+
 def test_a_template_loads_the_font_list_built_once_for_the_machine(tmp_path, monkeypatch):
     """The judge's font list (marked here) is the one the template's matplotlib uses: it does not scan the fonts again."""
     [built] = sandbox.font_cache(sandbox.cache_dir()).glob("fontlist-*.json")
@@ -86,16 +101,19 @@ def test_a_template_loads_the_font_list_built_once_for_the_machine(tmp_path, mon
     listing["tinytorch_marker"] = "judge-built"
     (tmp_path / built.name).write_text(json.dumps(listing))
     monkeypatch.setattr(sandbox, "font_cache", lambda cache: tmp_path)
-    made = new_template()
-    made.start()
-    session = Session(cells("import matplotlib.font_manager as fm\nmarker = getattr(fm.fontManager, 'tinytorch_marker', None)"),
-                      30, made)
-    try:
-        session.run_notebook()
-        assert StudentCode(session).marker == "judge-built"
-    finally:
-        session.close()
-        made.close()
+    with ran_in_a_new_template("import matplotlib.font_manager as fm\n"
+                               "marker = getattr(fm.fontManager, 'tinytorch_marker', None)") as names:
+        assert names.marker == "judge-built"
+
+
+def test_a_template_starts_without_the_font_list_when_it_cannot_be_built(monkeypatch):
+    def cannot(cache):
+        raise PermissionError("the cache is not writable")
+
+    monkeypatch.setattr(sandbox, "font_cache", cannot)
+    with ran_in_a_new_template("import matplotlib.pyplot as plt\n"
+                               "fonts = len(plt.matplotlib.font_manager.fontManager.ttflist)") as names:
+        assert names.fonts > 0
 
 
 def test_a_process_left_behind_cannot_stop_the_next_notebooks_worker(template):

@@ -119,7 +119,7 @@ class Judge:
             self.slot = sandbox.Slot()
         self.directory = sandbox.fresh_slot_directory(self.slot)
         cache = sandbox.cache_dir()
-        judge.student_library(), sandbox.grader_tree(cache)  # built here: a judge cannot write the cache
+        judge.student_library(), sandbox.grader_tree(cache), sandbox.font_lists()  # a judge cannot write the cache
         as_root = os.geteuid() == 0
         # One BLAS thread, as in the workers: the checks' matrices are small, and OpenBLAS's idle
         # threads spin after each product (about 5 % of a grading's CPU, taken from the other slots).

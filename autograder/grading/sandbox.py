@@ -245,6 +245,15 @@ def font_cache(cache: Path) -> Path:
     return prepared_tree(cache, f"fonts-{digest}", fill)
 
 
+def font_lists() -> list[Path]:
+    """The font list's files, or none if it cannot be had: the grader builds it before the judge
+    starts (a judge cannot write the cache), and without it matplotlib only scans the fonts."""
+    try:
+        return list(font_cache(cache_dir()).glob("fontlist-*.json"))
+    except (OSError, subprocess.SubprocessError):
+        return []
+
+
 def _python_roots() -> list[str]:
     """The directories the worker's Python needs: the installation and the virtual environment."""
     roots = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable)))}
@@ -391,7 +400,7 @@ class Template:
             self.scratch = Scratch(prefix="submission-")
             if self.preload:  # it imports pyplot: give it the machine's font list
                 config = self.scratch.directory(".matplotlib-")
-                for path in font_cache(cache_dir()).glob("fontlist-*.json"):
+                for path in font_lists():
                     shutil.copyfile(path, config / path.name)
                 config.rename(self.scratch.path / ".matplotlib")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
