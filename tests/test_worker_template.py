@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -127,6 +128,32 @@ def test_a_template_starts_without_the_font_list_when_it_cannot_be_built(monkeyp
         assert names.fonts > 0
 
 
+POISON_FONT_LIST = """
+import glob, os, signal
+for path in glob.glob(os.environ["MPLCONFIGDIR"] + "/fontlist-*.json"):
+    os.remove(path)
+    os.symlink("/dev/zero", path)
+os.kill(os.getppid(), signal.SIGKILL)
+"""
+
+
+def test_a_font_list_the_submission_poisoned_costs_only_its_own_time(template):
+    """The font list is in the submission's own folder: pointed at /dev/zero, it makes the next
+    template read until its memory limit, then matplotlib scans the fonts, and plots still work."""
+    first = Session(cells(POISON_FONT_LIST), 30, template)
+    try:
+        first.run_notebook()
+    finally:
+        first.close()
+    assert not template.running, "the cell should have ended its template: this test tests nothing"
+    second = Session(cells("import matplotlib.pyplot as plt\nfigure = plt.figure()\nfigure.text(0.5, 0.5, 'x')\n"
+                           "figure.savefig('x.png')\nplotted = True"), 60, template)
+    try:
+        assert second.run_notebook()["c0"]["error"] is None and StudentCode(second).plotted is True
+    finally:
+        second.close()
+
+
 def test_a_process_left_behind_cannot_stop_the_next_notebooks_worker(template):
     """The killer usually kills the next worker before its first answer: the retry then forks
     from a new template, out of the killer's reach, and the cell runs (with retries from the old
@@ -167,21 +194,20 @@ def test_a_stopped_template_is_replaced(template, monkeypatch):
         second.close()
 
 
+def descendants(pid: int) -> list[int]:
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    return children + [grandchild for child in children for grandchild in descendants(child)]
+
+
+def started(pid: int) -> int:
+    """When ``pid`` started, in clock ticks since boot (/proc/PID/stat's 22nd field)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+
+
 def newest_descendant(pid: int) -> int:
     """The process started last among ``pid``'s descendants (a worker just forked in its sandbox)."""
-    parents, started = {}, {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = open(f"/proc/{entry}/stat").read().rpartition(")")[2].split()
-            except OSError:
-                continue
-            parents[int(entry)], started[int(entry)] = int(fields[1]), int(fields[19])
-    family, grew = {pid}, True
-    while grew:
-        more = {child for child, parent in parents.items() if parent in family} - family
-        family, grew = family | more, bool(more)
-    return max(family - {pid}, key=started.get)
+    return max(descendants(pid), key=started)
 
 
 def test_a_worker_stopped_before_its_first_answer_is_replaced(template, monkeypatch):

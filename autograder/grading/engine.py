@@ -380,8 +380,7 @@ def _outputs(result: dict) -> list:
             out.append(stream_output(result[name]))
     error = result.get("error")
     if error:
-        out.append(error_output(error["ename"], evalue=error["evalue"],
-                                          traceback=error["traceback"]))
+        out.append(error_output(error["ename"], evalue=error["evalue"], traceback=error["traceback"]))
     return out
 
 
